@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Kept tiny and dependency-free: it must run, and fail clearly, on any Node version.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 12)) {
+  process.stderr.write(`msting needs Node.js 20.12 or newer (this is ${process.versions.node}).\n` +
+    'hint: install a current Node.js LTS from your package manager or nodejs.org\n');
+  process.exit(1);
+}
+const { main } = await import('../dist/cli.js');
+process.exitCode = await main(process.argv);

@@ -1,0 +1,373 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { createContext, type Context, type GlobalOptions } from './context.js';
+import { ExitCode, MstingError, isMstingError, usageError } from './errors.js';
+import { createOutput, type Streams } from './ui/output.js';
+import { BUILTIN_PROFILES } from './stack/names.js';
+
+/**
+ * Declares commands and options only. Every action imports its command module lazily, so
+ * `msting --help` and `--version` never load dockerode, node-vault, @huggingface/hub or
+ * systeminformation.
+ */
+
+const require = createRequire(import.meta.url);
+const { version } = require('../package.json') as { version: string };
+
+/** A command module's entry: options in, exit code (or nothing for 0) out. */
+export type CommandRun<O> = (options: O, ctx: Context) => Promise<number | void>;
+
+interface Runtime {
+  streams: Streams;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** Set by the action that ran. */
+  exitCode?: number;
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+const PROFILE_HELP = `profile: ${BUILTIN_PROFILES.join(', ')} or one from config.yml \`profiles\``;
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
+      throw usageError(`${name} expects a positive whole number, got "${value}"`, `for example: ${name} 60`);
+    }
+    return n;
+  };
+}
+
+export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void): Command {
+  const program = new Command('msting');
+  let exitCode: number = ExitCode.ok;
+
+  /** Bind a lazily loaded command module to a commander action. */
+  const action =
+    <O>(load: () => Promise<{ run: CommandRun<O> }>, pick: (args: unknown[], opts: Record<string, unknown>) => O) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args.at(-1) as Command;
+      const all = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+      const ctx = createContext(all, runtime.streams, runtime.env, runtime.signal);
+      onContext(ctx);
+      const mod = await load();
+      const code = await mod.run(pick(args.slice(0, -2), cmd.opts()), ctx);
+      exitCode = typeof code === 'number' ? code : ExitCode.ok;
+    };
+
+  program
+    .name('msting')
+    .description('Install and operate STING-CE, the self-hosted AI assistant stack, from one config.yml.')
+    .version(version, '-V, --version', 'print the msting version')
+    .option('--home <dir>', 'install directory (env MSTING_HOME; default /opt/sting-ce as root on Linux, else ~/.sting-ce)')
+    .option('--config <file>', 'config file (default <home>/conf/config.yml)')
+    .option('--json', 'print one JSON document (or NDJSON events) on stdout', false)
+    .option('-y, --yes', 'never prompt; answer yes to confirmations', false)
+    .option('--verbose', 'more detail, and stack traces on errors', false)
+    .option('--no-color', 'no colour in output')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => runtime.streams.stdout.write(s),
+      writeErr: (s) => runtime.streams.stderr.write(s),
+    })
+    .exitOverride()
+    .addHelpText(
+      'after',
+      examples(['sudo msting install', 'msting start --profile full', 'msting status --json', 'msting config render --profile observability']),
+    );
+
+  const config = program.command('config').description('create, check, show and render config.yml');
+  config
+    .command('init')
+    .description('write a commented starter config.yml (never over an existing one without --force)')
+    .option('--force', 'replace an existing config.yml', false)
+    .addHelpText('after', examples(['msting config init', 'msting --home ./sting config init --force']))
+    .action(action(() => import('./commands/config-init.js'), (_a, o) => ({ force: Boolean(o.force) })));
+  config
+    .command('validate')
+    .description('check config.yml and report every problem with its line and column')
+    .addHelpText('after', examples(['msting config validate', 'msting config validate --json']))
+    .action(action(() => import('./commands/config-validate.js'), () => ({})));
+  config
+    .command('show')
+    .description('print the effective config (defaults applied, secrets masked)')
+    .addHelpText('after', examples(['msting config show', 'msting config show --json']))
+    .action(action(() => import('./commands/config-show.js'), () => ({})));
+  config
+    .command('get')
+    .description('print one value of the effective config')
+    .argument('<key>', 'dotted key path, e.g. ports.frontend or llm.models.0.repo')
+    .addHelpText('after', examples(['msting config get ports.frontend', 'msting config get images.registry']))
+    .action(action(() => import('./commands/config-get.js'), (a) => ({ key: String(a[0]) })));
+  config
+    .command('set')
+    .description('set one value in config.yml, keeping comments and layout')
+    .argument('<key>', 'dotted key path')
+    .argument('<value>', 'the value (parsed as YAML: 8443, true, "text")')
+    .addHelpText('after', examples(['msting config set ports.frontend 8443', 'msting config set hostname sting.example.com']))
+    .action(action(() => import('./commands/config-set.js'), (a) => ({ key: String(a[0]), value: String(a[1]) })));
+  config
+    .command('path')
+    .description('print where config.yml and the install directory are')
+    .action(action(() => import('./commands/config-path.js'), () => ({})));
+  config
+    .command('render')
+    .description('write the compose file, env files and service configs without starting anything')
+    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
+    .option('-o, --output <dir>', 'write into this directory instead of the install directory')
+    .addHelpText('after', examples(['msting config render', 'msting config render --profile full --output ./out']))
+    .action(
+      action(() => import('./commands/config-render.js'), (_a, o) => ({
+        profile: o.profile as string | undefined,
+        output: o.output as string | undefined,
+      })),
+    );
+
+  program
+    .command('install')
+    .description('preflight, directories, config, hardware, render, images, Vault, start, models (not available in this release yet)')
+    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
+    .option('--dry-run', 'print the plan and touch nothing', false)
+    .option('--skip-models', 'do not download models', false)
+    .addHelpText('after', examples(['sudo msting install', 'msting install --profile full --yes', 'msting install --dry-run']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'install' })));
+
+  program
+    .command('start')
+    .description('start services in dependency order and wait until healthy')
+    .argument('[service...]', 'services to start (default: the whole profile)')
+    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
+    .option('--timeout <seconds>', 'how long to wait for health', positiveInt('--timeout'), 300)
+    .addHelpText('after', examples(['msting start', 'msting start --profile full', 'msting start app frontend --timeout 120']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'start' })));
+  program
+    .command('stop')
+    .description('stop services gracefully (a service and what depends on it)')
+    .argument('[service...]', 'services to stop (default: all)')
+    .addHelpText('after', examples(['msting stop', 'msting stop app']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'stop' })));
+  program
+    .command('restart')
+    .description('restart services and wait until healthy')
+    .argument('[service...]', 'services to restart (default: all)')
+    .addHelpText('after', examples(['msting restart', 'msting restart kratos']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'restart' })));
+  program
+    .command('status')
+    .description('every service: state, health, ports, image, uptime; Vault sealed or not; URLs')
+    .addHelpText('after', examples(['msting status', 'msting status --json']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'status' })));
+  program
+    .command('logs')
+    .description('show service logs, interleaved with a name prefix')
+    .argument('[service...]', 'services (default: all)')
+    .option('-f, --follow', 'keep following', false)
+    .option('--tail <n>', 'lines from the end of each log', positiveInt('--tail'))
+    .option('--since <time>', 'only newer than this (e.g. 10m, 2024-01-01T00:00:00)')
+    .addHelpText('after', examples(['msting logs app -f', 'msting logs --tail 100 db kratos']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'logs' })));
+  program
+    .command('update')
+    .description('pull or build new images, then recreate only what changed (not available in this release yet)')
+    .argument('[service...]', 'services to update (default: all)')
+    .option('--plan', 'show what would change and stop', false)
+    .option('--no-backup', 'skip the automatic backup before updating')
+    .addHelpText('after', examples(['msting update --plan', 'msting update app']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'update' })));
+
+  program
+    .command('hardware')
+    .description('CPU, RAM, GPUs, disk, Docker GPU runtime, and the recommendation with its reasons')
+    .addHelpText('after', examples(['msting hardware', 'msting hardware --json']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'hardware' })));
+
+  const models = program.command('models').description('list, download, verify and remove local models');
+  models
+    .command('list')
+    .description('each configured model: repo, revision, size, state')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models list' })));
+  models
+    .command('download')
+    .description('download models (resumable, verified)')
+    .argument('[name...]', 'models to download (default: the enabled ones)')
+    .addHelpText('after', examples(['msting models download', 'msting models download phi3']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models download' })));
+  models
+    .command('verify')
+    .description('check every downloaded file against the hub hashes')
+    .argument('[name...]', 'models to verify (default: all downloaded)')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models verify' })));
+  models
+    .command('remove')
+    .description('delete a downloaded model')
+    .argument('<name>', 'model name')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models remove' })));
+
+  program
+    .command('unseal')
+    .description('unseal Vault with stored shares, a key file, standard input or a hidden prompt')
+    .option('--key-file <file>', 'read unseal shares from this file, one a line')
+    .addHelpText('after', examples(['msting unseal', 'msting unseal --key-file /media/usb/shares.txt', 'cat shares.txt | msting unseal --key-file -']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'unseal' })));
+  const vault = program.command('vault').description('Vault lifecycle');
+  vault
+    .command('init')
+    .description('initialize Vault, store the shares, generate every secret')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault init' })));
+  vault
+    .command('status')
+    .description('uninitialized, sealed (with progress) or unsealed')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault status' })));
+  const vaultSecret = program.command('vault-secret').description('provider API keys kept in Vault');
+  vaultSecret.command('list').description('list stored provider secrets').action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret list' })));
+  vaultSecret
+    .command('set')
+    .description('store a provider secret; reads standard input when VALUE is "-" or absent')
+    .argument('<provider>', 'openai, anthropic, huggingface, ...')
+    .argument('[value]', 'the value, or - for standard input (keeps it out of shell history)')
+    .addHelpText('after', examples(['msting vault-secret set huggingface', 'pass show hf | msting vault-secret set huggingface -']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret set' })));
+  vaultSecret
+    .command('get')
+    .description('show a provider secret, masked unless --reveal')
+    .argument('<provider>')
+    .option('--reveal', 'print the value itself', false)
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret get' })));
+  vaultSecret
+    .command('delete')
+    .description('delete a provider secret')
+    .argument('<provider>')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret delete' })));
+  const keys = program.command('encryption-keys').description('stack encryption keys in Vault');
+  keys.command('status').description('presence, version, age and last rotation of each key').action(action(() => import('./commands/not-available.js'), () => ({ command: 'encryption-keys status' })));
+  keys
+    .command('rotate')
+    .description('write a new version of a key and restart only its users')
+    .argument('[key]', 'key id (default: all)')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'encryption-keys rotate' })));
+
+  const backup = program
+    .command('backup')
+    .description('back up databases, volumes and config into one archive (not available in this release yet)')
+    .option('--encrypt', 'encrypt with AES-256-GCM', false)
+    .option('--output <dir>', 'where to write the archive (default <home>/backups)')
+    .option('--keep <n>', 'keep only the newest N archives', positiveInt('--keep'))
+    .option('--passphrase-file <file>', 'read the passphrase from this file')
+    .addHelpText('after', examples(['msting backup --encrypt', 'msting backup --output /mnt/backups --keep 7']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup' })));
+  backup.command('list').description('archives with sizes, dates, encryption and last verification').action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup list' })));
+  backup.command('verify').description('authenticate and check an archive').argument('<file>').action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup verify' })));
+  backup
+    .command('decrypt')
+    .description('write the plain archive of an encrypted one')
+    .argument('<file>')
+    .requiredOption('-o, --out <file>', 'where to write the plain archive')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup decrypt' })));
+  program
+    .command('restore')
+    .description('restore an archive: verify, stop, restore databases, volumes and config, start (not available in this release yet)')
+    .argument('<file>')
+    .option('--dry-run', 'verify and show what would be replaced', false)
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'restore' })));
+
+  program
+    .command('check-ports')
+    .description('find host ports claimed twice or already in use')
+    .addHelpText('after', examples(['msting check-ports', 'msting check-ports --json']))
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'check-ports' })));
+  program
+    .command('doctor')
+    .description('every preflight check plus service, Vault, disk and backup state (not available in this release yet)')
+    .option('--bundle <file>', 'write a support bundle with secrets redacted')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'doctor' })));
+  program
+    .command('reset-auth')
+    .description('recreate the Kratos database and re-run its migration (not available in this release yet)')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'reset-auth' })));
+  program
+    .command('setup-ssl')
+    .description('create a local CA and certificates, or use Let\'s Encrypt (not available in this release yet)')
+    .option('--domain <domain>', 'public domain for Let\'s Encrypt')
+    .option('--email <email>', 'contact email for Let\'s Encrypt')
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'setup-ssl' })));
+  program
+    .command('clean')
+    .description('remove the project\'s containers and networks; volumes only with --volumes')
+    .option('--volumes', 'also delete the data volumes (asks first, lists them)', false)
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'clean' })));
+  program
+    .command('uninstall')
+    .description('stop and remove the stack; --purge also deletes data (not available in this release yet)')
+    .option('--purge', 'also remove volumes, the install directory and models', false)
+    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'uninstall' })));
+
+  program.hook('postAction', () => {
+    runtime.exitCode = exitCode;
+  });
+  return program;
+}
+
+/** The single error boundary: every failure becomes one message with a hint and an exit code. */
+export async function main(argv: string[], streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(ExitCode.interrupted);
+    controller.abort(new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again to pick up where it stopped' }));
+  };
+  process.on('SIGINT', onSigint);
+  const runtime: Runtime = { streams, env, signal: controller.signal };
+  const wantsJson = argv.includes('--json');
+  const wantsVerbose = argv.includes('--verbose');
+  let ctx: Context | undefined;
+  try {
+    const program = buildProgram(runtime, (c) => {
+      ctx = c;
+    });
+    await program.parseAsync(argv);
+    return runtime.exitCode ?? ExitCode.ok;
+  } catch (err) {
+    return reportError(err, ctx, { json: wantsJson, verbose: wantsVerbose, streams, env });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function reportError(
+  err: unknown,
+  ctx: Context | undefined,
+  fallback: { json: boolean; verbose: boolean; streams: Streams; env: NodeJS.ProcessEnv },
+): number {
+  const out = ctx?.out ?? createOutput({ json: fallback.json, color: false, verbose: fallback.verbose }, fallback.streams, fallback.env);
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    if (err.code === 'commander.executeSubCommandAsync') return ExitCode.ok;
+    // commander already printed its own message to stderr; add the JSON form for scripts.
+    if (out.json) out.result({ error: { code: 'USAGE', message: err.message.replace(/^error: /, ''), hint: 'run msting --help' } });
+    return ExitCode.usage;
+  }
+  const error = isMstingError(err)
+    ? err
+    : err instanceof Error && err.name === 'AbortError'
+      ? new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again to pick up where it stopped' })
+      : new MstingError('FAILURE', `internal error: ${err instanceof Error ? err.message : String(err)}`, {
+          hint: 'run again with --verbose for details, and report it if it repeats',
+          cause: err,
+        });
+  if (out.json) {
+    out.result({ error: { code: error.code, message: error.message, hint: error.hint ?? null, details: error.details } });
+  } else {
+    out.stderr.write(`${out.paint('red', 'error:')} ${error.message}\n`);
+    for (const line of error.details) out.stderr.write(`  ${line}\n`);
+    if (error.hint) out.stderr.write(`${out.paint('cyan', 'hint:')} ${error.hint}\n`);
+  }
+  if (out.verbose) {
+    const stack = (error.cause instanceof Error ? error.cause : error).stack;
+    if (stack) out.stderr.write(`${stack}\n`);
+  }
+  return error.exitCode;
+}

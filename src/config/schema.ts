@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { DEFAULT_PORTS, FIXED_SERVICES, PORT_KEYS, type PortKey } from '../stack/names.js';
+
+/**
+ * config.yml, the single source of truth. Every field has a description and a default, so an
+ * empty file is a working config. Objects are strict: an unknown key is an error (with a
+ * "did you mean" from src/config/report.ts), because a misspelt key silently ignored is the bug
+ * STING-CE's own generator had.
+ */
+
+const memory = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([kmgt]i?b?)?$/i, 'a memory size such as 512m, 1g or 2GiB');
+
+const port = z.number().int().min(1, 'a port from 1 to 65535').max(65535, 'a port from 1 to 65535');
+
+const duration = z.string().regex(/^(\d+(ms|s|m|h|d))+$/, 'a duration such as 30s, 15m, 24h or 7d');
+
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a host name such as sting.example.com');
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+const serviceName = z.string().min(1);
+
+/** `vault-ref:PATH#KEY`: the value is read from Vault at render time. */
+export const VAULT_REF = /^vault-ref:([A-Za-z0-9_./-]+)#([A-Za-z0-9_.-]+)$/;
+
+function section<T extends z.ZodRawShape>(shape: T, description: string) {
+  // prefault({}) parses the empty object, so every nested default applies to a missing section.
+  return z.strictObject(shape).prefault({} as never).describe(description);
+}
+
+export const modelSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'lower-case letters, digits and dashes, starting with a letter')
+      .describe('Service name of the model (also the name clients ask the gateway for).'),
+    repo: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a Hugging Face repository such as org/name')
+      .describe('Hugging Face repository id.'),
+    revision: z.string().min(1).default('main').describe('Branch, tag or commit to pin; resolved to a commit on download.'),
+    enabled: z.boolean().default(true).describe('Run this model in the full profile and download it on install.'),
+    files: z.array(z.string().min(1)).default([]).describe('Glob patterns of files to download (empty: the whole repository).'),
+    exclude: z.array(z.string().min(1)).default([]).describe('Glob patterns of files never to download.'),
+    parameters_b: z.number().positive().optional().describe('Parameter count in billions, for sizing (guessed from the name when absent).'),
+    memory_limit: memory.optional().describe('Memory limit of the model service (default: from the hardware recommendation).'),
+    quantization: z.enum(['none', 'int8', 'int4']).optional().describe('Quantization to load with (default: from the hardware recommendation).'),
+    replicas: z.number().int().min(1).max(16).default(1).describe('Replicas behind the gateway.'),
+    gated: z.boolean().default(false).describe('The repository needs an accepted license and a Hugging Face token.'),
+  })
+  .describe('One local model service.');
+
+export type ModelConfig = z.infer<typeof modelSchema>;
+
+export const DEFAULT_MODELS: ModelConfig[] = [
+  { name: 'llama3', repo: 'meta-llama/Llama-3.1-8B', revision: 'main', enabled: false, files: [], exclude: ['original/**'], parameters_b: 8, replicas: 1, gated: true },
+  { name: 'phi3', repo: 'microsoft/Phi-3-medium-128k-instruct', revision: 'main', enabled: true, files: [], exclude: [], parameters_b: 14, replicas: 1, gated: false },
+  { name: 'zephyr', repo: 'HuggingFaceH4/zephyr-7b-beta', revision: 'main', enabled: false, files: [], exclude: [], parameters_b: 7.24, replicas: 1, gated: false },
+];
+
+const portsShape = Object.fromEntries(
+  PORT_KEYS.map((key) => [key, port.default(DEFAULT_PORTS[key]).describe(`Host port published for ${key}.`)]),
+) as Record<PortKey, z.ZodDefault<typeof port>>;
+
+const resourceSchema = z.strictObject({
+  memory: memory.optional().describe('Memory limit of the service.'),
+  cpus: z.number().positive().max(512).optional().describe('CPU limit of the service.'),
+});
+
+export const configSchema = z
+  .strictObject({
+    project: section(
+      {
+        name: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, dashes and underscores')
+          .default('sting-ce')
+          .describe('Docker Compose project name; two installs on one host need different names.'),
+      },
+      'The compose project.',
+    ),
+    profile: z.string().min(1).default('default').describe('Profile started when none is given: default, observability, full, or one from `profiles`.'),
+    hostname: hostname
+      .default('localhost')
+      .describe('The one host name that drives Kratos URLs, the WebAuthn relying-party id, cookie domain, frontend URLs and TLS names.'),
+    network: section(
+      {
+        bind_address: ipAddress
+          .default('127.0.0.1')
+          .describe('Address the internal services (database, Redis, Vault, Kratos admin, Mailpit, models) publish on. 0.0.0.0 opens them deliberately.'),
+        public_bind_address: ipAddress.default('0.0.0.0').describe('Address the frontend publishes on.'),
+        subnet: z.string().optional().describe('Subnet of the private network sting_local (default: chosen by Docker).'),
+      },
+      'Which addresses the stack listens on.',
+    ),
+    app: section(
+      {
+        env: z.enum(['production', 'development']).default('production').describe('Flask environment.'),
+        debug: z.boolean().default(false).describe('Flask debug mode. Never in production.'),
+        log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info').describe('Log level of the API.'),
+        max_upload_mb: z.number().int().min(1).max(10240).default(100).describe('Largest upload the API accepts, in MB.'),
+        cors_origins: z.array(z.string().url()).default([]).describe('Extra origins allowed by CORS (the frontend URL is always allowed).'),
+        field_encryption: z.boolean().default(true).describe('Encrypt sensitive fields at rest (enables pgcrypto for the app database).'),
+      },
+      'The Flask API.',
+    ),
+    auth: section(
+      {
+        session_lifetime: duration.default('24h').describe('How long a Kratos session lasts.'),
+        session_idle_timeout: duration.default('1h').describe('Sessions idle longer than this must re-authenticate.'),
+        methods: section(
+          {
+            code: z.boolean().default(true).describe('Passwordless sign-in with a one-time email code (the default method).'),
+            webauthn: z.boolean().default(true).describe('Passkeys / WebAuthn.'),
+            totp: z.boolean().default(true).describe('TOTP authenticator apps as a second factor.'),
+            password: z.boolean().default(true).describe('Password sign-in, always with a required second factor (AAL2).'),
+          },
+          'Sign-in methods.',
+        ),
+        default_role: z.enum(['admin', 'moderator', 'user', 'viewer']).default('user').describe('Role given to new identities.'),
+      },
+      'Ory Kratos (identity and sign-in).',
+    ),
+    database: section(
+      {
+        max_connections: z.number().int().min(10).max(10000).default(100).describe('PostgreSQL max_connections.'),
+        shared_buffers: memory.default('256MB').describe('PostgreSQL shared_buffers.'),
+      },
+      'PostgreSQL.',
+    ),
+    vault: section(
+      {
+        mode: z.enum(['server', 'dev']).default('server').describe('server: file storage, persistent, Shamir keys. dev: in memory, secrets vanish on restart.'),
+        shares: z.number().int().min(1).max(255).default(5).describe('Unseal key shares created at init.'),
+        threshold: z.number().int().min(1).max(255).default(3).describe('Shares needed to unseal.'),
+        auto_unseal: z.boolean().default(true).describe('`start` unseals automatically when the shares are stored on this host.'),
+        keep_root_token: z.boolean().default(false).describe('Keep the root token after bootstrap instead of revoking it.'),
+      },
+      'HashiCorp Vault.',
+    ),
+    redis: section(
+      {
+        maxmemory: memory.default('256mb').describe('Redis maxmemory.'),
+        maxmemory_policy: z
+          .enum(['noeviction', 'allkeys-lru', 'volatile-lru', 'allkeys-lfu', 'volatile-lfu', 'allkeys-random', 'volatile-random', 'volatile-ttl'])
+          .default('allkeys-lru')
+          .describe('Redis eviction policy.'),
+      },
+      'Redis (always password-protected).',
+    ),
+    mail: section(
+      {
+        from_address: z.string().email().optional().describe('Sender address (default: no-reply@<hostname>).'),
+        from_name: z.string().min(1).default('STING').describe('Sender name.'),
+        smtp: section(
+          {
+            host: z.string().min(1).default('mailpit').describe('SMTP host; mailpit catches all mail locally.'),
+            port: port.default(1025).describe('SMTP port.'),
+            username: z.string().optional().describe('SMTP user, if the relay needs one (password goes in Vault).'),
+            tls: z.enum(['none', 'starttls', 'tls']).default('none').describe('Transport security to the SMTP host.'),
+          },
+          'Where mail is sent.',
+        ),
+      },
+      'Outgoing mail (Kratos courier, notifications).',
+    ),
+    frontend: section(
+      {
+        rate_limits: section(
+          {
+            api: z.string().regex(/^\d+r\/[sm]$/).default('10r/s').describe('Per-client rate for /api.'),
+            auth: z.string().regex(/^\d+r\/[sm]$/).default('5r/m').describe('Per-client rate for sign-in endpoints.'),
+            ai: z.string().regex(/^\d+r\/[sm]$/).default('2r/s').describe('Per-client rate for AI endpoints.'),
+          },
+          'Nginx rate limits at the single ingress.',
+        ),
+        client_max_body_size: memory.default('100m').describe('Largest request body nginx accepts.'),
+      },
+      'The frontend (nginx + React), the only service that faces the network.',
+    ),
+    llm: section(
+      {
+        device: z.enum(['auto', 'cuda', 'rocm', 'mps', 'cpu']).default('auto').describe('Where models run; auto follows the hardware recommendation.'),
+        precision: z.enum(['auto', 'bf16', 'fp16', 'int8', 'int4']).default('auto').describe('Weights precision; auto follows the hardware recommendation.'),
+        default_model: z.string().default('phi3').describe('Model the gateway uses when a request names none.'),
+        models: z.array(modelSchema).default(DEFAULT_MODELS).describe('Local model services (full profile).'),
+        gateway: section(
+          {
+            cache_chat_ttl: duration.or(z.literal('0')).default('0').describe('How long identical chat responses are cached (0: off).'),
+            cache_embeddings_ttl: duration.or(z.literal('0')).default('10m').describe('How long identical embeddings responses are cached (0: off).'),
+            rate: z.string().regex(/^\d+r\/[sm]$/).default('2r/s').describe('Per-client request rate.'),
+            burst: z.number().int().min(0).max(1000).default(5).describe('Requests allowed above the rate before 429.'),
+            read_timeout: duration.default('300s').describe('How long to wait for a model to answer.'),
+          },
+          'The LLM gateway.',
+        ),
+      },
+      'Local LLM services and their gateway.',
+    ),
+    observability: section(
+      {
+        grafana: section({ anonymous_viewer: z.boolean().default(false).describe('Let anyone view dashboards without signing in.') }, 'Grafana.'),
+        loki: section({ retention: duration.default('744h').describe('How long logs are kept.') }, 'Loki.'),
+        promtail: section(
+          { pii_sanitization: z.boolean().default(true).describe('Mask emails, phone numbers, card numbers and tokens before logs are stored.') },
+          'Promtail.',
+        ),
+      },
+      'Logs and dashboards (observability and full profiles).',
+    ),
+    images: section(
+      {
+        registry: z.string().min(1).default('ghcr.io/alphabytez').describe('Registry of the STING-CE images.'),
+        version: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag').default('latest').describe('Tag of the STING-CE images.'),
+        overrides: z
+          .record(serviceName, z.string().min(1))
+          .default({})
+          .describe('Full image reference for one service (air-gapped mirrors, local builds).'),
+        digests: z
+          .record(serviceName, z.string().regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
+          .default({})
+          .describe('Pin a service image by digest as well as tag.'),
+      },
+      'Container images.',
+    ),
+    ports: z.strictObject(portsShape).prefault({} as never).describe('Host ports, per published service port.'),
+    resources: z
+      .record(serviceName, resourceSchema)
+      .default({})
+      .describe('Memory and CPU limits per service (defaults come from the stack and the hardware).'),
+    stop_timeout: z.number().int().min(1).max(3600).default(30).describe('Seconds a service gets to stop before it is killed.'),
+    profiles: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/),
+        z.strictObject({
+          extends: z.enum(['default', 'observability', 'full']).default('default').describe('Built-in profile this one adds to.'),
+          services: z.array(serviceName).default([]).describe('Services added to it.'),
+        }),
+      )
+      .default({})
+      .describe('Extra named profiles.'),
+  })
+  .describe('msting config.yml');
+
+export type MstingConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export const KNOWN_FIXED_SERVICES: readonly string[] = FIXED_SERVICES;

@@ -1,0 +1,85 @@
+/**
+ * The declared list of every secret the stack needs. Each lives in Vault's KV v2 mount `sting/`
+ * at `path`, key `key`; `consumers` are the services whose env file (or compose secret) carries it
+ * and whose Vault policy may read it. Nothing outside this list is a stack secret.
+ */
+
+export type SecretAlphabet = 'hex' | 'alnum' | 'base64' | 'urlsafe';
+
+export interface SecretGenerator {
+  alphabet: SecretAlphabet;
+  /** Exact length in characters of the generated value. */
+  length: number;
+}
+
+export interface SecretSpec {
+  id: string;
+  path: string;
+  key: string;
+  description: string;
+  generator: SecretGenerator;
+  consumers: string[];
+}
+
+/** Services with their own PostgreSQL database and least-privilege user. */
+export const DATABASE_USERS = ['app', 'kratos', 'messaging', 'knowledge'] as const;
+export type DatabaseUser = (typeof DATABASE_USERS)[number];
+
+/** Database name of each service user. */
+export const DATABASE_NAMES: Record<DatabaseUser, string> = {
+  app: 'sting_app',
+  kratos: 'kratos',
+  messaging: 'sting_messaging',
+  knowledge: 'sting_knowledge',
+};
+
+const pw: SecretGenerator = { alphabet: 'alnum', length: 32 };
+
+export const SECRET_SPECS: readonly SecretSpec[] = [
+  { id: 'db.postgres', path: 'db/postgres', key: 'password', description: 'PostgreSQL superuser password', generator: pw, consumers: ['db'] },
+  ...DATABASE_USERS.map((user) => ({
+    id: `db.${user}`,
+    path: `db/${user}`,
+    key: 'password',
+    description: `PostgreSQL password of the ${user} user`,
+    generator: pw,
+    consumers: user === 'kratos' ? ['db', 'kratos', 'kratos-migrate'] : ['db', user],
+  })),
+  { id: 'redis.password', path: 'redis/auth', key: 'password', description: 'Redis password', generator: pw, consumers: ['redis', 'app', 'messaging', 'knowledge', 'chatbot'] },
+  // Kratos: cipher secrets must be exactly 32 characters (XChaCha20-Poly1305 / AES-256 keys).
+  { id: 'kratos.cookie', path: 'kratos/secrets', key: 'cookie', description: 'Kratos cookie signing secret', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
+  { id: 'kratos.cipher', path: 'kratos/secrets', key: 'cipher', description: 'Kratos cipher secret (exactly 32 characters)', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
+  { id: 'kratos.default', path: 'kratos/secrets', key: 'default', description: 'Kratos default secret', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
+  { id: 'app.flask', path: 'app/flask', key: 'secret_key', description: 'Flask session secret key', generator: { alphabet: 'hex', length: 64 }, consumers: ['app'] },
+  { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Field encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
+  { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'Token services present to each other', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'messaging', 'knowledge', 'chatbot'] },
+  { id: 'grafana.admin', path: 'grafana/admin', key: 'password', description: 'Grafana admin password', generator: pw, consumers: ['grafana'] },
+  { id: 'grafana.secret_key', path: 'grafana/admin', key: 'secret_key', description: 'Grafana secret key', generator: pw, consumers: ['grafana'] },
+  { id: 'backup.key', path: 'backup/key', key: 'key', description: 'Backup encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: [] },
+];
+
+export function secretSpec(id: string): SecretSpec {
+  const spec = SECRET_SPECS.find((s) => s.id === id);
+  if (!spec) throw new Error(`unknown secret ${id}`);
+  return spec;
+}
+
+/**
+ * Where rendering gets secret values. The Vault module supplies the real one; tests pass a fixed
+ * map. `undefined` means "not generated yet": the renderer leaves it out and reports it pending.
+ */
+export interface SecretsProvider {
+  /** Value of a declared secret by id, or undefined when it does not exist yet. */
+  get(id: string): string | undefined;
+  /** Value behind a `vault-ref:PATH#KEY` in config.yml, or undefined when absent. */
+  resolveRef(path: string, key: string): string | undefined;
+}
+
+export function mapSecretsProvider(values: Record<string, string>, refs: Record<string, string> = {}): SecretsProvider {
+  return {
+    get: (id) => values[id],
+    resolveRef: (path, key) => refs[`${path}#${key}`],
+  };
+}
+
+export const NO_SECRETS: SecretsProvider = { get: () => undefined, resolveRef: () => undefined };

@@ -1,0 +1,117 @@
+import { stripVTControlCharacters } from 'node:util';
+
+/** Decided once per run: everything that prints asks this, never the environment again. */
+export type OutputMode = 'json' | 'tty' | 'plain';
+
+export interface OutputSettings {
+  json: boolean;
+  color: boolean;
+  verbose: boolean;
+}
+
+export interface Streams {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function decideMode(settings: Pick<OutputSettings, 'json'>, streams: Streams, env: NodeJS.ProcessEnv): OutputMode {
+  if (settings.json) return 'json';
+  if (!streams.stderr.isTTY || !streams.stdout.isTTY || isCi(env)) return 'plain';
+  return 'tty';
+}
+
+export function isCi(env: NodeJS.ProcessEnv): boolean {
+  return env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+}
+
+export function colorAllowed(settings: Pick<OutputSettings, 'color'>, mode: OutputMode, env: NodeJS.ProcessEnv): boolean {
+  if (!settings.color || mode !== 'tty') return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return env.TERM !== 'dumb';
+}
+
+const ANSI = { red: 31, yellow: 33, green: 32, cyan: 36, dim: 2, bold: 1 } as const;
+export type Tone = keyof typeof ANSI;
+
+/**
+ * Where every line a command prints goes. Results (the answer a script wants) go to stdout;
+ * messages, warnings and progress go to stderr. Under --json, stdout carries exactly one JSON
+ * document, or NDJSON events for long work, and nothing else.
+ */
+export class Output {
+  readonly mode: OutputMode;
+  readonly color: boolean;
+  readonly verbose: boolean;
+  private readonly streams: Streams;
+
+  constructor(mode: OutputMode, color: boolean, verbose: boolean, streams: Streams) {
+    this.mode = mode;
+    this.color = color;
+    this.verbose = verbose;
+    this.streams = streams;
+  }
+
+  get json(): boolean {
+    return this.mode === 'json';
+  }
+
+  get interactive(): boolean {
+    return this.mode === 'tty';
+  }
+
+  paint(tone: Tone, text: string): string {
+    return this.color ? `\u001b[${ANSI[tone]}m${text}\u001b[0m` : text;
+  }
+
+  /** A progress or status line for people (stderr). Silent under --json. */
+  info(message: string): void {
+    if (this.mode !== 'json') this.writeErr(message);
+  }
+
+  success(message: string): void {
+    if (this.mode !== 'json') this.writeErr(`${this.paint('green', '✔')} ${message}`);
+  }
+
+  /** Warnings go to stderr in every mode: a script reading stdout JSON still sees nothing extra. */
+  warn(message: string): void {
+    this.writeErr(`${this.paint('yellow', 'warning:')} ${message}`);
+  }
+
+  debug(message: string): void {
+    if (this.verbose) this.writeErr(this.paint('dim', message));
+  }
+
+  /** The human answer of a command (stdout). Ignored under --json: use `result` there. */
+  print(text: string): void {
+    if (this.mode !== 'json') this.streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** The one JSON document of a --json run. */
+  result(data: unknown): void {
+    if (this.mode === 'json') this.streams.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  }
+
+  /** One NDJSON event of a long-running --json command. */
+  event(data: Record<string, unknown>): void {
+    if (this.mode === 'json') this.streams.stdout.write(`${JSON.stringify(data)}\n`);
+  }
+
+  /** Raw stderr access for spinners and progress renderers (tty mode only). */
+  get stderr(): Streams['stderr'] {
+    return this.streams.stderr;
+  }
+
+  get stdout(): Streams['stdout'] {
+    return this.streams.stdout;
+  }
+
+  private writeErr(message: string): void {
+    const text = this.color ? message : stripVTControlCharacters(message);
+    this.streams.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+}
+
+export function createOutput(settings: OutputSettings, streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Output {
+  const mode = decideMode(settings, streams, env);
+  return new Output(mode, colorAllowed(settings, mode, env), settings.verbose, streams);
+}
