@@ -36,6 +36,11 @@ export type ErrorCode =
   | 'EXTERNAL'
   | 'VAULT'
   | 'HUB'
+  | 'HUB_AUTH'
+  | 'HUB_GATED'
+  | 'HUB_NOT_FOUND'
+  | 'HUB_RATE_LIMITED'
+  | 'INTEGRITY'
   | 'IO'
   | 'INTERRUPTED'
   | 'NOT_AVAILABLE'
@@ -85,6 +90,11 @@ function defaultExitCode(code: ErrorCode): ExitCode {
     case 'EXTERNAL':
     case 'VAULT':
     case 'HUB':
+    case 'HUB_AUTH':
+    case 'HUB_GATED':
+    case 'HUB_NOT_FOUND':
+    case 'HUB_RATE_LIMITED':
+    case 'INTEGRITY':
       return ExitCode.external;
     case 'INTERRUPTED':
       return ExitCode.interrupted;
