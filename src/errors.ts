@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'IO'
   | 'INTERRUPTED'
   | 'NOT_AVAILABLE'
+  | 'BACKUP_INVALID'
   | 'FAILURE';
 
 export interface MstingErrorOptions {
