@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { VaultEmulator } from './server.js';
+
+/**
+ * Run the Vault emulator as a process, with the arguments the `vault` image takes, so a compose
+ * file written for Vault runs it unchanged:
+ *
+ *   node main.js server -config=/vault/config/vault.hcl     (storage "file" path, listener address)
+ *   node main.js server -dev -dev-root-token-id=TOKEN       (in memory, unsealed, root token)
+ *   node main.js --storage DIR --port 8200 [--host 0.0.0.0]
+ *
+ * Environment: VAULT_DEV_ROOT_TOKEN_ID, VAULT_DEV_LISTEN_ADDRESS. It prints one line
+ * `listening on http://HOST:PORT` once it accepts connections, and stops on SIGTERM/SIGINT.
+ */
+
+function option(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    for (const prefix of [`-${name}`, `--${name}`]) {
+      if (arg === prefix) return args[i + 1];
+      if (arg.startsWith(`${prefix}=`)) return arg.slice(prefix.length + 1);
+    }
+  }
+  return undefined;
+}
+
+function flag(args: string[], name: string): boolean {
+  return args.includes(`-${name}`) || args.includes(`--${name}`);
+}
+
+function fromHcl(file: string): { storage?: string; address?: string } {
+  const text = readFileSync(file, 'utf8');
+  const storage = /storage\s+"file"\s*\{[^}]*path\s*=\s*"([^"]+)"/.exec(text)?.[1];
+  const address = /listener\s+"tcp"\s*\{[^}]*address\s*=\s*"([^"]+)"/.exec(text)?.[1];
+  return { ...(storage ? { storage } : {}), ...(address ? { address } : {}) };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const dev = flag(args, 'dev');
+  const configFile = option(args, 'config');
+  const hcl = configFile ? fromHcl(configFile) : {};
+  const listen =
+    option(args, 'listen') ??
+    (dev ? (option(args, 'dev-listen-address') ?? process.env.VAULT_DEV_LISTEN_ADDRESS) : undefined) ??
+    hcl.address ??
+    `${option(args, 'host') ?? '127.0.0.1'}:${option(args, 'port') ?? '8200'}`;
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon) || '127.0.0.1';
+  const port = Number(listen.slice(colon + 1));
+  const storageDir = option(args, 'storage') ?? hcl.storage;
+  const devRootToken = option(args, 'dev-root-token-id') ?? process.env.VAULT_DEV_ROOT_TOKEN_ID;
+  const emulator = new VaultEmulator({
+    ...(dev ? { dev: true } : {}),
+    ...(devRootToken ? { devRootToken } : {}),
+    ...(!dev && storageDir ? { storageDir } : {}),
+  });
+  const address = await emulator.listen(port, host);
+  process.stdout.write(`listening on ${address}\n`);
+  const stop = (): void => {
+    void emulator.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`vault emulator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
