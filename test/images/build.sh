@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build the local images msting's integration tests and benchmarks run on, once; later runs
+# reuse them. No registry is needed: everything comes from the machine's Debian packages.
+#
+#   msting-test/busybox:<hash>  FROM scratch + busybox-static: stand-in services that answer the
+#                               stack's health checks (see busybox/stand-in.sh)
+#   msting-test/debian:<hash>   debootstrap'ed bookworm with PostgreSQL 15, Redis 7 and nginx
+#                               (see debian/docker-entrypoint.sh)
+#
+# <hash> is a hash of the image's recipe folder, so a changed recipe makes a new tag and an
+# unchanged one is never rebuilt. The tags are printed and written to .cache/test-images.json
+# (relative to the repository root), which the tests read.
+#
+# Usage: test/images/build.sh [--force]     (root, Docker engine running: scripts/ensure-docker.sh)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="$root/.cache/test-images.json"
+force=0
+[ "${1:-}" = --force ] && force=1
+
+log() { echo "test-images: $*" >&2; }
+
+# A short hash of every file in a recipe folder (names and contents, in a stable order).
+recipe_hash() {
+  (cd "$here/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# docker build with the classic builder (Debian's docker.io has no buildx); its output only on failure.
+build() {
+  local log_file
+  log_file="$(mktemp)"
+  if ! DOCKER_BUILDKIT=0 docker build "$@" >"$log_file" 2>&1; then
+    cat "$log_file" >&2; rm -f "$log_file"; log "docker build failed"; exit 1
+  fi
+  rm -f "$log_file"
+}
+
+# The first Debian (not security) mirror the machine's apt sources name, deb822 or one-line style.
+find_mirror() {
+  {
+    grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; break}}'
+  } | grep -E '/debian/?$' | grep -v security | head -1 || true
+}
+
+work=""
+cleanup() { [ -n "$work" ] && rm -rf "$work"; }
+trap cleanup EXIT
+
+build_busybox() {
+  local tag="$1" bb
+  bb="$(command -v busybox || true)"
+  [ -n "$bb" ] && ! ldd "$bb" >/dev/null 2>&1 || { log "a static busybox is needed: apt-get install busybox-static"; exit 1; }
+  work="$(mktemp -d)"
+  cp -r "$here/busybox/." "$work/"
+  mkdir -p "$work/bin"
+  cp "$bb" "$work/bin/busybox"
+  build -t "$tag" "$work"
+  rm -rf "$work"; work=""
+}
+
+build_debian() {
+  local tag="$1" mirror pkgs base
+  # The root file system depends only on the package list, so editing the entrypoint does not
+  # run debootstrap again.
+  base="msting-test/debian-rootfs:$(sha256sum "$here/debian/packages" | cut -c1-12)"
+  if ! have_image "$base"; then
+    command -v debootstrap >/dev/null || { log "debootstrap is needed: apt-get install debootstrap"; exit 1; }
+    mirror="$(find_mirror)"
+    [ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt/sources.list*"; exit 1; }
+    pkgs="$(grep -vE '^\s*(#|$)' "$here/debian/packages" | paste -sd, -)"
+    work="$(mktemp -d /var/tmp/msting-rootfs.XXXXXX)"
+    log "debootstrap bookworm ($pkgs) from $mirror"
+    # Packages must not start services inside the chroot.
+    mkdir -p "$work/rootfs/usr/sbin"
+    printf '#!/bin/sh\nexit 101\n' >"$work/rootfs/usr/sbin/policy-rc.d"
+    chmod 0755 "$work/rootfs/usr/sbin/policy-rc.d"
+    debootstrap --variant=minbase --include="$pkgs" bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+      tail -20 "$work/debootstrap.log" >&2; log "debootstrap failed"; exit 1;
+    }
+    # The package's own cluster and caches are not wanted: the entrypoint makes its own cluster.
+    rm -rf "$work/rootfs/var/lib/postgresql/15" "$work/rootfs/etc/postgresql/15/main" \
+      "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
+      "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/sbin/policy-rc.d"
+    tar --numeric-owner -C "$work/rootfs" -c . | docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'ENV LANG=C.UTF-8' \
+      --change 'CMD ["bash"]' \
+      - "$base" >/dev/null
+    rm -rf "$work"; work=""
+  fi
+  build --build-arg "BASE=$base" -t "$tag" "$here/debian"
+}
+
+docker info >/dev/null 2>&1 || { log "no Docker engine answers; run scripts/ensure-docker.sh first"; exit 1; }
+
+bb_tag="msting-test/busybox:$(recipe_hash busybox)"
+deb_tag="msting-test/debian:$(recipe_hash debian)"
+
+for spec in "busybox $bb_tag" "debian $deb_tag"; do
+  set -- $spec
+  if [ "$force" = 0 ] && have_image "$2"; then
+    log "$2 (present)"
+    continue
+  fi
+  start=$(date +%s)
+  case "$1" in
+    busybox) build_busybox "$2" ;;
+    debian) build_debian "$2" ;;
+  esac
+  log "$2 (built in $(($(date +%s) - start)) s)"
+done
+
+mkdir -p "$(dirname "$out")"
+tmp="$out.tmp.$$"
+printf '{\n  "busybox": "%s",\n  "debian": "%s"\n}\n' "$bb_tag" "$deb_tag" >"$tmp"
+mv "$tmp" "$out"
+echo "$bb_tag"
+echo "$deb_tag"
