@@ -23,8 +23,11 @@ if [ -n "${STANDIN_EXIT:-}" ]; then
   exit "$STANDIN_EXIT"
 fi
 [ "${STANDIN_HEALTH:-ok}" = fail ] && echo "stand-in $name: answering 503 (STANDIN_HEALTH=fail)"
-ports="${STANDIN_PORTS:-80 443 1025 3000 3100 4433 4434 5050 8000 8025 8080 8081 8086 8090 8200 8443 8889 9080}"
+ports="${STANDIN_PORTS:-80 443 1025 3000 3100 4433 4434 5050 8000 8025 8080 8081 8086 8090 8200 8443 8888 8889 9080 9081}"
+uid=$(id -u)
 for port in $ports; do
+  # Without root (compose `user:`, all capabilities dropped) ports below 1024 cannot be bound.
+  [ "$uid" != 0 ] && [ "$port" -lt 1024 ] && continue
   nc -ll -p "$port" -e /usr/local/bin/stand-in-http &
 done
 echo "stand-in $name: listening on $ports"

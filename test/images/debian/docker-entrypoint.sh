@@ -87,6 +87,7 @@ case "${1:-}" in
       chmod 0700 "$PGDATA"
       as_user postgres "$0" "$@"
     fi
+    mkdir -p "$PGDATA" && chmod 0700 "$PGDATA" 2>/dev/null || true
     if [ ! -s "$PGDATA/PG_VERSION" ]; then postgres_init; fi
     unset POSTGRES_PASSWORD
     exec "$@"
@@ -94,8 +95,8 @@ case "${1:-}" in
   redis-server)
     mkdir -p /data && cd /data
     if [ "$(id -u)" = 0 ]; then
-      chown -R redis:redis /data
-      as_user redis "$@"
+      chown -R 999:1000 /data
+      exec setpriv --reuid=999 --regid=1000 --clear-groups "$@"
     fi
     exec "$@"
     ;;
