@@ -27,6 +27,17 @@ const serviceName = z.string().min(1);
 /** `vault-ref:PATH#KEY`: the value is read from Vault at render time. */
 export const VAULT_REF = /^vault-ref:([A-Za-z0-9_./-]+)#([A-Za-z0-9_.-]+)$/;
 
+const vaultRef = z.string().regex(VAULT_REF, 'a vault-ref:PATH#KEY');
+
+/**
+ * A string field that may instead hold a `vault-ref:PATH#KEY`, left as-is by loading and
+ * replaced at render time (see src/config/vault-refs.ts). The field's own check comes first so
+ * its message is the one reported for a plain bad value.
+ */
+function refable<T extends z.ZodType<string, string>>(schema: T) {
+  return z.union([schema, vaultRef]);
+}
+
 function section<T extends z.ZodRawShape>(shape: T, description: string) {
   // prefault({}) parses the empty object, so every nested default applies to a missing section.
   return z.strictObject(shape).prefault({} as never).describe(description);
@@ -154,13 +165,13 @@ export const configSchema = z
     ),
     mail: section(
       {
-        from_address: z.string().email().optional().describe('Sender address (default: no-reply@<hostname>).'),
-        from_name: z.string().min(1).default('STING').describe('Sender name.'),
+        from_address: refable(z.string().email()).optional().describe('Sender address (default: no-reply@<hostname>). May be a vault-ref.'),
+        from_name: refable(z.string().min(1)).default('STING').describe('Sender name. May be a vault-ref.'),
         smtp: section(
           {
-            host: z.string().min(1).default('mailpit').describe('SMTP host; mailpit catches all mail locally.'),
+            host: refable(z.string().min(1)).default('mailpit').describe('SMTP host; mailpit catches all mail locally. May be a vault-ref.'),
             port: port.default(1025).describe('SMTP port.'),
-            username: z.string().optional().describe('SMTP user, if the relay needs one (password goes in Vault).'),
+            username: refable(z.string().min(1)).optional().describe('SMTP user, if the relay needs one (password goes in Vault). May be a vault-ref.'),
             tls: z.enum(['none', 'starttls', 'tls']).default('none').describe('Transport security to the SMTP host.'),
           },
           'Where mail is sent.',
@@ -214,12 +225,12 @@ export const configSchema = z
     ),
     images: section(
       {
-        registry: z.string().min(1).default('ghcr.io/alphabytez').describe('Registry of the STING-CE images.'),
+        registry: refable(z.string().min(1)).default('ghcr.io/alphabytez').describe('Registry of the STING-CE images. May be a vault-ref.'),
         version: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag').default('latest').describe('Tag of the STING-CE images.'),
         overrides: z
-          .record(serviceName, z.string().min(1))
+          .record(serviceName, refable(z.string().min(1)))
           .default({})
-          .describe('Full image reference for one service (air-gapped mirrors, local builds).'),
+          .describe('Full image reference for one service (air-gapped mirrors, local builds). Values may be vault-refs.'),
         digests: z
           .record(serviceName, z.string().regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
           .default({})
@@ -235,7 +246,7 @@ export const configSchema = z
     stop_timeout: z.number().int().min(1).max(3600).default(30).describe('Seconds a service gets to stop before it is killed.'),
     profiles: z
       .record(
-        z.string().regex(/^[a-z][a-z0-9-]*$/),
+        z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes, starting with a letter'),
         z.strictObject({
           extends: z.enum(['default', 'observability', 'full']).default('default').describe('Built-in profile this one adds to.'),
           services: z.array(serviceName).default([]).describe('Services added to it.'),
