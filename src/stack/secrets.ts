@@ -58,6 +58,13 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
   { id: 'backup.key', path: 'backup/key', key: 'key', description: 'Backup encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: [] },
 ];
 
+/**
+ * Services that talk to Vault themselves. Each gets a token of its own (AppRole, policy
+ * `msting-svc-<service>`: read on its own paths only), kept in `secrets/vault-token-<service>`
+ * (mode 0600) for the renderer to mount into that service alone, never into an env file of another.
+ */
+export const VAULT_CLIENT_SERVICES: readonly string[] = ['app'];
+
 export function secretSpec(id: string): SecretSpec {
   const spec = SECRET_SPECS.find((s) => s.id === id);
   if (!spec) throw new Error(`unknown secret ${id}`);

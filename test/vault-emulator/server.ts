@@ -246,8 +246,9 @@ export class VaultEmulator {
   // ---- state -------------------------------------------------------------------------------
 
   private persist(): void {
-    if (this.options.dev || !this.options.storageDir) return;
+    // The encrypted barrier is kept in memory too, so an in-memory server survives seal/unseal.
     if (this.barrier && this.rootKey) this.seal.barrier = encrypt(this.rootKey, JSON.stringify(this.barrier));
+    if (this.options.dev || !this.options.storageDir) return;
     mkdirSync(this.options.storageDir, { recursive: true, mode: 0o700 });
     const file = join(this.options.storageDir, STATE_FILE);
     const tmp = `${file}.${process.pid}.tmp`;

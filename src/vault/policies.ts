@@ -1,0 +1,72 @@
+import { SECRET_SPECS, VAULT_CLIENT_SERVICES, type SecretSpec } from '../stack/secrets.js';
+
+/** KV version 2 mount that holds every stack secret. */
+export const KV_MOUNT = 'sting';
+/** msting's own policy: manage the `sting/` mount, its policies, service roles and tokens. */
+export const ADMIN_POLICY = 'msting-admin';
+/** Periodic tokens live as long as they are renewed within this period. */
+export const TOKEN_PERIOD = '768h';
+
+export function servicePolicyName(service: string): string {
+  return `msting-svc-${service}`;
+}
+
+export function serviceRoleName(service: string): string {
+  return `msting-${service}`;
+}
+
+/** KV paths (inside the mount) whose secrets a service consumes. */
+export function servicePaths(service: string, specs: readonly SecretSpec[] = SECRET_SPECS): string[] {
+  return [...new Set(specs.filter((s) => s.consumers.includes(service)).map((s) => s.path))].sort();
+}
+
+/** Every service that consumes at least one stack secret. */
+export function secretConsumers(specs: readonly SecretSpec[] = SECRET_SPECS): string[] {
+  return [...new Set(specs.flatMap((s) => s.consumers))].sort();
+}
+
+/**
+ * A service's policy: read on exactly the KV v2 API paths of its own secrets. KV v2 policies
+ * must name `sting/data/<path>` (values) and `sting/metadata/<path>` (versions); `sting/<path>`
+ * alone would grant nothing.
+ */
+export function servicePolicy(service: string, specs: readonly SecretSpec[] = SECRET_SPECS): string {
+  const lines = [`# ${servicePolicyName(service)}: what ${service} may read. Written by msting.`];
+  for (const path of servicePaths(service, specs)) {
+    lines.push(`path "${KV_MOUNT}/data/${path}" {\n  capabilities = ["read"]\n}`);
+    lines.push(`path "${KV_MOUNT}/metadata/${path}" {\n  capabilities = ["read"]\n}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Policies by name for every consumer of a stack secret. */
+export function planServicePolicies(specs: readonly SecretSpec[] = SECRET_SPECS): Map<string, string> {
+  return new Map(secretConsumers(specs).map((service) => [servicePolicyName(service), servicePolicy(service, specs)]));
+}
+
+/** Services that talk to Vault themselves and get a token of their own. */
+export function vaultClientServices(): readonly string[] {
+  return VAULT_CLIENT_SERVICES;
+}
+
+/**
+ * msting's admin policy: everything under the `sting/` mount, the mount itself, its own
+ * `msting-*` policies and AppRole roles, and token lookup/revoke for the service tokens it hands
+ * out. No sys/seal, no generate-root, no other mounts.
+ */
+export function adminPolicy(): string {
+  const rule = (path: string, caps: string[]) => `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(', ')}]\n}`;
+  return `${[
+    `# ${ADMIN_POLICY}: msting's own token. Written by msting.`,
+    rule(`${KV_MOUNT}/*`, ['create', 'read', 'update', 'patch', 'delete', 'list']),
+    rule('sys/mounts', ['read']),
+    rule(`sys/mounts/${KV_MOUNT}`, ['create', 'read', 'update']),
+    rule('sys/auth', ['read']),
+    rule('sys/auth/approle', ['create', 'read', 'update', 'sudo']),
+    rule('sys/policies/acl', ['list']),
+    rule('sys/policies/acl/msting-*', ['create', 'read', 'update', 'delete', 'list']),
+    rule('auth/approle/role/msting-*', ['create', 'read', 'update', 'delete', 'list']),
+    rule('auth/token/lookup', ['update']),
+    rule('auth/token/revoke', ['update']),
+  ].join('\n')}\n`;
+}
