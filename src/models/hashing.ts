@@ -1,0 +1,106 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Digests the hub publishes: sha256 of the content for LFS files, and the git blob id
+ * (sha1 of `blob <size>\0<content>`) for files stored in git.
+ */
+export type HashAlgorithm = 'sha256' | 'git-sha1';
+
+export function newHash(algorithm: HashAlgorithm, size: number): Hash {
+  if (algorithm === 'sha256') return createHash('sha256');
+  const h = createHash('sha1');
+  h.update(`blob ${size}\0`);
+  return h;
+}
+
+/** Hash a whole file in one sequential pass. */
+export async function hashFile(path: string, algorithm: HashAlgorithm, size: number, signal?: AbortSignal): Promise<string> {
+  const h = newHash(algorithm, size);
+  const stream = createReadStream(path, { highWaterMark: 4 * 1024 * 1024, ...(signal ? { signal } : {}) });
+  for await (const chunk of stream) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Hashes a file that parallel ranges are filling, following the contiguous prefix already
+ * written: `advanceTo(n)` says bytes [0, n) are on disk. The reads and the digest run on a worker
+ * thread, so hashing overlaps the transfer instead of adding a pass at the end.
+ */
+export interface PrefixHasher {
+  advanceTo(offset: number): void;
+  /** Hash up to `size` and return the hex digest. */
+  finish(size: number): Promise<string>;
+  cancel(): Promise<void>;
+}
+
+// Plain JavaScript evaluated by the worker, so it works the same from built and source files.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const h = crypto.createHash(workerData.algorithm === 'sha256' ? 'sha256' : 'sha1');
+if (workerData.algorithm === 'git-sha1') h.update('blob ' + workerData.size + '\\0');
+const fd = fs.openSync(workerData.path, 'r');
+const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+let pos = 0;
+function advance(to) {
+  while (pos < to) {
+    const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+    if (n <= 0) throw new Error('short read at ' + pos);
+    h.update(buf.subarray(0, n));
+    pos += n;
+  }
+}
+parentPort.on('message', (m) => {
+  try {
+    if (m.type === 'advance') advance(m.to);
+    else if (m.type === 'finish') {
+      advance(m.to);
+      fs.closeSync(fd);
+      parentPort.postMessage({ type: 'digest', hex: h.digest('hex') });
+    }
+  } catch (err) {
+    parentPort.postMessage({ type: 'error', message: String(err && err.message || err) });
+  }
+});
+`;
+
+export function startPrefixHasher(path: string, algorithm: HashAlgorithm, size: number): PrefixHasher {
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, algorithm, size } });
+  let sent = 0;
+  let failure: Error | undefined;
+  const done = new Promise<string>((resolve, reject) => {
+    worker.on('message', (m: { type: string; hex?: string; message?: string }) => {
+      if (m.type === 'digest') resolve(m.hex!);
+      else if (m.type === 'error') {
+        failure = new Error(`hashing ${path}: ${m.message}`);
+        reject(failure);
+      }
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new Error(`hash worker exited (${code})`)));
+  });
+  done.catch(() => undefined);
+  return {
+    advanceTo(offset: number) {
+      // Message only on real progress; the worker catches up in big reads.
+      if (offset > sent && !failure) {
+        sent = offset;
+        worker.postMessage({ type: 'advance', to: offset });
+      }
+    },
+    async finish(total: number) {
+      worker.postMessage({ type: 'finish', to: total });
+      try {
+        return await done;
+      } finally {
+        await worker.terminate();
+      }
+    },
+    async cancel() {
+      await worker.terminate();
+    },
+  };
+}

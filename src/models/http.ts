@@ -1,0 +1,166 @@
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+
+/** Knobs of the transfer; every one has an operator-facing env override (docs/models.md). */
+export interface TransferTuning {
+  /** Files downloaded at once. */
+  concurrentFiles: number;
+  /** Parallel byte ranges per large file. */
+  connectionsPerFile: number;
+  /** Size of one byte range. Files no larger than this are fetched in one stream. */
+  chunkSize: number;
+  /** A request that receives no byte for this long is dropped and retried. */
+  stallTimeoutMs: number;
+  /** Attempts per request after the first; the count starts again whenever bytes arrive. */
+  retries: number;
+  /** First backoff delay; doubles per attempt with jitter, capped at 30 s. */
+  retryBaseMs: number;
+  /** Longest Retry-After msting waits for before giving up with the hub's answer. */
+  maxRetryAfterMs: number;
+  /** How parallel downloads are hashed: following the written prefix, or one pass at the end. */
+  hashMode: 'inorder' | 'after';
+}
+
+export const DEFAULT_TUNING: TransferTuning = {
+  concurrentFiles: 4,
+  connectionsPerFile: 8,
+  chunkSize: 64 * 1024 * 1024,
+  stallTimeoutMs: 30_000,
+  retries: 5,
+  retryBaseMs: 1_000,
+  maxRetryAfterMs: 300_000,
+  hashMode: 'inorder',
+};
+
+function positive(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Tuning from the environment (MSTING_DOWNLOAD_*), falling back to the defaults. */
+export function tuningFromEnv(env: NodeJS.ProcessEnv, base: TransferTuning = DEFAULT_TUNING): TransferTuning {
+  const chunkMb = positive(env.MSTING_DOWNLOAD_CHUNK_MB);
+  const retries = env.MSTING_DOWNLOAD_RETRIES !== undefined && /^\d+$/.test(env.MSTING_DOWNLOAD_RETRIES) ? Number(env.MSTING_DOWNLOAD_RETRIES) : undefined;
+  const hash = env.MSTING_DOWNLOAD_HASH;
+  return {
+    concurrentFiles: Math.floor(positive(env.MSTING_DOWNLOAD_FILES) ?? base.concurrentFiles),
+    connectionsPerFile: Math.floor(positive(env.MSTING_DOWNLOAD_CONNECTIONS) ?? base.connectionsPerFile),
+    chunkSize: chunkMb !== undefined ? Math.max(1, Math.floor(chunkMb * 1024 * 1024)) : base.chunkSize,
+    stallTimeoutMs: positive(env.MSTING_DOWNLOAD_STALL_MS) ?? base.stallTimeoutMs,
+    retries: retries ?? base.retries,
+    retryBaseMs: positive(env.MSTING_DOWNLOAD_RETRY_BASE_MS) ?? base.retryBaseMs,
+    maxRetryAfterMs: base.maxRetryAfterMs,
+    hashMode: hash === 'after' || hash === 'inorder' ? hash : base.hashMode,
+  };
+}
+
+/**
+ * One connection pool for a run. Node 20's fetch ignores HTTPS_PROXY, so the proxy variables
+ * are read here and handed to undici's EnvHttpProxyAgent (which also honours NO_PROXY).
+ * Undici's own timeouts double as the stall detector: no header or body byte for
+ * `stallTimeoutMs` ends the request with a timeout error, which the caller retries.
+ */
+export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number): Dispatcher {
+  const timeouts = { headersTimeout: stallTimeoutMs, bodyTimeout: stallTimeoutMs, connectTimeout: Math.min(stallTimeoutMs, 30_000) };
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  if (httpsProxy || httpProxy) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    return new EnvHttpProxyAgent({
+      ...timeouts,
+      ...(httpProxy ? { httpProxy } : {}),
+      ...(httpsProxy ? { httpsProxy } : {}),
+      ...(noProxy !== undefined ? { noProxy } : {}),
+    });
+  }
+  return new Agent(timeouts);
+}
+
+/** Seconds or an HTTP date, as Retry-After allows. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Exponential backoff with full jitter in [50 %, 150 %] of the step, capped at 30 s. */
+export function backoffDelay(attempt: number, baseMs: number, random = Math.random): number {
+  const step = Math.min(baseMs * 2 ** attempt, 30_000);
+  return Math.round(step * (0.5 + random()));
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason instanceof Error ? signal.reason : abortError());
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : abortError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function abortError(): Error {
+  const err = new Error('interrupted');
+  err.name = 'AbortError';
+  return err;
+}
+
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `W/"abc"` → `abc`, as huggingface_hub normalizes ETags. */
+export function normalizeEtag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+/** Errors worth another attempt: dropped, reset or timed-out connections. */
+export function isTransientNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code ?? '';
+  return (
+    [
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'ETIMEDOUT',
+      'EAI_AGAIN',
+      'ENETUNREACH',
+      'EHOSTUNREACH',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'UND_ERR_HEADERS_TIMEOUT',
+      'UND_ERR_BODY_TIMEOUT',
+      'UND_ERR_CLOSED',
+      'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+      'ERR_STREAM_PREMATURE_CLOSE',
+    ].includes(code) || err.name === 'TransientError'
+  );
+}
+
+/** Marks a failure that another attempt may fix (short body, 5xx, 429). */
+export class TransientError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = 'TransientError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isStall(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT';
+}

@@ -1,0 +1,353 @@
+import { request, type Dispatcher } from 'undici';
+import { MstingError } from '../errors.js';
+import {
+  TransientError,
+  backoffDelay,
+  headerValue,
+  isTransientNetworkError,
+  normalizeEtag,
+  parseRetryAfter,
+  sleep,
+  type TransferTuning,
+} from './http.js';
+
+/**
+ * The model hub adapter: the three metadata calls msting makes against the Hugging Face Hub
+ * (or a mirror at HF_ENDPOINT) and the one place its HTTP answers become msting errors.
+ *
+ * The calls go straight to the documented HTTP API through undici rather than through
+ * @huggingface/hub: that library reads neither HF_ENDPOINT nor proxy variables, and msting needs
+ * the raw status and X-Error-Code headers to tell gated, unauthorized and missing apart.
+ */
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+/** One file of a repository at a commit, as the tree API lists it. */
+export interface RemoteFile {
+  path: string;
+  size: number;
+  /** Cache blob name and expected digest: the LFS sha256, or the git blob sha1 for small files. */
+  etag: string;
+  algorithm: 'sha256' | 'git-sha1';
+}
+
+/** Where a file's bytes are, after following the hub's redirect by hand. */
+export interface ResolvedFile {
+  url: string;
+  /** True only when `url` is on the hub's own origin: the token never goes anywhere else. */
+  sendToken: boolean;
+  size: number;
+  etag: string;
+  commit: string;
+}
+
+export interface HubClientOptions {
+  endpoint: string;
+  token: string | undefined;
+  /** Where a token would have come from, for the hint of a 401. */
+  tokenSource: string | undefined;
+  dispatcher: Dispatcher;
+  signal: AbortSignal;
+  tuning: Pick<TransferTuning, 'retries' | 'retryBaseMs' | 'maxRetryAfterMs'>;
+  onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+}
+
+/** Which model a call was for, so every error names it. */
+export interface ModelRef {
+  name: string;
+  repo: string;
+  revision: string;
+}
+
+export function endpointFromEnv(env: NodeJS.ProcessEnv): string {
+  const raw = env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT;
+  return raw.replace(/\/+$/, '');
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+export class HubClient {
+  private readonly origin: string;
+
+  constructor(private readonly options: HubClientOptions) {
+    this.origin = new URL(options.endpoint).origin;
+  }
+
+  get endpoint(): string {
+    return this.options.endpoint;
+  }
+
+  /** `GET /api/models/{repo}/revision/{rev}` → the 40-hex commit the revision points at. */
+  async resolveRevision(model: ModelRef): Promise<string> {
+    const url = `${this.options.endpoint}/api/models/${model.repo}/revision/${encodeURIComponent(model.revision)}`;
+    const { body } = await this.getJson(url, model);
+    const sha = (body as { sha?: unknown }).sha;
+    if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
+      throw new MstingError('HUB', `the hub answered for ${model.repo}@${model.revision} without a commit id`, {
+        hint: `check that HF_ENDPOINT (${this.options.endpoint}) is a Hugging Face hub or mirror`,
+      });
+    }
+    return sha;
+  }
+
+  /** Every file at a commit (`/api/models/{repo}/tree/{commit}?recursive=true`, following Link rel="next"). */
+  async listFiles(model: ModelRef, commit: string): Promise<RemoteFile[]> {
+    const files: RemoteFile[] = [];
+    let url: string | undefined = `${this.options.endpoint}/api/models/${model.repo}/tree/${commit}?recursive=true&expand=false`;
+    for (let page = 0; url !== undefined; page++) {
+      if (page > 10_000) throw new MstingError('HUB', `the file listing of ${model.repo} does not end`, { hint: 'report this to the mirror operator' });
+      const { body, headers } = await this.getJson(url, model);
+      if (!Array.isArray(body)) throw new MstingError('HUB', `the hub's file listing for ${model.repo} is not a list`, { hint: `check HF_ENDPOINT (${this.options.endpoint})` });
+      for (const entry of body as TreeEntry[]) {
+        const file = toRemoteFile(entry);
+        if (file) files.push(file);
+      }
+      url = nextLink(headerValue(headers, 'link'), url, this.origin);
+    }
+    return files.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /**
+   * `HEAD /{repo}/resolve/{commit}/{path}` without following redirects: a redirect on the hub's
+   * own origin (a renamed repository) is followed with the token; one to another origin (the
+   * storage or CDN host, whose URL is signed) is returned, and the token is not sent there.
+   */
+  async resolveFile(model: ModelRef, commit: string, file: RemoteFile): Promise<ResolvedFile> {
+    let url = `${this.options.endpoint}/${model.repo}/resolve/${commit}/${encodePath(file.path)}`;
+    for (let hop = 0; hop < 5; hop++) {
+      const res = await this.send('HEAD', url, model, { 'accept-encoding': 'identity' }, file.path);
+      const repoCommit = headerValue(res.headers, 'x-repo-commit');
+      const linkedEtag = normalizeEtag(headerValue(res.headers, 'x-linked-etag') ?? headerValue(res.headers, 'etag'));
+      const linkedSize = headerValue(res.headers, 'x-linked-size') ?? (res.status === 200 ? headerValue(res.headers, 'content-length') : undefined);
+      if (res.status >= 300 && res.status < 400) {
+        const location = headerValue(res.headers, 'location');
+        if (!location) throw new MstingError('HUB', `the hub redirected ${file.path} of ${model.repo} without a Location`, { hint: 'try again later' });
+        const target = new URL(location, url);
+        if (target.origin === this.origin && !repoCommit) {
+          url = target.toString();
+          continue;
+        }
+        this.checkMetadata(model, file, commit, repoCommit, linkedEtag, linkedSize);
+        return { url: target.toString(), sendToken: target.origin === this.origin, size: file.size, etag: file.etag, commit };
+      }
+      this.checkMetadata(model, file, commit, repoCommit, linkedEtag, linkedSize);
+      return { url, sendToken: true, size: file.size, etag: file.etag, commit };
+    }
+    throw new MstingError('HUB', `too many redirects resolving ${file.path} of ${model.repo}`, { hint: `check HF_ENDPOINT (${this.options.endpoint})` });
+  }
+
+  /** Headers for a request to `url`: the token only on the hub's own origin. */
+  authHeaders(url: string): Record<string, string> {
+    return this.options.token && new URL(url).origin === this.origin ? { authorization: `Bearer ${this.options.token}` } : {};
+  }
+
+  private checkMetadata(model: ModelRef, file: RemoteFile, commit: string, repoCommit: string | undefined, etag: string | undefined, size: string | undefined): void {
+    if (!repoCommit) {
+      throw new MstingError('HUB', `${this.options.endpoint} answered for ${file.path} without X-Repo-Commit: it does not look like a Hugging Face hub`, {
+        hint: 'check HF_ENDPOINT and your firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
+      });
+    }
+    if (repoCommit !== commit) {
+      throw new MstingError('HUB', `the hub served ${file.path} of ${model.repo} from commit ${repoCommit}, not the pinned ${commit}`, {
+        hint: 'the mirror may be out of date; try again later',
+      });
+    }
+    if ((etag !== undefined && etag !== file.etag) || (size !== undefined && Number(size) !== file.size)) {
+      throw new MstingError('HUB', `the hub's metadata for ${file.path} of ${model.repo} disagrees with its file listing`, {
+        details: [`listing: ${file.etag} (${file.size} bytes)`, `resolve: ${etag ?? '?'} (${size ?? '?'} bytes)`],
+        hint: 'try again later; if it repeats, report it to the hub or mirror operator',
+      });
+    }
+  }
+
+  private async getJson(url: string, model: ModelRef): Promise<{ body: unknown; headers: Headers }> {
+    const res = await this.send('GET', url, model, { accept: 'application/json' });
+    try {
+      return { body: JSON.parse(res.text), headers: res.headers };
+    } catch {
+      throw new MstingError('HUB', `the hub answered ${url} with something that is not JSON`, {
+        hint: `check HF_ENDPOINT (${this.options.endpoint}) and your proxy settings`,
+      });
+    }
+  }
+
+  /** One metadata request with retries on 429, 5xx and dropped connections; other failures become errors. */
+  private async send(method: 'GET' | 'HEAD', url: string, model: ModelRef, extra: Record<string, string>, path?: string): Promise<{ status: number; headers: Headers; text: string }> {
+    const { retries, retryBaseMs, maxRetryAfterMs } = this.options.tuning;
+    for (let attempt = 0; ; attempt++) {
+      let delay: number;
+      let reason: string;
+      try {
+        const res = await request(url, {
+          method,
+          headers: { 'user-agent': 'msting', ...extra, ...this.authHeaders(url) },
+          dispatcher: this.options.dispatcher,
+          signal: this.options.signal,
+        });
+        const text = method === 'HEAD' ? (await res.body.dump(), '') : await res.body.text();
+        if (res.statusCode < 400) return { status: res.statusCode, headers: res.headers, text };
+        const retryable = res.statusCode === 429 || res.statusCode === 408 || res.statusCode >= 500;
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        if (!retryable || attempt >= retries || (retryAfter !== undefined && retryAfter > maxRetryAfterMs)) {
+          throw this.httpError(res.statusCode, res.headers, model, path, retryAfter);
+        }
+        delay = retryAfter ?? backoffDelay(attempt, retryBaseMs);
+        reason = `HTTP ${res.statusCode}`;
+      } catch (err) {
+        if (err instanceof MstingError) throw err;
+        if (this.options.signal.aborted) throw err;
+        if (!isTransientNetworkError(err) && !(err instanceof TransientError)) throw this.networkError(err, url);
+        if (attempt >= retries) throw this.networkError(err, url);
+        delay = backoffDelay(attempt, retryBaseMs);
+        reason = (err as Error).message;
+      }
+      this.options.onRetry?.({ url, attempt: attempt + 1, delayMs: delay, reason });
+      await sleep(delay, this.options.signal);
+    }
+  }
+
+  private networkError(err: unknown, url: string): MstingError {
+    const code = (err as { code?: string }).code;
+    const host = new URL(url).host;
+    return new MstingError('HUB', `cannot reach ${host}: ${code ?? (err as Error).message}`, {
+      hint: `check the network, HF_ENDPOINT and HTTPS_PROXY/NO_PROXY; hosts to allow: ${host} and the storage hosts it redirects to (*.hf.co, cdn-lfs*.huggingface.co); HF_HUB_OFFLINE=1 uses only what is downloaded`,
+      cause: err,
+    });
+  }
+
+  /** The hub's answer as one msting error: gated, unauthorized, missing and rate limited told apart. */
+  httpError(status: number, headers: Headers, model: ModelRef, path?: string, retryAfterMs?: number): MstingError {
+    return hubHttpError({ status, headers, model, path, retryAfterMs, tokenSent: Boolean(this.options.token), tokenSource: this.options.tokenSource, endpoint: this.options.endpoint });
+  }
+}
+
+export interface HubHttpErrorInput {
+  status: number;
+  headers: Headers;
+  model: ModelRef;
+  path?: string | undefined;
+  retryAfterMs?: number | undefined;
+  tokenSent: boolean;
+  tokenSource: string | undefined;
+  endpoint: string;
+}
+
+const TOKEN_HINT = 'set HF_TOKEN, or store it in Vault with `msting vault-secret set huggingface`';
+
+/** Pure: one hub HTTP answer → the message, hint and code a user sees. */
+export function hubHttpError(input: HubHttpErrorInput): MstingError {
+  const { status, headers, model } = input;
+  const errorCode = headerValue(headers, 'x-error-code');
+  const hubMessage = headerValue(headers, 'x-error-message');
+  const requestId = headerValue(headers, 'x-request-id');
+  const details = [
+    ...(hubMessage ? [`hub: ${hubMessage}`] : []),
+    ...(requestId ? [`request id: ${requestId}`] : []),
+  ];
+  const page = `https://huggingface.co/${model.repo}`;
+  const who = `model ${model.name} (${model.repo})`;
+  if (errorCode === 'GatedRepo') {
+    if (!input.tokenSent) {
+      return new MstingError('HUB_GATED', `${who} is gated: downloading it needs a Hugging Face token`, {
+        details,
+        hint: `accept its license on ${page}, create a token with the "read" scope (fine-grained: "Read access to contents of all public gated repos you can access"), then ${TOKEN_HINT}`,
+      });
+    }
+    return new MstingError('HUB_GATED', `${who} is gated and this token has no access to it`, {
+      details,
+      hint: `accept its license on ${page} with the account that owns the token; the token needs the "read" scope (fine-grained tokens: "Read access to contents of all public gated repos you can access")`,
+    });
+  }
+  if (errorCode === 'RepoNotFound' || (status === 404 && !errorCode)) {
+    return new MstingError('HUB_NOT_FOUND', `${who} was not found on ${input.endpoint}`, {
+      details,
+      hint: input.tokenSent
+        ? 'check llm.models[].repo in config.yml; a private repository also needs a token with access to it'
+        : `check llm.models[].repo in config.yml; if the repository is private, ${TOKEN_HINT}`,
+    });
+  }
+  if (errorCode === 'RevisionNotFound') {
+    return new MstingError('HUB_NOT_FOUND', `revision "${model.revision}" of ${who} was not found`, {
+      details,
+      hint: 'check llm.models[].revision in config.yml: a branch, tag or 40-hex commit of that repository',
+    });
+  }
+  if (errorCode === 'EntryNotFound') {
+    return new MstingError('HUB_NOT_FOUND', `file ${input.path ?? '?'} of ${who} was not found at the pinned commit`, {
+      details,
+      hint: 'check llm.models[].files in config.yml',
+    });
+  }
+  if (status === 401) {
+    if (input.tokenSent) {
+      return new MstingError('HUB_AUTH', `the hub rejected the Hugging Face token (401) for ${who}`, {
+        details,
+        hint: `the token${input.tokenSource ? ` from ${input.tokenSource}` : ''} is invalid, expired or revoked: create a new one with the "read" scope on https://huggingface.co/settings/tokens and ${TOKEN_HINT}`,
+      });
+    }
+    return new MstingError('HUB_AUTH', `the hub needs authentication (401) for ${who}: it is private, gated, or does not exist`, {
+      details,
+      hint: `check llm.models[].repo; for a private or gated repository ${TOKEN_HINT}`,
+    });
+  }
+  if (status === 403) {
+    return new MstingError('HUB_AUTH', `the hub refused access (403) to ${who}`, {
+      details,
+      hint: `the token needs the "read" scope and access to ${page}`,
+    });
+  }
+  if (status === 429) {
+    const wait = input.retryAfterMs !== undefined ? `; it asks to wait ${Math.ceil(input.retryAfterMs / 1000)} s` : '';
+    return new MstingError('HUB_RATE_LIMITED', `the hub is rate limiting requests for ${who} (429)${wait}`, {
+      details,
+      hint: `run the same command again later; it resumes where it stopped${input.tokenSent ? '' : `; signed-in requests get higher limits (${TOKEN_HINT})`}`,
+    });
+  }
+  if (status === 416) {
+    return new MstingError('HUB', `the hub refused the byte range asked for ${input.path ?? '?'} of ${who} (416)`, {
+      details,
+      hint: 'run the command again: the partial file was discarded',
+    });
+  }
+  return new MstingError('HUB', `the hub answered HTTP ${status} for ${input.path ? `${input.path} of ` : ''}${who}`, {
+    details,
+    hint: status >= 500 ? 'the hub has trouble; try again later (the download resumes)' : `check HF_ENDPOINT (${input.endpoint})`,
+  });
+}
+
+interface TreeEntry {
+  type?: string;
+  path?: string;
+  size?: number;
+  oid?: string;
+  lfs?: { oid?: string; size?: number } | null;
+}
+
+function toRemoteFile(entry: TreeEntry): RemoteFile | undefined {
+  if (entry.type !== 'file' || typeof entry.path !== 'string') return undefined;
+  if (entry.path.split('/').some((s) => s === '..' || s === '.' || s === '') || entry.path.startsWith('/')) {
+    throw new MstingError('HUB', `the hub listed an unsafe file path: ${JSON.stringify(entry.path)}`, { hint: 'report this to the hub or mirror operator' });
+  }
+  if (entry.lfs && typeof entry.lfs.oid === 'string') {
+    return { path: entry.path, size: Number(entry.lfs.size ?? entry.size), etag: entry.lfs.oid, algorithm: 'sha256' };
+  }
+  if (typeof entry.oid !== 'string') return undefined;
+  return { path: entry.path, size: Number(entry.size ?? 0), etag: entry.oid, algorithm: 'git-sha1' };
+}
+
+/** The `rel="next"` target of a Link header, only when it stays on the hub's origin. */
+export function nextLink(link: string | undefined, base: string, origin: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part.trim());
+    if (m) {
+      const next = new URL(m[1]!, base);
+      return next.origin === origin ? next.toString() : undefined;
+    }
+  }
+  return undefined;
+}

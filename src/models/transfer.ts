@@ -1,0 +1,359 @@
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { request, type Dispatcher } from 'undici';
+import { MstingError } from '../errors.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
+import { hashFile, newHash, startPrefixHasher, type HashAlgorithm } from './hashing.js';
+import {
+  TransientError,
+  backoffDelay,
+  headerValue,
+  isStall,
+  isTransientNetworkError,
+  normalizeEtag,
+  parseRetryAfter,
+  sleep,
+  type TransferTuning,
+} from './http.js';
+
+/**
+ * The resumable transfer of one blob. Bytes go into `<blob>.incomplete`, preallocated to the
+ * full size and written in place at their offsets by up to `connectionsPerFile` ranged requests.
+ * A sidecar `<blob>.incomplete.json` records the storage ETag and the bytes completed in each
+ * range; it is rewritten (after an fdatasync of the data) at least every second, so a crash, a
+ * kill -9 or a reboot loses at most the last second of work. The blob is renamed into place only
+ * after its digest matches.
+ */
+export interface BlobTransfer {
+  /** File name for messages. */
+  label: string;
+  url: string;
+  /** Request headers; the caller decides whether the token belongs to this origin. */
+  headers: Record<string, string>;
+  size: number;
+  algorithm: HashAlgorithm;
+  expected: string;
+  incomplete: string;
+  sidecar: string;
+  dest: string;
+  dispatcher: Dispatcher;
+  signal: AbortSignal;
+  tuning: TransferTuning;
+  /** Bytes already on disk when the transfer starts (resume). */
+  onStart?: (alreadyHave: number) => void;
+  /** New bytes written. */
+  onBytes: (n: number) => void;
+  onRetry?: (info: RetryInfo) => void;
+  /** The partial file was thrown away (the server ignored Range, or the content's ETag changed). */
+  onRestart?: (reason: string) => void;
+  /** Turns an HTTP error answer into the hub adapter's error. */
+  httpError: (status: number, headers: Record<string, string | string[] | undefined>) => MstingError;
+}
+
+export interface RetryInfo {
+  file: string;
+  range: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+  stalled: boolean;
+}
+
+export interface TransferResult {
+  /** Bytes received over the network in this run. */
+  fetched: number;
+  /** Bytes that were already on disk and were kept. */
+  resumedFrom: number;
+  digest: string;
+}
+
+/** The content did not hash to what the hub published; the partial is deleted. */
+export class IntegrityMismatch extends Error {
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`${file}: expected ${expected}, got ${actual}`);
+    this.name = 'IntegrityMismatch';
+  }
+}
+
+interface Sidecar {
+  version: 1;
+  size: number;
+  etag: string | null;
+  chunkSize: number;
+  progress: number[];
+}
+
+class Restart extends Error {
+  constructor(
+    readonly reason: 'range-ignored' | 'etag-changed',
+    readonly etag?: string,
+  ) {
+    super(reason);
+  }
+}
+
+const WRITE_BATCH = 1024 * 1024;
+
+function chunkCount(size: number, chunkSize: number): number {
+  return size === 0 ? 0 : Math.ceil(size / chunkSize);
+}
+
+/** Read a usable resume record, or build one from a prefix-only partial (as huggingface_hub leaves). */
+async function loadSidecar(t: BlobTransfer): Promise<Sidecar | undefined> {
+  let partialSize: number;
+  try {
+    partialSize = (await stat(t.incomplete)).size;
+  } catch {
+    return undefined;
+  }
+  try {
+    const s = JSON.parse(await readFile(t.sidecar, 'utf8')) as Sidecar;
+    const valid =
+      s.version === 1 &&
+      s.size === t.size &&
+      partialSize === t.size &&
+      Number.isSafeInteger(s.chunkSize) &&
+      s.chunkSize > 0 &&
+      Array.isArray(s.progress) &&
+      s.progress.length === chunkCount(t.size, s.chunkSize) &&
+      s.progress.every((p, i) => Number.isSafeInteger(p) && p >= 0 && p <= chunkLength(t.size, s.chunkSize, i));
+    return valid ? s : undefined;
+  } catch {
+    // No sidecar: a sequential partial written from byte 0 (ours with no record yet, or another tool's).
+    if (partialSize === 0 || partialSize > t.size) return undefined;
+    const chunkSize = t.tuning.chunkSize;
+    const progress = Array.from({ length: chunkCount(t.size, chunkSize) }, (_, i) => Math.max(0, Math.min(chunkLength(t.size, chunkSize, i), partialSize - i * chunkSize)));
+    return { version: 1, size: t.size, etag: null, chunkSize, progress };
+  }
+}
+
+function chunkLength(size: number, chunkSize: number, i: number): number {
+  return Math.min(size, (i + 1) * chunkSize) - i * chunkSize;
+}
+
+export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
+  let sidecar = await loadSidecar(t);
+  let handle: FileHandle;
+  if (sidecar) {
+    handle = await open(t.incomplete, 'r+');
+    await handle.truncate(t.size);
+  } else {
+    await mkdir(dirname(t.incomplete), { recursive: true });
+    handle = await open(t.incomplete, 'w', 0o644);
+    await handle.truncate(t.size);
+    sidecar = { version: 1, size: t.size, etag: null, chunkSize: t.tuning.chunkSize, progress: Array.from({ length: chunkCount(t.size, t.tuning.chunkSize) }, () => 0) };
+  }
+  const state = sidecar;
+  const resumedFrom = state.progress.reduce((a, b) => a + b, 0);
+  t.onStart?.(resumedFrom);
+  let fetched = 0;
+  let completed = false;
+
+  // Durable progress: data first (fdatasync), then the record that claims it.
+  let unflushed = 0;
+  let lastFlush = Date.now();
+  let flushing: Promise<void> | undefined;
+  const flushNow = async (): Promise<void> => {
+    const snapshot: Sidecar = { ...state, progress: state.progress.slice() };
+    unflushed = 0;
+    lastFlush = Date.now();
+    await handle.datasync();
+    await writeFileAtomic(t.sidecar, JSON.stringify(snapshot));
+  };
+  const maybeFlush = (): void => {
+    if (flushing || (unflushed < state.chunkSize / 2 && Date.now() - lastFlush < 1000)) return;
+    flushing = flushNow().finally(() => {
+      flushing = undefined;
+    });
+  };
+  await flushNow();
+
+  try {
+    for (let restarts = 0; ; restarts++) {
+      try {
+        const digest = await runChunks();
+        completed = true;
+        await flushing;
+        await handle.datasync();
+        await handle.close();
+        if (digest !== t.expected) {
+          await rm(t.incomplete, { force: true });
+          await rm(t.sidecar, { force: true });
+          throw new IntegrityMismatch(t.label, t.expected, digest);
+        }
+        await rename(t.incomplete, t.dest);
+        await rm(t.sidecar, { force: true });
+        return { fetched, resumedFrom, digest };
+      } catch (err) {
+        if (!(err instanceof Restart) || restarts >= 3) throw err;
+        t.onRestart?.(err.reason === 'range-ignored' ? 'the server ignored the byte range; starting this file over' : 'the file changed on the server (new ETag); starting it over');
+        await flushing;
+        if (err.reason === 'range-ignored') state.chunkSize = Math.max(1, t.size);
+        state.progress = Array.from({ length: chunkCount(t.size, state.chunkSize) }, () => 0);
+        state.etag = err.etag ?? null;
+        await flushNow();
+      }
+    }
+  } finally {
+    if (!completed) {
+      await flushing?.catch(() => undefined);
+      // Ctrl-C or a failure: keep what was written for the next run.
+      await flushNow().catch(() => undefined);
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  async function runChunks(): Promise<string> {
+    const n = state.progress.length;
+    const start = (i: number): number => i * state.chunkSize;
+    const len = (i: number): number => chunkLength(t.size, state.chunkSize, i);
+    const sequential = n <= 1 || Math.min(t.tuning.connectionsPerFile, n) === 1;
+    let cursor = 0;
+    const inline = sequential ? newHash(t.algorithm, t.size) : undefined;
+    if (inline) {
+      // Hash while writing; a resumed prefix is read back once first.
+      const have = n === 0 ? 0 : contiguousPrefix();
+      if (have > 0) for await (const c of createReadStream(t.incomplete, { start: 0, end: have - 1, highWaterMark: 4 << 20 })) inline.update(c as Buffer);
+    }
+    const hasher = !sequential && t.tuning.hashMode === 'inorder' ? startPrefixHasher(t.incomplete, t.algorithm, t.size) : undefined;
+    function contiguousPrefix(): number {
+      while (cursor < n && state.progress[cursor] === len(cursor)) cursor++;
+      return cursor >= n ? t.size : start(cursor) + state.progress[cursor]!;
+    }
+    const pending = state.progress.map((p, i) => (p < len(i) ? i : -1)).filter((i) => i >= 0);
+    hasher?.advanceTo(contiguousPrefix());
+    const siblings = new AbortController();
+    const onAbort = (): void => siblings.abort(t.signal.reason);
+    t.signal.addEventListener('abort', onAbort, { once: true });
+    const signal = siblings.signal;
+
+    const fetchChunk = async (i: number): Promise<void> => {
+      let attempt = 0;
+      while (state.progress[i]! < len(i)) {
+        const from = start(i) + state.progress[i]!;
+        const to = start(i) + len(i) - 1;
+        const whole = from === 0 && to === t.size - 1;
+        const headers: Record<string, string> = { 'user-agent': 'msting', 'accept-encoding': 'identity', ...t.headers };
+        if (!whole) headers.range = `bytes=${from}-${to}`;
+        let gotBytes = false;
+        try {
+          const res = await request(t.url, { method: 'GET', headers, dispatcher: t.dispatcher, signal });
+          const status = res.statusCode;
+          if (status === 200 && !whole) {
+            await res.body.dump();
+            throw new Restart('range-ignored');
+          }
+          if (status !== 200 && status !== 206) {
+            await res.body.dump().catch(() => undefined);
+            if (status === 429 || status === 408 || status >= 500) throw new TransientError(`HTTP ${status}`, parseRetryAfter(res.headers['retry-after']));
+            throw t.httpError(status, res.headers);
+          }
+          if (status === 206) {
+            const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(res.headers, 'content-range') ?? '');
+            if (!m || Number(m[1]) !== from || (m[3] !== '*' && Number(m[3]) !== t.size)) {
+              await res.body.dump();
+              throw new TransientError(`unexpected Content-Range "${headerValue(res.headers, 'content-range') ?? ''}" for bytes ${from}-${to}`);
+            }
+          }
+          const etag = normalizeEtag(headerValue(res.headers, 'etag')) ?? null;
+          if (state.etag !== null && etag !== null && etag !== state.etag) {
+            await res.body.dump();
+            throw new Restart('etag-changed', etag);
+          }
+          if (state.etag === null) state.etag = etag;
+          let pos = from;
+          let batch: Buffer[] = [];
+          let batchBytes = 0;
+          const limit = to + 1;
+          const writeBatch = async (): Promise<void> => {
+            if (batchBytes === 0) return;
+            const bufs = batch;
+            const bytes = batchBytes;
+            batch = [];
+            batchBytes = 0;
+            await handle.writev(bufs, pos);
+            if (inline) for (const b of bufs) inline.update(b);
+            pos += bytes;
+            state.progress[i]! += bytes;
+            fetched += bytes;
+            unflushed += bytes;
+            t.onBytes(bytes);
+            hasher?.advanceTo(contiguousPrefix());
+            maybeFlush();
+          };
+          for await (const raw of res.body) {
+            let buf = raw as Buffer;
+            if (pos + batchBytes + buf.length > limit) buf = buf.subarray(0, limit - pos - batchBytes);
+            if (buf.length === 0) continue;
+            gotBytes = true;
+            batch.push(buf);
+            batchBytes += buf.length;
+            if (batchBytes >= WRITE_BATCH) await writeBatch();
+          }
+          await writeBatch();
+          if (state.progress[i]! < len(i)) throw new TransientError(`connection closed at byte ${pos} of ${t.size}`);
+        } catch (err) {
+          if (err instanceof Restart || err instanceof MstingError || signal.aborted) throw err;
+          if (!(err instanceof TransientError) && !isTransientNetworkError(err)) throw err;
+          if (gotBytes) attempt = 0;
+          const retryAfter = err instanceof TransientError ? err.retryAfterMs : undefined;
+          if (attempt >= t.tuning.retries || (retryAfter !== undefined && retryAfter > t.tuning.maxRetryAfterMs)) {
+            throw new MstingError('HUB', `downloading ${t.label} failed after ${attempt + 1} attempts: ${describe(err)}`, {
+              hint: 'run the same command again: it resumes from the bytes already on disk',
+              cause: err,
+            });
+          }
+          const delayMs = retryAfter ?? backoffDelay(attempt, t.tuning.retryBaseMs);
+          attempt++;
+          t.onRetry?.({ file: t.label, range: `${start(i) + state.progress[i]!}-${to}`, attempt, delayMs, reason: describe(err), stalled: isStall(err) });
+          await sleep(delayMs, signal);
+        }
+      }
+    };
+
+    try {
+      const workers = Math.max(1, Math.min(sequential ? 1 : t.tuning.connectionsPerFile, pending.length));
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < pending.length) {
+          const i = pending[next++]!;
+          await fetchChunk(i);
+        }
+      };
+      const results = await Promise.allSettled(Array.from({ length: workers }, async () => {
+        try {
+          await worker();
+        } catch (err) {
+          siblings.abort(err);
+          throw err;
+        }
+      }));
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) {
+        const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+        // The first real cause, not a sibling's "aborted".
+        throw reasons.find((r) => r instanceof Restart || r instanceof MstingError) ?? (t.signal.aborted ? t.signal.reason : failure.reason);
+      }
+      if (inline) return inline.digest('hex');
+      if (hasher) return await hasher.finish(t.size);
+      await flushing;
+      return await hashFile(t.incomplete, t.algorithm, t.size, t.signal);
+    } catch (err) {
+      await hasher?.cancel();
+      throw err;
+    } finally {
+      t.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (isStall(err)) return 'no data received (stalled)';
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code}${e.message ? ` (${e.message})` : ''}` : (e.message ?? String(err));
+}
