@@ -1,4 +1,4 @@
-import { isSeq, parseDocument, type Document } from 'yaml';
+import { isScalar, isSeq, parseDocument, stringify, type Document } from 'yaml';
 import { MstingError } from '../errors.js';
 import { YAML_OPTIONS } from './document.js';
 import { assertKnownKey, expectsList, parseKey, valueAtKey } from './keys.js';
@@ -44,15 +44,33 @@ export function setConfigValue(text: string | undefined, key: string, rawValue: 
   }
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as Document.Parsed['contents'];
 
+  const next = replaceScalarInPlace(text ?? '', doc, path, value) ?? editDocument(doc, path, value, text ?? '');
+  const result = validateConfigText(next);
+  if (result.errors.length > 0) throw configInvalidError(file, result.errors);
+  return { text: next, value, warnings: result.warnings };
+}
+
+/**
+ * The common case, a scalar replaced by a scalar, is done on the text itself: only the old
+ * value's characters change, so spacing before comments, quoting elsewhere and line breaks stay
+ * byte for byte. Undefined when the edit needs the document API.
+ */
+function replaceScalarInPlace(text: string, doc: Document, path: KeyPath, value: unknown): string | undefined {
+  if (value === null || typeof value === 'object') return undefined;
+  const node = doc.getIn(path, true);
+  if (!isScalar(node) || !node.range || node.anchor !== undefined) return undefined;
+  const rendered = stringify(value, { lineWidth: 0 }).replace(/\n$/, '');
+  if (rendered.includes('\n')) return undefined;
+  const [start, end] = node.range;
+  return text.slice(0, start) + rendered + text.slice(end);
+}
+
+function editDocument(doc: Document, path: KeyPath, value: unknown, original: string): string {
   materializeLists(doc, path);
   checkIndexes(doc, path);
   if (value === null) doc.deleteIn(path);
   else doc.setIn(path, value);
-
-  const next = doc.toString({ lineWidth: 0, indentSeq: usesIndentedSequences(text ?? '') });
-  const result = validateConfigText(next);
-  if (result.errors.length > 0) throw configInvalidError(file, result.errors);
-  return { text: next, value, warnings: result.warnings };
+  return doc.toString({ lineWidth: 0, indentSeq: usesIndentedSequences(original) });
 }
 
 /**

@@ -17,7 +17,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The closest candidate to a misspelt name, or undefined when none is close enough
- * (at most two edits, and fewer edits than the word is long, so "db" never suggests "app").
+ * (at most two edits, and fewer edits than the word is long, so "db" never suggests "app"), or
+ * the one candidate the word abbreviates ("prod" for "production").
  * Case and `-`/`_` differences count as a match, since YAML keys get both wrong often.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
@@ -32,9 +33,14 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
       bestDistance = distance;
     }
   }
-  if (best === undefined) return undefined;
   const limit = Math.min(2, Math.max(1, Math.floor(word.length / 2)));
-  return bestDistance <= limit ? best : undefined;
+  if (best !== undefined && bestDistance <= limit) return best;
+  // An abbreviation ("prod", "obs") of exactly one candidate.
+  if (word.length >= 3) {
+    const starts = [...candidates].filter((c) => c.toLowerCase().startsWith(word.toLowerCase()) && c !== word);
+    if (starts.length === 1) return starts[0];
+  }
+  return undefined;
 }
 
 function fold(word: string): string {

@@ -47,13 +47,15 @@ export function validateConfigText(text: string, options: ValidateOptions = {}):
     data = first.data;
   } else {
     schemaProblems = [...schemaProblems, ...first.error.issues.flatMap((issue) => issueProblems(issue, input, configSchema))];
-    // Drop the rejected values and parse again, so the rules can still check everything else.
-    const pruned = prune(input, schemaProblems.map((p) => p.path));
-    if (pruned) {
-      const second = configSchema.safeParse(pruned.value);
-      if (second.success) {
+    // Drop the rejected values and parse again, so the rules can still check everything else:
+    // first only the rejected keys, then, if a list item is still broken, the whole item.
+    for (const wholeItems of [false, true]) {
+      const pruned = prune(input, schemaProblems.map((p) => p.path), wholeItems);
+      const second = pruned ? configSchema.safeParse(pruned.value) : undefined;
+      if (pruned && second?.success) {
         data = second.data;
         remap = pruned.remap;
+        break;
       }
     }
   }
@@ -116,10 +118,11 @@ function malformedVaultRefs(input: unknown, path: (string | number)[] = []): Rul
 
 /**
  * A copy of the data without the rejected values: a rejected map entry is deleted (its default
- * applies); a list item with a problem inside is dropped whole. `remap` turns a path in the
+ * applies), a rejected list item dropped; with `wholeItems`, a list item with a problem anywhere
+ * inside is dropped whole. `remap` turns a path in the
  * pruned data back into the path in the file (list indexes shift when items are dropped).
  */
-function prune(input: unknown, paths: KeyPath[]): { value: unknown; remap: (path: KeyPath) => KeyPath } | undefined {
+function prune(input: unknown, paths: KeyPath[], wholeItems: boolean): { value: unknown; remap: (path: KeyPath) => KeyPath } | undefined {
   const value = structuredClone(input);
   if (value === null || typeof value !== 'object') return undefined;
   const drops = new Map<string, { list: unknown[]; indexes: Set<number> }>();
@@ -131,7 +134,8 @@ function prune(input: unknown, paths: KeyPath[]): { value: unknown; remap: (path
     const nodes: unknown[] = [];
     for (let i = 0; i < path.length; i++) {
       nodes.push(node);
-      if (Array.isArray(node)) listAt = i;
+      // Without wholeItems, only a list that directly holds the rejected value loses an item.
+      if (Array.isArray(node) && (wholeItems || i === path.length - 1)) listAt = i;
       if (i === path.length - 1 || node === null || typeof node !== 'object') break;
       node = (node as Record<string, unknown>)[String(path[i])];
     }
