@@ -1,0 +1,119 @@
+import { configSchema, VAULT_REF, type MstingConfig } from '../config/schema.js';
+import { resolveVaultRefs } from '../config/vault-refs.js';
+import type { Recommendation } from '../hardware/types.js';
+import { RENDER_PATHS, envFilePath, planStack, serviceConfigPath, type StackPlan } from '../stack/plan.js';
+import type { SecretsProvider } from '../stack/secrets.js';
+import { renderComposeFile } from './compose.js';
+import { renderEnvFiles, type PendingSecret } from './env-files.js';
+import { renderFrontendNginx } from './frontend-nginx.js';
+import { renderGatewayNginx } from './gateway.js';
+import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
+import { renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
+import { renderPostgresInit } from './postgres.js';
+import { renderVaultConfig } from './vault.js';
+
+/**
+ * Everything `config render` writes, as data: install-relative path → content and mode.
+ * Pure and deterministic: no clock, no randomness, no file system, keys sorted.
+ */
+
+export interface RenderedFile {
+  content: string;
+  /** Final file mode: 0o600 for env files (secrets), 0o644 otherwise. */
+  mode: number;
+  /** Whether the file holds secret values (env files). */
+  secret: boolean;
+}
+
+export interface RenderInput {
+  config: MstingConfig;
+  recommendation: Recommendation;
+  profile: string;
+  secrets: SecretsProvider;
+  /** Absolute host directory of the downloaded models. */
+  modelsDir: string;
+}
+
+export interface RenderedStack {
+  plan: StackPlan;
+  /** Install-relative posix path → file, sorted by path. */
+  files: Map<string, RenderedFile>;
+  /** Secrets (and config vault-refs) with no value yet: left out of the env files. */
+  pendingSecrets: PendingSecret[];
+}
+
+/** Directory modes of what rendering creates. */
+export const RENDER_DIR_MODES: Record<string, number> = { [RENDER_PATHS.envDir]: 0o700 };
+
+const PUBLIC = 0o644;
+const SECRET = 0o600;
+
+/** Replace refs the provider could not answer with the field's default, reporting them pending. */
+function withoutUnresolvedRefs(config: MstingConfig, secrets: SecretsProvider): { config: MstingConfig; pending: PendingSecret[] } {
+  const { config: resolved, unresolved } = resolveVaultRefs(config, secrets);
+  if (unresolved.length === 0) return { config: resolved, pending: [] };
+  const defaults = configSchema.parse({}) as unknown;
+  const strip = (node: unknown, fallback: unknown): unknown => {
+    if (typeof node === 'string') return VAULT_REF.test(node) ? fallback : node;
+    if (Array.isArray(node)) return node.map((item, i) => strip(item, Array.isArray(fallback) ? fallback[i] : undefined));
+    if (node !== null && typeof node === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(node)) {
+        const next = strip(value, fallback !== null && typeof fallback === 'object' ? (fallback as Record<string, unknown>)[key] : undefined);
+        if (next !== undefined) out[key] = next;
+      }
+      return out;
+    }
+    return node;
+  };
+  return {
+    config: strip(resolved, defaults) as MstingConfig,
+    pending: unresolved.map((use) => ({ id: `vault-ref:${use.path}#${use.field}`, services: [`config ${use.key}`] })),
+  };
+}
+
+function mergePending(lists: PendingSecret[][]): PendingSecret[] {
+  const merged = new Map<string, Set<string>>();
+  for (const item of lists.flat()) {
+    const users = merged.get(item.id) ?? new Set<string>();
+    item.services.forEach((s) => users.add(s));
+    merged.set(item.id, users);
+  }
+  return [...merged].map(([id, users]) => ({ id, services: [...users].sort() })).sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export function renderStack(input: RenderInput): RenderedStack {
+  const { config, pending: refPending } = withoutUnresolvedRefs(input.config, input.secrets);
+  const plan = planStack(config, input.recommendation, input.profile, { modelsDir: input.modelsDir });
+  const has = (name: string) => plan.services.some((s) => s.name === name);
+  const files = new Map<string, RenderedFile>();
+  const add = (path: string, content: string, mode = PUBLIC) => files.set(path, { content, mode, secret: mode === SECRET });
+
+  const env = renderEnvFiles(plan, config, input.secrets);
+  for (const [service, content] of env.files) add(envFilePath(service), content, SECRET);
+
+  if (has('vault') && config.vault.mode === 'server') add(serviceConfigPath('vault', 'vault.json'), renderVaultConfig(config));
+  if (has('db')) add(serviceConfigPath('db', 'initdb/10-users.sh'), renderPostgresInit(config));
+  if (has('kratos') || has('kratos-migrate')) {
+    add(serviceConfigPath('kratos', 'kratos.yml'), renderKratosConfig(config));
+    add(serviceConfigPath('kratos', 'identity.schema.json'), renderIdentitySchema(config));
+  }
+  if (has('frontend')) add(serviceConfigPath('frontend', 'nginx.conf'), renderFrontendNginx(config, { knowledge: has('knowledge'), chatbot: has('chatbot') }));
+  if (has('llm-gateway')) {
+    add(serviceConfigPath('llm-gateway', 'nginx.conf'), renderGatewayNginx(config, input.recommendation));
+  }
+  if (has('loki')) add(serviceConfigPath('loki', 'loki.yml'), renderLokiConfig(config));
+  if (has('promtail')) add(serviceConfigPath('promtail', 'promtail.yml'), renderPromtailConfig(config));
+  if (has('log-forwarder')) add(serviceConfigPath('log-forwarder', 'promtail.yml'), renderLogForwarderConfig(config));
+  if (has('grafana')) add(serviceConfigPath('grafana', 'provisioning/datasources/loki.yml'), renderGrafanaDatasources());
+
+  add(RENDER_PATHS.composeFile, renderComposeFile(plan, new Set(env.files.keys())));
+
+  for (const service of plan.services) {
+    for (const file of service.configFiles) {
+      if (!files.has(file)) throw new Error(`service ${service.name} mounts ${file}, which was not rendered`);
+    }
+  }
+  const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { plan, files: sorted, pendingSecrets: mergePending([refPending, env.pending]) };
+}
