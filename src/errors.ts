@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'NOT_AVAILABLE'
   | 'BACKUP_INVALID'
+  | 'GATEWAY_CONFIG'
   | 'FAILURE';
 
 export interface MstingErrorOptions {

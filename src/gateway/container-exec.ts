@@ -1,0 +1,71 @@
+import type Dockerode from 'dockerode';
+import { resolveEndpoint } from '../docker/endpoint.js';
+import { translateEngineError } from '../docker/errors.js';
+
+/** The outcome of one command run inside a container. */
+export interface ExecResult {
+  exitCode: number;
+  /** stdout and stderr together, in the order the engine delivered them. */
+  output: string;
+}
+
+/** Running commands in a container: what the gateway's check-then-swap needs of Docker. */
+export interface ContainerExec {
+  /**
+   * Run `argv` (no shell) in the running container `container` (id or name) and wait for it.
+   * `env` adds variables for this command only. Engine failures throw MstingError; a command
+   * that runs and fails is a result with its exit code, not an exception.
+   */
+  exec(container: string, argv: string[], options?: { env?: Record<string, string>; signal?: AbortSignal }): Promise<ExecResult>;
+}
+
+/** ContainerExec over the Docker engine the environment names (DOCKER_HOST or the local socket). */
+export function createContainerExec(env: NodeJS.ProcessEnv): ContainerExec {
+  const endpoint = resolveEndpoint(env);
+  let client: Promise<Dockerode> | undefined;
+  const docker = (): Promise<Dockerode> => {
+    client ??= import('dockerode').then(({ default: Docker }) => {
+      if (endpoint.kind === 'unix') return new Docker({ socketPath: endpoint.socketPath });
+      if (endpoint.kind === 'ssh') {
+        const url = new URL(endpoint.url);
+        return new Docker({ protocol: 'ssh', host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username || undefined } as Dockerode.DockerOptions);
+      }
+      if (endpoint.tls) return new Docker({ protocol: 'https', host: endpoint.host, port: endpoint.port, ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key });
+      return new Docker({ protocol: 'http', host: endpoint.host, port: endpoint.port });
+    });
+    return client;
+  };
+
+  return {
+    async exec(container, argv, options = {}) {
+      try {
+        const d = await docker();
+        const exec = await d.getContainer(container).exec({
+          Cmd: argv,
+          Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+          AttachStdout: true,
+          AttachStderr: true,
+        });
+        const stream = await exec.start({ hijack: true, stdin: false });
+        const chunks: Buffer[] = [];
+        const sink = { write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) } as unknown as NodeJS.WritableStream;
+        d.modem.demuxStream(stream, sink, sink);
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => {
+            stream.destroy();
+            reject(options.signal?.reason ?? new Error('aborted'));
+          };
+          if (options.signal?.aborted) return onAbort();
+          options.signal?.addEventListener('abort', onAbort, { once: true });
+          stream.on('end', () => resolve());
+          stream.on('close', () => resolve());
+          stream.on('error', reject);
+        });
+        const info = await exec.inspect();
+        return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+      } catch (err) {
+        throw translateEngineError(endpoint, `run ${argv[0] ?? 'a command'} in ${container}`, err);
+      }
+    },
+  };
+}
