@@ -19,6 +19,10 @@ export interface GpuInfo {
   driverVersion: string | null;
   /** Where the numbers came from: nvidia-smi, rocm-smi, sysfs, apple, systeminformation. */
   source: string;
+  /** GPU memory is system memory (Apple Silicon, Grace/GB10); memoryTotalMiB is the GPU's share when known. */
+  unifiedMemory?: boolean;
+  /** AMD graphics target such as "gfx90a"; null or absent elsewhere. */
+  architecture?: string | null;
 }
 
 export interface CpuInfo {
@@ -42,12 +46,33 @@ export interface ContainerGpuPath {
   runtimes: string[];
   nvidiaRuntime: boolean;
   cdi: boolean;
+  /** Why Docker did not answer, in plain words; absent when it did. */
+  error?: string;
+  /** CDI device names Docker can inject, such as "nvidia.com/gpu=0" or "amd.com/gpu=all". */
+  cdiDevices?: string[];
+  /** nvidia-container-runtime-hook is installed: `--gpus` / compose GPU reservations work without a named runtime. */
+  nvidiaHook?: boolean;
+  /** /dev/kfd exists: ROCm containers can be handed the AMD GPU devices. */
+  amdDevices?: boolean;
+  /** Docker's data root (DockerRootDir). */
+  rootDir?: string | null;
+  /** Memory Docker's containers can use (MemTotal: the VM's memory under Docker Desktop). */
+  memTotalBytes?: number | null;
+  serverVersion?: string | null;
 }
 
 export interface DiskInfo {
   path: string;
   freeBytes: number;
   totalBytes: number;
+}
+
+/** Something a probe found wrong (a broken driver, a tool that timed out), with what to do about it. */
+export interface HardwareProblem {
+  /** The probe that found it: nvidia-smi, rocm-smi, docker, cpu, memory, disk, gpu. */
+  source: string;
+  message: string;
+  hint?: string;
 }
 
 export interface HardwareProfile {
@@ -57,6 +82,8 @@ export interface HardwareProfile {
   gpus: GpuInfo[];
   container: ContainerGpuPath;
   disks: { models: DiskInfo | null; dockerRoot: DiskInfo | null };
+  /** What the probes could not find out, or found broken. Absent means none. */
+  problems?: HardwareProblem[];
 }
 
 export type Device = 'cuda' | 'rocm' | 'mps' | 'cpu';
@@ -71,6 +98,24 @@ export interface ModelFit {
   memoryLimit: string;
   quantization: 'none' | 'int8' | 'int4';
   reason: string;
+  /** The model is enabled in config (runs in the full profile). */
+  enabled?: boolean;
+  /** Parameter count in billions used for sizing; null when it could not be known. */
+  parametersB?: number | null;
+  /** Where the parameter count came from: config (parameters_b), name (guessed), unknown. */
+  sizeSource?: 'config' | 'name' | 'unknown';
+}
+
+/** The memory models are sized against. */
+export interface MemoryBudget {
+  /** vram: the GPUs' own memory; unified: GPU memory shared with the system; ram: system memory (CPU). */
+  kind: 'vram' | 'unified' | 'ram';
+  totalBytes: number;
+  /** Kept back for the runtime, the rest of the stack and the OS. */
+  reserveBytes: number;
+  usableBytes: number;
+  /** GPUs the budget spans (0 for CPU). */
+  gpus: number;
 }
 
 export interface Recommendation {
@@ -82,6 +127,8 @@ export interface Recommendation {
   reasons: string[];
   /** What to change when nothing fits, in plain words. */
   advice: string[];
+  /** The memory the models were sized against; absent in the fallback recommendation. */
+  budget?: MemoryBudget;
 }
 
 /** The recommendation used when nothing is known about the machine: CPU, int8, every model allowed. */
