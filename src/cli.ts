@@ -182,7 +182,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .command('hardware')
     .description('CPU, RAM, GPUs, disk, Docker GPU runtime, and the recommendation with its reasons')
     .addHelpText('after', examples(['msting hardware', 'msting hardware --json']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'hardware' })));
+    .action(action(() => import('./commands/hardware.js'), () => ({})));
 
   const models = program.command('models').description('list, download, verify and remove local models');
   models
