@@ -188,66 +188,76 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
   models
     .command('list')
     .description('each configured model: repo, revision, size, state')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models list' })));
+    .action(action(() => import('./commands/models-list.js'), () => ({})));
   models
     .command('download')
     .description('download models (resumable, verified)')
     .argument('[name...]', 'models to download (default: the enabled ones)')
     .addHelpText('after', examples(['msting models download', 'msting models download phi3']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models download' })));
+    .action(action(() => import('./commands/models-download.js'), (a) => ({ names: (a[0] as string[] | undefined) ?? [] })));
   models
     .command('verify')
     .description('check every downloaded file against the hub hashes')
     .argument('[name...]', 'models to verify (default: all downloaded)')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models verify' })));
+    .action(action(() => import('./commands/models-verify.js'), (a) => ({ names: (a[0] as string[] | undefined) ?? [] })));
   models
     .command('remove')
     .description('delete a downloaded model')
     .argument('<name>', 'model name')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'models remove' })));
+    .action(action(() => import('./commands/models-remove.js'), (a) => ({ name: String(a[0]) })));
 
   program
     .command('unseal')
     .description('unseal Vault with stored shares, a key file, standard input or a hidden prompt')
     .option('--key-file <file>', 'read unseal shares from this file, one a line')
     .addHelpText('after', examples(['msting unseal', 'msting unseal --key-file /media/usb/shares.txt', 'cat shares.txt | msting unseal --key-file -']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'unseal' })));
+    .action(action(() => import('./commands/unseal.js'), (_a, o) => ({ keyFile: o.keyFile as string | undefined })));
   const vault = program.command('vault').description('Vault lifecycle');
   vault
     .command('init')
     .description('initialize Vault, store the shares, generate every secret')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault init' })));
+    .option('--shares-file <file>', 'write the unseal shares to this new file to take away, instead of keeping them on this host (turns auto-unseal off)')
+    .option('--keep-root-token', 'keep the root token in secrets/ instead of revoking it (vault.keep_root_token)', false)
+    .addHelpText('after', examples(['msting vault init', 'msting vault init --shares-file /media/usb/sting-shares.txt']))
+    .action(
+      action(() => import('./commands/vault-init.js'), (_a, o) => ({
+        sharesFile: o.sharesFile as string | undefined,
+        keepRootToken: Boolean(o.keepRootToken),
+      })),
+    );
   vault
     .command('status')
     .description('uninitialized, sealed (with progress) or unsealed')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault status' })));
+    .action(action(() => import('./commands/vault-status.js'), () => ({})));
   const vaultSecret = program.command('vault-secret').description('provider API keys kept in Vault');
-  vaultSecret.command('list').description('list stored provider secrets').action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret list' })));
+  vaultSecret.command('list').description('list stored provider secrets').action(action(() => import('./commands/vault-secret.js'), () => ({ action: 'list' as const })));
   vaultSecret
     .command('set')
     .description('store a provider secret; reads standard input when VALUE is "-" or absent')
     .argument('<provider>', 'openai, anthropic, huggingface, ...')
     .argument('[value]', 'the value, or - for standard input (keeps it out of shell history)')
     .addHelpText('after', examples(['msting vault-secret set huggingface', 'pass show hf | msting vault-secret set huggingface -']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret set' })));
+    .action(
+      action(() => import('./commands/vault-secret.js'), (a) => ({ action: 'set' as const, provider: String(a[0]), value: a[1] as string | undefined })),
+    );
   vaultSecret
     .command('get')
     .description('show a provider secret, masked unless --reveal')
     .argument('<provider>')
     .option('--reveal', 'print the value itself', false)
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret get' })));
+    .action(action(() => import('./commands/vault-secret.js'), (a, o) => ({ action: 'get' as const, provider: String(a[0]), reveal: Boolean(o.reveal) })));
   vaultSecret
     .command('delete')
     .description('delete a provider secret')
     .argument('<provider>')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'vault-secret delete' })));
+    .action(action(() => import('./commands/vault-secret.js'), (a) => ({ action: 'delete' as const, provider: String(a[0]) })));
   const keys = program.command('encryption-keys').description('stack encryption keys in Vault');
-  keys.command('status').description('presence, version, age and last rotation of each key').action(action(() => import('./commands/not-available.js'), () => ({ command: 'encryption-keys status' })));
+  keys.command('status').description('presence, version, age and last rotation of each key').action(action(() => import('./commands/encryption-keys.js'), () => ({ action: 'status' as const })));
   keys
     .command('rotate')
     .description('write a new version of a key and restart only its users')
-    .argument('[key]', 'key id (default: all)')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'encryption-keys rotate' })));
+    .argument('[key]', 'key id, e.g. kratos.cookie (default: every key whose rotation loses no data)')
+    .action(action(() => import('./commands/encryption-keys.js'), (a) => ({ action: 'rotate' as const, key: a[0] as string | undefined })));
 
   const backup = program
     .command('backup')

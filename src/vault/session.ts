@@ -85,3 +85,15 @@ export async function managementClient(session: VaultSession): Promise<VaultClie
   }
   return client;
 }
+
+/** Load config.yml and connect, for the Vault commands. */
+export async function openVaultForCommand(ctx: {
+  configPath: string;
+  configExplicit: boolean;
+  env: NodeJS.ProcessEnv;
+  home: string;
+}): Promise<{ session: VaultSession; config: MstingConfig }> {
+  const { loadConfig } = await import('../config/load.js');
+  const { config } = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
+  return { session: await openVault({ config, home: ctx.home, env: ctx.env }), config };
+}

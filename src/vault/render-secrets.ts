@@ -1,0 +1,28 @@
+import type { MstingConfig } from '../config/schema.js';
+import { NO_SECRETS, type SecretsProvider } from '../stack/secrets.js';
+import { isVaultError } from './client.js';
+import { managementClient, openVault } from './session.js';
+import { loadSecretsProvider } from './stack-secrets.js';
+
+/**
+ * The secrets a render reads: from Vault when it is up, unsealed and msting has its token;
+ * otherwise none (the renderer then keeps existing env files and reports the secrets pending),
+ * with the reason passed to `onUnavailable`.
+ */
+export async function renderSecretsFromVault(
+  config: MstingConfig,
+  ctx: { home: string; env: NodeJS.ProcessEnv },
+  onUnavailable?: (reason: string) => void,
+): Promise<SecretsProvider> {
+  const session = await openVault({ config, home: ctx.home, env: ctx.env });
+  try {
+    const client = await managementClient(session);
+    return await loadSecretsProvider(client, { config });
+  } catch (err) {
+    if (isVaultError(err)) {
+      onUnavailable?.(`${err.message}${err.hint ? ` (${err.hint})` : ''}`);
+      return NO_SECRETS;
+    }
+    throw err;
+  }
+}
