@@ -13,7 +13,7 @@ import { RateMeter, type ProgressListener, type ProgressState } from './progress
 import { selectModels } from './select.js';
 import { linkSnapshotFile, writeRef } from './snapshot.js';
 import { inspectFile, readModelState, stateFromListing, stateMatches, writeModelState, type ModelState, type StateFile } from './state.js';
-import { isOffline, resolveToken, type TokenProvider } from './token.js';
+import { isOffline, resolveToken, tokenFromEnv, type TokenProvider } from './token.js';
 import { IntegrityMismatch, transferBlob } from './transfer.js';
 import { verifyModels } from './verify.js';
 
@@ -78,7 +78,9 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
   if (isOffline(env)) return downloadOffline(options, models);
 
   const tuning: TransferTuning = { ...tuningFromEnv(env, DEFAULT_TUNING), ...options.tuning };
-  const token = await resolveToken(env, options.tokenProvider);
+  // The environment's token is used from the start; Vault is asked only when the hub wants a token.
+  const token = tokenFromEnv(env);
+  let providerTried = false;
   const endpoint = endpointFromEnv(env);
   const dispatcher = createDispatcher(env, tuning.stallTimeoutMs);
   const stop = new AbortController();
@@ -86,8 +88,8 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
   signal.addEventListener('abort', onAbort, { once: true });
   const client = new HubClient({
     endpoint,
-    token: token.token,
-    tokenSource: token.source,
+    token: token?.token,
+    tokenSource: token?.source,
     dispatcher,
     signal: stop.signal,
     tuning,
@@ -99,7 +101,21 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
     for (const model of models) {
       const ref: ModelRef = { name: model.name, repo: model.repo, revision: model.revision };
       emit(event(model.name, null, 0, 0, 0, 'resolving'));
-      const state = await pinModel(client, modelsDir, model, endpoint);
+      let state: ModelState;
+      try {
+        state = await pinModel(client, modelsDir, model, endpoint);
+      } catch (err) {
+        const wantsToken = err instanceof MstingError && ['HUB_GATED', 'HUB_AUTH', 'HUB_NOT_FOUND'].includes(err.code);
+        if (!wantsToken || client.hasToken || !options.tokenProvider || providerTried) throw err;
+        providerTried = true;
+        const fromProvider = await resolveToken({}, options.tokenProvider);
+        if (!fromProvider.token) {
+          if (fromProvider.providerProblem) err.details.push(`no Hugging Face token from Vault: ${fromProvider.providerProblem}`);
+          throw err;
+        }
+        client.setToken(fromProvider.token, fromProvider.source ?? 'Vault');
+        state = await pinModel(client, modelsDir, model, endpoint);
+      }
       const paths = repoPaths(modelsDir, model.repo);
       await writeRef(paths, model.revision, state.commit);
       runs.push({ model, ref, paths, state, have: 0, total: state.files.reduce((a, f) => a + f.size, 0), fetched: 0, meter: new RateMeter(), lastEmit: 0, persist: Promise.resolve() });

@@ -72,9 +72,23 @@ type Headers = Record<string, string | string[] | undefined>;
 
 export class HubClient {
   private readonly origin: string;
+  private token: string | undefined;
+  private tokenSource: string | undefined;
 
   constructor(private readonly options: HubClientOptions) {
     this.origin = new URL(options.endpoint).origin;
+    this.token = options.token;
+    this.tokenSource = options.tokenSource;
+  }
+
+  get hasToken(): boolean {
+    return this.token !== undefined;
+  }
+
+  /** Use a token found later (Vault is asked only once the hub wants one). */
+  setToken(token: string, source: string): void {
+    this.token = token;
+    this.tokenSource = source;
   }
 
   get endpoint(): string {
@@ -142,7 +156,7 @@ export class HubClient {
 
   /** Headers for a request to `url`: the token only on the hub's own origin. */
   authHeaders(url: string): Record<string, string> {
-    return this.options.token && new URL(url).origin === this.origin ? { authorization: `Bearer ${this.options.token}` } : {};
+    return this.token && new URL(url).origin === this.origin ? { authorization: `Bearer ${this.token}` } : {};
   }
 
   private checkMetadata(model: ModelRef, file: RemoteFile, commit: string, repoCommit: string | undefined, etag: string | undefined, size: string | undefined): void {
@@ -221,7 +235,7 @@ export class HubClient {
 
   /** The hub's answer as one msting error: gated, unauthorized, missing and rate limited told apart. */
   httpError(status: number, headers: Headers, model: ModelRef, path?: string, retryAfterMs?: number): MstingError {
-    return hubHttpError({ status, headers, model, path, retryAfterMs, tokenSent: Boolean(this.options.token), tokenSource: this.options.tokenSource, endpoint: this.options.endpoint });
+    return hubHttpError({ status, headers, model, path, retryAfterMs, tokenSent: Boolean(this.token), tokenSource: this.tokenSource, endpoint: this.options.endpoint });
   }
 }
 

@@ -9,12 +9,19 @@ export interface ResolvedToken {
   providerProblem: string | undefined;
 }
 
-/** HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN) from the environment wins; then the provider. */
-export async function resolveToken(env: NodeJS.ProcessEnv, provider: TokenProvider | undefined): Promise<ResolvedToken> {
+/** HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN) from the environment. */
+export function tokenFromEnv(env: NodeJS.ProcessEnv): ResolvedToken | undefined {
   for (const key of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'] as const) {
     const v = env[key]?.trim();
     if (v) return { token: v, source: key, providerProblem: undefined };
   }
+  return undefined;
+}
+
+/** The environment's token wins; then the provider (Vault). A failing provider is reported, not thrown. */
+export async function resolveToken(env: NodeJS.ProcessEnv, provider: TokenProvider | undefined): Promise<ResolvedToken> {
+  const fromEnv = tokenFromEnv(env);
+  if (fromEnv) return fromEnv;
   if (!provider) return { token: undefined, source: undefined, providerProblem: undefined };
   try {
     const v = (await provider())?.trim();

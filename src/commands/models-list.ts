@@ -1,0 +1,49 @@
+import type { Context } from '../context.js';
+import { formatBytes } from '../models/disk.js';
+import { inspectModel } from '../models/state.js';
+import { loadModelsConfig, resolveModelsDir } from './models-shared.js';
+
+export type ModelsListOptions = Record<string, never>;
+
+/** `msting models list`: each configured model with its pin, size and state on disk (no network). */
+export async function run(_options: ModelsListOptions, ctx: Context): Promise<number> {
+  const config = await loadModelsConfig(ctx);
+  const dir = resolveModelsDir(ctx);
+  const rows = await Promise.all(config.llm.models.map(async (m) => ({ enabled: m.enabled, ...(await inspectModel(dir, m)) })));
+  if (ctx.out.json) {
+    ctx.out.result({
+      models_dir: dir,
+      models: rows.map((r) => ({
+        name: r.name,
+        repo: r.repo,
+        revision: r.revision,
+        commit: r.commit,
+        enabled: r.enabled,
+        size: r.size,
+        bytes_on_disk: r.have,
+        state: r.state,
+        percent: r.percent,
+        snapshot: r.snapshot,
+      })),
+    });
+    return 0;
+  }
+  if (rows.length === 0) {
+    ctx.out.print('no models in config.yml (llm.models is empty)');
+    return 0;
+  }
+  const table = rows.map((r) => [
+    r.name,
+    r.repo,
+    r.commit ? `${r.revision}@${r.commit.slice(0, 12)}` : r.revision,
+    r.size === null ? '-' : formatBytes(r.size),
+    r.state === 'partial' ? `partial ${r.percent}%` : r.state,
+    r.enabled ? 'yes' : 'no',
+  ]);
+  const head = ['NAME', 'REPO', 'REVISION', 'SIZE', 'STATE', 'ENABLED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  ctx.out.print([line(head), ...table.map(line)].join('\n'));
+  ctx.out.info(`models directory: ${dir}${rows.some((r) => r.size === null) ? ' (size is known once a download has pinned the revision)' : ''}`);
+  return 0;
+}
