@@ -123,8 +123,13 @@ export async function checkInContainer(
     }
     const test = await docker.exec(container, ['nginx', '-t', '-c', tmp], { signal: options.signal });
     if (test.exitCode !== 0) {
+      // nginx resolves upstream names when it loads a config; a stopped model service has no name.
+      const missing = /host not found in upstream "([A-Za-z0-9._-]+):\d+"/.exec(test.output)?.[1];
       throw new MstingError('GATEWAY_CONFIG', 'The new LLM gateway config failed `nginx -t`; it was not put in place and the running gateway keeps its current config.', {
         details: outputLines(test.output),
+        ...(missing === undefined
+          ? {}
+          : { hint: `The model service ${missing} is not running, so its name does not resolve: run \`msting start ${missing}\`, then apply the config again.` }),
       });
     }
     return test.output;
