@@ -7,4 +7,4 @@ export { planGateway, type GatewayPlan, type GatewayRoute, type UnavailableModel
 export { renderGatewayConfig, type GatewayRenderOptions } from './render.js';
 export { applyGatewayConfig, checkInContainer, type GatewayApplyResult, type GatewayConfigTarget } from './swap.js';
 export { createContainerExec, type ContainerExec, type ExecResult } from './container-exec.js';
-export { formatGatewayUpstreams, gatewayUpstreams, type GatewayUpstreams, type ServiceStates } from './upstreams.js';
+export { formatGatewayUpstreams, gatewayUpstreams, serviceStates, type GatewayUpstreams, type ServiceStates } from './upstreams.js';

@@ -65,3 +65,11 @@ export function formatGatewayUpstreams(upstreams: GatewayUpstreams): string[] {
   for (const u of upstreams.unavailable) lines.push(`${u.model}: not routed (${u.reason.replace(/-/g, ' ')})`);
   return lines;
 }
+
+/**
+ * ServiceStates from the containers a status command already listed (the Docker adapter's
+ * ContainerInfo has these fields): `gatewayUpstreams(plan, serviceStates(containers))`.
+ */
+export function serviceStates(containers: readonly { service: string; state: string; health: 'healthy' | 'unhealthy' | 'starting' | 'none' }[]): ServiceStates {
+  return new Map(containers.map((c) => [c.service, { running: c.state === 'running', health: c.health }]));
+}

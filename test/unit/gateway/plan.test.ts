@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cpuFallbackRecommendation } from '../../../src/hardware/types.js';
 import { modelReplicaServices } from '../../../src/gateway/naming.js';
 import { durationToMs, planGateway } from '../../../src/gateway/plan.js';
-import { formatGatewayUpstreams, gatewayUpstreams } from '../../../src/gateway/upstreams.js';
+import { formatGatewayUpstreams, gatewayUpstreams, serviceStates } from '../../../src/gateway/upstreams.js';
 import { makeConfig, makeRecommendation, TYPICAL_MODELS } from './helpers.js';
 
 describe('planGateway', () => {
@@ -80,6 +80,15 @@ describe('gatewayUpstreams', () => {
       'llama3: not routed (does not fit)',
       'mistral: not routed (disabled)',
     ]);
+  });
+
+  it('reads container states as the Docker adapter lists them', () => {
+    const states = serviceStates([
+      { service: 'phi3', state: 'running', health: 'none' },
+      { service: 'phi3-2', state: 'exited', health: 'none' },
+      { service: 'zephyr', state: 'running', health: 'unhealthy' },
+    ]);
+    expect(gatewayUpstreams(plan, states).routes.map((r) => r.live)).toEqual([1, 0]);
   });
 
   it('says unknown when no container states are given', () => {
