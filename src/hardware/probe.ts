@@ -249,7 +249,7 @@ async function nameUnprobedGpus(deps: ProbeDeps, problems: HardwareProblem[]): P
     for (const c of controllers) {
       const label = `${c.vendor} ${c.model}`.trim();
       if (label === '' || NOT_A_GPU.test(label)) continue;
-      const vendor: GpuVendor = /nvidia/i.test(label) ? 'nvidia' : /amd|ati|radeon/i.test(label) ? 'amd' : /apple/i.test(label) ? 'apple' : 'other';
+      const vendor: GpuVendor = /nvidia/i.test(label) ? 'nvidia' : /\bamd\b|\bati\b|radeon|advanced micro devices/i.test(label) ? 'amd' : /apple/i.test(label) ? 'apple' : 'other';
       if (vendor === 'apple') continue;
       found.push({ vendor, index: found.length, name: label, uuid: null, memoryTotalMiB: null, memoryFreeMiB: null, computeCapability: null, driverVersion: null, source: 'systeminformation' });
     }

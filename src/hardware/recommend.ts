@@ -197,8 +197,10 @@ function computeBudget(profile: HardwareProfile, device: Device, gpus: GpuInfo[]
     }
     const missing = gpus.filter((g) => g.memoryTotalMiB === null && g.unifiedMemory !== true);
     if (missing.length > 0) reasons.push(`${missing.map(gpuLabel).join(', ')} did not report memory and is not counted`);
-    const free = known.reduce((s, g) => s + (g.memoryFreeMiB ?? g.memoryTotalMiB!) * MiB, 0);
-    if (total > 0 && free < total * 0.9) reasons.push(`${formatBytes(total - free)} of GPU memory is in use by other processes right now; models load only once it is free`);
+    for (const g of known) {
+      const used = (g.memoryTotalMiB! - (g.memoryFreeMiB ?? g.memoryTotalMiB!)) * MiB;
+      if (used > g.memoryTotalMiB! * MiB * 0.1) reasons.push(`${gpuLabel(g)} has ${formatBytes(used)} in use by other processes right now; models load only once it is free`);
+    }
     return { budget, reasons };
   }
   if (device === 'mps') {
@@ -298,11 +300,12 @@ function fitModels(
       const lowest = levels.at(-1)!;
       if (alone && placed.length > 0) advice.push(`${m.name} fits alone but not next to ${placed.join(', ')}: disable a model (llm.models.N.enabled: false)`);
       if (fixedBy !== null && lowest !== 'int4') advice.push(`${m.name}: a lower precision would need less (${fixedBy} fixes ${levelWords(lowest, precision)}; int4 needs ${formatBytes(estimateModelBytes(p, 'int4').totalBytes)})`);
-      const small = estimateModelBytes(SMALL_MODEL.parametersB, 'int4');
       if (p > SMALL_MODEL.parametersB) {
+        const smallLevels = fixedBy === null ? levels : LEVELS.slice(LEVELS.indexOf(levels[0]!));
+        const smallFit = smallLevels.find((l) => estimateModelBytes(SMALL_MODEL.parametersB, l).totalBytes <= remaining);
         advice.push(
-          small.totalBytes <= remaining
-            ? `use a smaller model for ${m.name}, such as ${SMALL_MODEL.label} (llm.models.${i}.repo: ${SMALL_MODEL.repo}, ${SMALL_MODEL.parametersB}B, ${formatBytes(estimateModelBytes(SMALL_MODEL.parametersB, levels[0]!).totalBytes)} at ${levelWords(levels[0]!, precision)})`
+          smallFit !== undefined
+            ? `use a smaller model for ${m.name}, such as ${SMALL_MODEL.label} (llm.models.${i}.repo: ${SMALL_MODEL.repo}, ${SMALL_MODEL.parametersB}B: ${formatBytes(estimateModelBytes(SMALL_MODEL.parametersB, smallFit).totalBytes)} at ${levelWords(smallFit, precision)})`
             : `even ${SMALL_MODEL.label} (${SMALL_MODEL.parametersB}B) does not fit in ${formatBytes(remaining)}: this machine needs more memory for local models`,
         );
       }
@@ -318,6 +321,14 @@ function fitModels(
       parametersB: p,
       sizeSource: size.source,
     });
+  }
+  const misfits = enabled.filter(({ i }) => !fits.get(i)!.fits);
+  if (misfits.length > 0 && config.llm.precision === 'auto' && enabled.every(({ m }) => m.quantization === undefined)) {
+    const sizes = enabled.map(({ m }) => guessParametersB(m).value);
+    if (sizes.every((v): v is number => v !== null)) {
+      const atInt4 = sizes.reduce((s, v) => s + estimateModelBytes(v, 'int4').totalBytes, 0);
+      if (atInt4 <= budget.usableBytes) advice.push(`set llm.precision: int4 and every enabled model fits together (${formatBytes(atInt4)} of ${formatBytes(budget.usableBytes)})`);
+    }
   }
   return models.map(({ i }) => fits.get(i)!);
 }
