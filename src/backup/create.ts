@@ -1,0 +1,280 @@
+import { arch, platform } from 'node:os';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MstingError } from '../errors.js';
+import type { InstallLayout } from '../layout.js';
+import { ArchiveWriter, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type ManifestVolume } from './archive.js';
+import { EncryptStream, buildHeader } from './crypto-format.js';
+import type { BackupEngine, ProjectContainer } from './engine.js';
+import { BACKUP_KEY_FILE } from './keys.js';
+import { archiveName, planBackup, type BackupPlan } from './plan.js';
+import { postgresInfo, listDatabases, superuserOf } from './postgres.js';
+import { createSpool } from './spool.js';
+import type { KdfParams } from './crypto-format.js';
+import { syncDir } from './fs.js';
+
+export type Encryption = { kind: 'none' } | { kind: 'key'; master: Buffer; kdf: KdfParams };
+
+export interface CreateBackupOptions {
+  project: string;
+  stack: { imagesVersion: string; imagesRegistry: string; profile: string };
+  layout: InstallLayout;
+  outputDir: string;
+  encryption: Encryption;
+  includeVaultKeys: boolean;
+  mstingVersion: string;
+  signal: AbortSignal;
+  now?: () => Date;
+}
+
+export type BackupStage =
+  | { stage: 'plan'; databases: string[]; volumes: string[]; skipped: BackupPlan['skipped'] }
+  | { stage: 'database'; name: string }
+  | { stage: 'volume'; name: string; quiesce: ManifestVolume['quiesce']; paused: string[] }
+  | { stage: 'files' }
+  | { stage: 'finish' };
+
+export interface BackupCallbacks {
+  onStage?: (stage: BackupStage) => void;
+  /** Plaintext bytes added to the archive. */
+  onBytes?: (n: number) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface BackupResult {
+  path: string;
+  size: number;
+  plainBytes: number;
+  encrypted: boolean;
+  manifest: Manifest;
+}
+
+/**
+ * Write one archive of the stack: a pg_dump of every database and the globals, every stateful
+ * volume, config.yml and the compose override, and a manifest last. The archive is written under a
+ * temporary name and renamed only when every stage succeeded, so a failure leaves nothing behind.
+ */
+export async function createBackup(engine: BackupEngine, options: CreateBackupOptions, callbacks: BackupCallbacks = {}): Promise<BackupResult> {
+  const { signal } = options;
+  const containers = await engine.listContainers(options.project);
+  const volumes = await engine.listVolumes(options.project);
+  const plan = planBackup(options.project, containers, volumes);
+  if ('problem' in plan) {
+    throw new MstingError('EXTERNAL', `cannot back up: ${plan.problem}`, { hint: 'start the stack (msting start) and run the backup again; no archive was written' });
+  }
+  const db = plan.db;
+  const superuser = superuserOf(db);
+  const pg = await postgresInfo(engine, db, signal);
+  const databases = await listDatabases(engine, db, signal);
+  const missingDatabases = plan.expectedDatabases.filter((d) => !databases.includes(d));
+  for (const name of missingDatabases) callbacks.onWarning?.(`database ${name} does not exist; it is not in this backup`);
+  callbacks.onStage?.({ stage: 'plan', databases, volumes: plan.volumes.map((v) => v.volume.name), skipped: plan.skipped });
+
+  const created = (options.now ?? (() => new Date()))();
+  const encrypted = options.encryption.kind !== 'none';
+  const name = archiveName(options.project, created, encrypted);
+  await mkdir(options.outputDir, { recursive: true, mode: 0o700 });
+  const finalPath = join(options.outputDir, name);
+  const tmpPath = join(options.outputDir, `.${name}.partial`);
+  const handle = await open(tmpPath, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+    throw new MstingError('IO', `cannot write into ${options.outputDir}: ${err.code ?? err.message}`, { hint: 'choose a writable directory with --output', cause: err });
+  });
+  const writer = new ArchiveWriter(callbacks.onBytes);
+  const counter = new ByteCounter();
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (options.encryption.kind === 'key') {
+    const { header, payloadKey } = buildHeader(options.encryption.master, options.encryption.kdf);
+    stages.push(new EncryptStream(header, payloadKey));
+  }
+  const written = pipeline([writer.pack as unknown as NodeJS.ReadableStream, ...stages, counter, handle.createWriteStream({ autoClose: false })]);
+  written.catch(() => undefined);
+  const onAbort = (): void => writer.pack.destroy(new MstingError('INTERRUPTED', 'interrupted'));
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    // Databases: globals first (roles must exist before objects that name them), then each database.
+    callbacks.onStage?.({ stage: 'database', name: 'globals' });
+    await dumpInto(writer, engine, db, 'db/globals.sql', ['pg_dumpall', '--globals-only', '--username', superuser], 'pg_dumpall --globals-only', options.outputDir, signal);
+    const dumped: Manifest['databases'] = [];
+    for (const database of databases) {
+      signal.throwIfAborted();
+      callbacks.onStage?.({ stage: 'database', name: database });
+      const path = `db/${database}.dump`;
+      await dumpInto(writer, engine, db, path, ['pg_dump', '--format=custom', '--username', superuser, '--dbname', database], `pg_dump of ${database}`, options.outputDir, signal);
+      dumped.push({ name: database, path });
+    }
+
+    const volumeRecords: ManifestVolume[] = [];
+    for (const step of plan.volumes) {
+      signal.throwIfAborted();
+      const record = await copyVolume(writer, engine, step, db.imageId, signal, callbacks);
+      volumeRecords.push(record);
+    }
+
+    callbacks.onStage?.({ stage: 'files' });
+    const config: string[] = [];
+    for (const [file, path] of [
+      [options.layout.configFile, 'config/config.yml'],
+      [options.layout.composeOverrideFile, 'config/docker-compose.override.yml'],
+    ] as const) {
+      const data = await readIfExists(file);
+      if (data) {
+        await writer.addBuffer(path, data, { mode: 0o600 });
+        config.push(path);
+      }
+    }
+    if (options.includeVaultKeys) {
+      for (const file of await secretFiles(options.layout.secretsDir)) {
+        await writer.addBuffer(`keys/${file}`, await readFile(join(options.layout.secretsDir, file)), { mode: 0o600 });
+      }
+    }
+
+    callbacks.onStage?.({ stage: 'finish' });
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_VERSION,
+      created: created.toISOString(),
+      msting: { version: options.mstingVersion },
+      stack: { project: options.project, ...options.stack },
+      host: { arch: arch(), platform: platform() },
+      postgres: { major: pg.major, version: pg.version, superuser },
+      images: await imageRecords(engine, containers),
+      databases: dumped,
+      missingDatabases,
+      volumes: volumeRecords,
+      config,
+      includesVaultKeys: options.includeVaultKeys,
+      entries: [...writer.entries],
+    };
+    await writer.finish(manifest);
+    await written;
+    await handle.sync();
+    await handle.close();
+    await rename(tmpPath, finalPath);
+    await syncDir(options.outputDir);
+    const size = (await stat(finalPath)).size;
+    return { path: finalPath, size, plainBytes: counter.plainIn, encrypted, manifest };
+  } catch (err) {
+    writer.pack.destroy();
+    await written.catch(() => undefined);
+    await handle.close().catch(() => undefined);
+    await rm(tmpPath, { force: true });
+    if (signal.aborted) throw new MstingError('INTERRUPTED', 'backup interrupted; no archive was written', { hint: 'run msting backup again' });
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+class ByteCounter extends Transform {
+  plainIn = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.plainIn += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** Run a dump command in the database container, spool it, check it, and add it to the archive. */
+async function dumpInto(
+  writer: ArchiveWriter,
+  engine: BackupEngine,
+  db: ProjectContainer,
+  path: string,
+  cmd: string[],
+  what: string,
+  spoolDir: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const spool = createSpool(spoolDir);
+  try {
+    const result = await engine.exec(db.id, { cmd, user: 'postgres', stdout: spool.input, signal });
+    spool.input.end();
+    const data = await spool.done;
+    if (result.exitCode !== 0) {
+      throw new MstingError('EXTERNAL', `${what} failed (exit ${result.exitCode})`, {
+        details: tail(result.stderr),
+        hint: 'check the database with `msting logs db`; no archive was written',
+      });
+    }
+    if (data.size === 0) throw new MstingError('EXTERNAL', `${what} produced no output`, { hint: 'check the database with `msting logs db`; no archive was written' });
+    if (path.endsWith('.dump') && data.head.subarray(0, 5).toString('latin1') !== 'PGDMP') {
+      throw new MstingError('EXTERNAL', `${what} did not produce a PostgreSQL custom-format archive`, { hint: 'no archive was written' });
+    }
+    await writer.addStream(path, data.size, spool.open());
+  } finally {
+    spool.input.destroy();
+    await spool.done.catch(() => undefined);
+    await spool.dispose();
+  }
+}
+
+async function copyVolume(
+  writer: ArchiveWriter,
+  engine: BackupEngine,
+  step: BackupPlan['volumes'][number],
+  helperImage: string,
+  signal: AbortSignal,
+  callbacks: BackupCallbacks,
+): Promise<ManifestVolume> {
+  if (step.save) {
+    const env = step.save.env.REDIS_PASSWORD ? [`REDISCLI_AUTH=${step.save.env.REDIS_PASSWORD}`] : [];
+    const saved = await engine.exec(step.save.id, { cmd: ['redis-cli', 'SAVE'], env, signal });
+    if (saved.exitCode !== 0 || !/^OK/m.test(saved.stdout)) {
+      throw new MstingError('EXTERNAL', `Redis SAVE failed: ${(saved.stdout + saved.stderr).trim() || `exit ${saved.exitCode}`}`, { hint: 'check Redis with `msting logs redis`; no archive was written' });
+    }
+  }
+  const paused: ProjectContainer[] = [];
+  callbacks.onStage?.({ stage: 'volume', name: step.volume.name, quiesce: step.quiesce, paused: step.pause.map((c) => c.service) });
+  try {
+    for (const c of step.pause) {
+      await engine.pause(c.id);
+      paused.push(c);
+    }
+    const tar = await engine.readVolume(step.volume.name, helperImage, signal);
+    const { files, bytes } = await writer.addTarStream(`volumes/${step.volume.key}`, tar);
+    return {
+      key: step.volume.key,
+      name: step.volume.name,
+      services: step.services,
+      quiesce: step.quiesce,
+      files,
+      bytes,
+      labels: step.volume.labels,
+      driver: step.volume.driver,
+      options: step.volume.options,
+    };
+  } finally {
+    for (const c of paused.reverse()) await engine.unpause(c.id).catch(() => callbacks.onWarning?.(`could not resume ${c.name}; run \`docker unpause ${c.name}\``));
+  }
+}
+
+async function imageRecords(engine: BackupEngine, containers: ProjectContainer[]): Promise<Manifest['images']> {
+  const seen = new Map<string, Manifest['images'][number]>();
+  for (const c of [...containers].sort((a, b) => a.service.localeCompare(b.service))) {
+    if (seen.has(c.service)) continue;
+    const info = await engine.imageInfo(c.imageId).catch(() => ({ id: c.imageId, digests: [] as string[] }));
+    seen.set(c.service, { service: c.service, image: c.image, id: info.id, digests: info.digests });
+  }
+  return [...seen.values()];
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MstingError('IO', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Files of the secrets directory that may travel with --include-vault-keys: everything but the backup key. */
+async function secretFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && e.name !== BACKUP_KEY_FILE && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+function tail(text: string): string[] {
+  return text.trim().split('\n').filter(Boolean).slice(-8);
+}

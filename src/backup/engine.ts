@@ -1,0 +1,312 @@
+import type { Readable, Writable } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
+import Docker from 'dockerode';
+import { MstingError } from '../errors.js';
+
+/**
+ * The Docker engine as backup and restore need it: the compose project's containers and volumes,
+ * exec with streamed output and a checked exit code, and volume contents as tar streams through
+ * throwaway containers. Low-level errors become MstingErrors here, once.
+ */
+export interface BackupEngine {
+  /** Every container of the compose project, running or not. */
+  listContainers(project: string): Promise<ProjectContainer[]>;
+  /** Every volume labelled with the compose project. */
+  listVolumes(project: string): Promise<ProjectVolume[]>;
+  /**
+   * Run a command in a running container; stdout is streamed into `stdout` with backpressure,
+   * stdin (when given) is streamed in and closed at its end. Resolves with the exit code and the
+   * tail of stderr; never throws for a non-zero exit.
+   */
+  exec(containerId: string, spec: ExecSpec): Promise<ExecResult>;
+  /** Volume contents as a tar stream (entries relative to the volume root), read-only. */
+  readVolume(volume: string, helperImage: string, signal?: AbortSignal): Promise<Readable>;
+  /** Extract a tar stream into a volume. */
+  writeVolume(volume: string, helperImage: string, tar: Readable): Promise<void>;
+  pause(containerId: string): Promise<void>;
+  unpause(containerId: string): Promise<void>;
+  stop(containerId: string): Promise<void>;
+  remove(containerId: string): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  createVolume(spec: { name: string; labels: Record<string, string>; driver: string; options: Record<string, string> }): Promise<void>;
+  /** Image id and registry digests of a local image. */
+  imageInfo(image: string): Promise<{ id: string; digests: string[] }>;
+  /** Start a throwaway container of an image (no network) to run tools in; dispose removes it. */
+  startScratch(image: string): Promise<{ id: string; dispose(): Promise<void> }>;
+  /** Where the engine keeps its data (for the free-space check). */
+  rootDir(): Promise<string | undefined>;
+}
+
+export interface ProjectContainer {
+  id: string;
+  name: string;
+  service: string;
+  state: string;
+  image: string;
+  imageId: string;
+  env: Record<string, string>;
+  mounts: Array<{ type: string; name: string; destination: string; readOnly: boolean }>;
+}
+
+export interface ProjectVolume {
+  name: string;
+  /** The volume's key in the compose file (com.docker.compose.volume). */
+  key: string;
+  labels: Record<string, string>;
+  driver: string;
+  options: Record<string, string>;
+}
+
+export interface ExecSpec {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  stdin?: Readable;
+  stdout?: Writable;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stderr: string;
+  /** Collected stdout when no `stdout` stream was given (for short answers). */
+  stdout: string;
+}
+
+const HELPER_LABEL = 'org.sting-ce.msting.helper';
+
+export function dockerError(err: unknown, doing: string): MstingError {
+  const e = err as NodeJS.ErrnoException & { statusCode?: number; json?: { message?: string } };
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+    return new MstingError('DOCKER_UNAVAILABLE', `cannot reach the Docker engine while ${doing}`, { hint: 'start Docker (systemctl start docker) and try again', cause: err });
+  }
+  if (e.code === 'EACCES') {
+    return new MstingError('DOCKER_PERMISSION', `permission denied on the Docker socket while ${doing}`, { hint: 'run with sudo or add your user to the docker group', cause: err });
+  }
+  const detail = e.json?.message ?? (err instanceof Error ? err.message : String(err));
+  return new MstingError('EXTERNAL', `Docker failed while ${doing}: ${detail.trim()}`, { cause: err });
+}
+
+/** Split Docker's multiplexed exec stream: stdout passes through with backpressure, stderr is kept (its tail). */
+export class ExecDemux extends Transform {
+  private pending = Buffer.alloc(0);
+  private frameType = 0;
+  private frameLeft = 0;
+  private stderrParts: Buffer[] = [];
+  private stderrBytes = 0;
+
+  get stderr(): string {
+    return Buffer.concat(this.stderrParts).toString('utf8');
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    while (buf.length > 0) {
+      if (this.frameLeft === 0) {
+        if (buf.length < 8) {
+          this.pending = Buffer.from(buf);
+          break;
+        }
+        this.frameType = buf[0]!;
+        this.frameLeft = buf.readUInt32BE(4);
+        buf = buf.subarray(8);
+        continue;
+      }
+      const take = Math.min(this.frameLeft, buf.length);
+      const payload = buf.subarray(0, take);
+      this.frameLeft -= take;
+      buf = buf.subarray(take);
+      if (this.frameType === 2) this.keepStderr(Buffer.from(payload));
+      else this.push(payload);
+    }
+    done();
+  }
+
+  private keepStderr(b: Buffer): void {
+    this.stderrParts.push(b);
+    this.stderrBytes += b.length;
+    while (this.stderrBytes > 64 * 1024 && this.stderrParts.length > 1) this.stderrBytes -= this.stderrParts.shift()!.length;
+  }
+}
+
+export function createDockerEngine(docker: Docker = new Docker()): BackupEngine {
+  const wrap = async <T>(doing: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof MstingError) throw err;
+      throw dockerError(err, doing);
+    }
+  };
+
+  const helper = async (volume: string, image: string, readOnly: boolean): Promise<Docker.Container> =>
+    docker.createContainer({
+      Image: image,
+      Entrypoint: ['/bin/true'],
+      Cmd: [],
+      Labels: { [HELPER_LABEL]: 'backup' },
+      NetworkDisabled: true,
+      HostConfig: { Binds: [`${volume}:/volume${readOnly ? ':ro' : ''}`], NetworkMode: 'none' },
+    });
+
+  return {
+    listContainers: (project) =>
+      wrap('listing the stack containers', async () => {
+        const list = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
+        return Promise.all(
+          list.map(async (c) => {
+            const info = await docker.getContainer(c.Id).inspect();
+            const env = Object.fromEntries((info.Config.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+            return {
+              id: c.Id,
+              name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+              service: c.Labels['com.docker.compose.service'] ?? '',
+              state: info.State.Paused ? 'paused' : info.State.Status,
+              image: info.Config.Image,
+              imageId: info.Image,
+              env,
+              mounts: (info.Mounts ?? []).map((m) => ({ type: m.Type, name: m.Name ?? m.Source, destination: m.Destination, readOnly: !m.RW })),
+            };
+          }),
+        );
+      }),
+    listVolumes: (project) =>
+      wrap('listing the stack volumes', async () => {
+        const { Volumes } = await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${project}`] } });
+        return (Volumes ?? []).map((v) => ({
+          name: v.Name,
+          key: v.Labels?.['com.docker.compose.volume'] ?? v.Name,
+          labels: v.Labels ?? {},
+          driver: v.Driver,
+          options: (v.Options as Record<string, string> | null) ?? {},
+        }));
+      }),
+    exec: (containerId, spec) =>
+      wrap(`running ${spec.cmd[0]} in a container`, async () => {
+        const container = docker.getContainer(containerId);
+        const exec = await container.exec({
+          Cmd: spec.cmd,
+          AttachStdout: true,
+          AttachStderr: true,
+          AttachStdin: Boolean(spec.stdin),
+          ...(spec.env ? { Env: spec.env } : {}),
+          ...(spec.user ? { User: spec.user } : {}),
+        });
+        const stream = (await exec.start({ hijack: true, stdin: Boolean(spec.stdin) })) as unknown as NodeJS.ReadWriteStream & { destroy(err?: Error): void };
+        const demux = new ExecDemux();
+        const collected: Buffer[] = [];
+        const sink = spec.stdout;
+        const onAbort = (): void => stream.destroy(new MstingError('INTERRUPTED', 'interrupted'));
+        spec.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          const output = new Promise<void>((resolve, reject) => {
+            stream.on('error', reject);
+            demux.on('error', reject);
+            stream.pipe(demux);
+            if (sink) {
+              sink.on('error', reject);
+              demux.pipe(sink, { end: false });
+              demux.on('end', resolve);
+            } else {
+              demux.on('data', (b: Buffer) => collected.push(b));
+              demux.on('end', resolve);
+            }
+          });
+          if (spec.stdin) {
+            const input = spec.stdin;
+            input.on('error', (err) => stream.destroy(err));
+            input.pipe(stream as unknown as Writable);
+          }
+          await output;
+        } finally {
+          spec.signal?.removeEventListener('abort', onAbort);
+        }
+        let info = await exec.inspect();
+        for (let i = 0; info.Running && i < 100; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          info = await exec.inspect();
+        }
+        return { exitCode: info.ExitCode ?? -1, stderr: demux.stderr, stdout: Buffer.concat(collected).toString('utf8') };
+      }),
+    readVolume: (volume, image, signal) =>
+      wrap(`reading volume ${volume}`, async () => {
+        const c = await helper(volume, image, true);
+        try {
+          const tar = (await c.getArchive({ path: '/volume/.' })) as unknown as Readable;
+          const cleanup = (): void => {
+            void c.remove({ force: true }).catch(() => undefined);
+          };
+          tar.once('close', cleanup);
+          tar.once('end', cleanup);
+          tar.once('error', cleanup);
+          signal?.addEventListener('abort', () => tar.destroy(new MstingError('INTERRUPTED', 'interrupted')), { once: true });
+          return tar;
+        } catch (err) {
+          await c.remove({ force: true }).catch(() => undefined);
+          throw err;
+        }
+      }),
+    writeVolume: (volume, image, tar) =>
+      wrap(`writing volume ${volume}`, async () => {
+        const c = await helper(volume, image, false);
+        try {
+          await c.putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/volume' });
+        } finally {
+          await c.remove({ force: true }).catch(() => undefined);
+        }
+      }),
+    pause: (id) => wrap('pausing a service', () => docker.getContainer(id).pause()),
+    unpause: (id) => wrap('resuming a service', () => docker.getContainer(id).unpause()),
+    stop: (id) =>
+      wrap('stopping a service', async () => {
+        try {
+          await docker.getContainer(id).stop({ t: 30 });
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+        }
+      }),
+    remove: (id) => wrap('removing a container', () => docker.getContainer(id).remove({ force: true })),
+    removeVolume: (name) =>
+      wrap(`removing volume ${name}`, async () => {
+        try {
+          await docker.getVolume(name).remove();
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        }
+      }),
+    createVolume: (spec) =>
+      wrap(`creating volume ${spec.name}`, async () => {
+        await docker.createVolume({ Name: spec.name, Labels: spec.labels, Driver: spec.driver, DriverOpts: spec.options });
+      }),
+    imageInfo: (image) =>
+      wrap(`inspecting image ${image}`, async () => {
+        const info = await docker.getImage(image).inspect();
+        return { id: info.Id, digests: info.RepoDigests ?? [] };
+      }),
+    startScratch: (image) =>
+      wrap(`starting a helper container of ${image}`, async () => {
+        const c = await docker.createContainer({
+          Image: image,
+          Entrypoint: ['sleep', '3600'],
+          Cmd: [],
+          User: 'postgres',
+          Labels: { [HELPER_LABEL]: 'backup' },
+          NetworkDisabled: true,
+          HostConfig: { NetworkMode: 'none', AutoRemove: false },
+        });
+        try {
+          await c.start();
+        } catch (err) {
+          await c.remove({ force: true }).catch(() => undefined);
+          throw err;
+        }
+        return { id: c.id, dispose: () => c.remove({ force: true }).then(() => undefined, () => undefined) };
+      }),
+    rootDir: () =>
+      wrap('asking Docker for its data directory', async () => {
+        const info = (await docker.info()) as { DockerRootDir?: string };
+        return info.DockerRootDir;
+      }),
+  };
+}

@@ -1,0 +1,156 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { execa } from 'execa';
+import type { MstingConfig } from '../config/schema.js';
+import type { Context } from '../context.js';
+import { MstingError } from '../errors.js';
+import type { InstallLayout } from '../layout.js';
+import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
+import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
+import { Progress, loadStack, readKeySources } from './backup.js';
+
+export interface RestoreCommandOptions {
+  file: string;
+  dryRun: boolean;
+  passphraseFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+/** Start services with the rendered compose files and wait for their health checks. */
+function composeStart(config: MstingConfig, layout: InstallLayout, ctx: Context): RestoreHooks['start'] {
+  return async (services) => {
+    const files = [layout.composeFile];
+    if (await access(layout.composeOverrideFile).then(() => true, () => false)) files.push(layout.composeOverrideFile);
+    const args = ['compose', '-p', config.project.name, ...files.flatMap((f) => ['-f', f]), '--profile', config.profile, 'up', '--detach', '--wait', ...(services ?? [])];
+    const result = await execa('docker', args, { reject: false, all: true, cancelSignal: ctx.signal, env: ctx.env });
+    if (result.exitCode !== 0) {
+      throw new MstingError('EXTERNAL', `starting ${services?.join(', ') ?? 'the stack'} failed`, {
+        details: String(result.all ?? '').trim().split('\n').slice(-8),
+        hint: 'check `msting status` and `msting logs`; the restored data is in place, run `msting start` once the cause is fixed',
+      });
+    }
+  };
+}
+
+function vaultUnseal(config: MstingConfig, ctx: Context, engine: BackupEngine): RestoreHooks['ensureUnsealed'] {
+  return async () => {
+    const containers = await engine.listContainers(config.project.name);
+    if (config.vault.mode !== 'server' || !containers.some((c) => c.service === 'vault')) return;
+    const { openVault } = await import('../vault/session.js');
+    const { ensureUnsealed } = await import('../vault/unseal.js');
+    const session = await openVault({ config, home: ctx.home, env: ctx.env });
+    await ensureUnsealed({ client: session.client, settings: session.settings, secretsDir: session.secretsDir, signal: ctx.signal });
+  };
+}
+
+function describe(s: RestoreStage): string {
+  switch (s.stage) {
+    case 'verify':
+      return 'verifying the whole archive';
+    case 'stop':
+      return `stopping ${s.services.join(', ') || 'nothing'}`;
+    case 'start-db':
+      return 'starting the database';
+    case 'globals':
+      return 'restoring roles';
+    case 'database':
+      return `restoring database ${s.name}`;
+    case 'volume':
+      return `restoring volume ${s.name}`;
+    case 'config':
+      return 'restoring config';
+    case 'start':
+      return 'starting the stack';
+    case 'unseal':
+      return 'unsealing Vault';
+  }
+}
+
+function summary(plan: RestorePlan): string[] {
+  const m = plan.manifest;
+  return [
+    `archive: ${plan.archive} (made ${m.created} by msting ${m.msting.version}, project ${m.stack.project}, PostgreSQL ${m.postgres.version})`,
+    `stops: ${plan.stop.join(', ') || 'nothing is running'}`,
+    `replaces databases: ${plan.databases.join(', ') || 'none'}, and the roles (pg_dumpall --globals-only)`,
+    ...plan.volumes.map((v) => `replaces volume ${v.target}${v.exists ? '' : ' (absent now)'}: ${v.files} files, ${formatBytes(v.bytes)}`),
+    ...plan.config.map((c) => `replaces ${c.target}`),
+    ...plan.keys.map((k) => `writes Vault key material ${k} into the secrets directory`),
+    `PostgreSQL: archive ${plan.postgres.archive}, current ${plan.postgres.current ?? 'unknown'} (${plan.postgres.currentFrom})`,
+    `disk: about ${formatBytes(plan.disk.needed)} needed${plan.disk.free !== undefined ? `, ${formatBytes(plan.disk.free)} free` : ''}`,
+  ];
+}
+
+async function confirm(ctx: Context, question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: ctx.out.stderr as NodeJS.WritableStream });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function run(options: RestoreCommandOptions, ctx: Context): Promise<number> {
+  const { config, layout } = await loadStack(ctx);
+  const file = resolve(options.file);
+  const engine = createDockerEngine();
+  const progress = new Progress(ctx.out, 'restore');
+  const restoreOptions = { path: file, keys: readKeySources(ctx, layout, options), project: config.project.name, layout, signal: ctx.signal };
+  const callbacks = {
+    onStage: (s: RestoreStage) => progress.stage(describe(s), { ...s }),
+    onBytes: progress.add,
+    onWarning: (m: string) => ctx.out.warn(m),
+  };
+  let plan: RestorePlan;
+  try {
+    plan = await planRestore(engine, restoreOptions, callbacks);
+  } finally {
+    progress.done();
+  }
+  const lines = summary(plan);
+  if (options.dryRun) {
+    if (ctx.out.json) ctx.out.event({ event: 'result', dryRun: true, verified: true, plan: planJson(plan) });
+    else {
+      ctx.out.success('the archive verified; a restore would do this (nothing was changed):');
+      ctx.out.print(lines.map((l) => `  ${l}`).join('\n'));
+    }
+    return 0;
+  }
+  if (!ctx.yes) {
+    if (!ctx.stdinIsTTY || ctx.out.json) {
+      throw new MstingError('USAGE', 'restore replaces the databases, volumes and config of the stack and there is no terminal to confirm it', {
+        hint: 'run msting restore FILE --dry-run to see what it replaces, then add --yes',
+      });
+    }
+    ctx.out.info(lines.map((l) => `  ${l}`).join('\n'));
+    if (!(await confirm(ctx, 'Replace the current data with this archive?'))) {
+      ctx.out.info('nothing was changed');
+      return 1;
+    }
+  }
+  const hooks: RestoreHooks = { start: composeStart(config, layout, ctx), ensureUnsealed: vaultUnseal(config, ctx, engine) };
+  try {
+    await applyRestore(engine, plan, restoreOptions, hooks, callbacks);
+  } finally {
+    progress.done();
+  }
+  if (ctx.out.json) ctx.out.event({ event: 'result', dryRun: false, restored: true, plan: planJson(plan) });
+  else ctx.out.success(`restored ${file}: ${plan.databases.length} databases, ${plan.volumes.length} volumes; the stack is running`);
+  return 0;
+}
+
+function planJson(plan: RestorePlan): Record<string, unknown> {
+  return {
+    archive: plan.archive,
+    created: plan.manifest.created,
+    project: plan.manifest.stack.project,
+    databases: plan.databases,
+    volumes: plan.volumes,
+    config: plan.config,
+    keys: plan.keys,
+    stop: plan.stop,
+    postgres: plan.postgres,
+    disk: plan.disk,
+  };
+}
