@@ -261,27 +261,67 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
 
   const backup = program
     .command('backup')
-    .description('back up databases, volumes and config into one archive (not available in this release yet)')
-    .option('--encrypt', 'encrypt with AES-256-GCM', false)
+    .description('back up databases, volumes and config into one archive')
+    .option('--encrypt', 'encrypt (AES-256-GCM) with the backup key file, or a passphrase when one is given', false)
     .option('--output <dir>', 'where to write the archive (default <home>/backups)')
     .option('--keep <n>', 'keep only the newest N archives', positiveInt('--keep'))
-    .option('--passphrase-file <file>', 'read the passphrase from this file')
-    .addHelpText('after', examples(['msting backup --encrypt', 'msting backup --output /mnt/backups --keep 7']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup' })));
-  backup.command('list').description('archives with sizes, dates, encryption and last verification').action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup list' })));
-  backup.command('verify').description('authenticate and check an archive').argument('<file>').action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup verify' })));
+    .option('--passphrase', 'encrypt with a passphrase asked on the terminal', false)
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
+    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key, created when missing)')
+    .option('--include-vault-keys', 'also put Vault\'s unseal material in the archive (needs a passphrase)', false)
+    .addHelpText('after', examples(['msting backup --encrypt', 'msting backup --encrypt --passphrase-file ~/.sting-pass --keep 7', 'msting backup --output /mnt/backups --keep 7']))
+    .action(
+      action(() => import('./commands/backup.js'), (_a, o) => ({
+        encrypt: Boolean(o.encrypt),
+        output: o.output as string | undefined,
+        keep: o.keep as number | undefined,
+        passphrase: Boolean(o.passphrase),
+        passphraseFile: o.passphraseFile as string | undefined,
+        keyFile: o.keyFile as string | undefined,
+        includeVaultKeys: Boolean(o.includeVaultKeys),
+      })),
+    );
+  // Options of `backup` are also parsed after its subcommands, so the subcommands read them from there too.
+  const backupKeys = (o: Record<string, unknown>) => ({
+    passphraseFile: (o.passphraseFile ?? backup.opts().passphraseFile) as string | undefined,
+    keyFile: (o.keyFile ?? backup.opts().keyFile) as string | undefined,
+  });
+  backup
+    .command('list')
+    .description('archives with sizes, dates, encryption and last verification')
+    .option('--dir <dir>', 'directory to list (default <home>/backups)')
+    .action(action(() => import('./commands/backup-list.js'), (_a, o) => ({ dir: (o.dir ?? backup.opts().output) as string | undefined })));
+  backup
+    .command('verify')
+    .description('authenticate every chunk, check every file against the manifest, pg_restore --list every dump')
+    .argument('<file>')
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
+    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .action(action(() => import('./commands/backup-verify.js'), (a, o) => ({ file: String(a[0]), ...backupKeys(o) })));
   backup
     .command('decrypt')
     .description('write the plain archive of an encrypted one')
     .argument('<file>')
     .requiredOption('-o, --out <file>', 'where to write the plain archive')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'backup decrypt' })));
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
+    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .action(action(() => import('./commands/backup-decrypt.js'), (a, o) => ({ file: String(a[0]), out: String(o.out), ...backupKeys(o) })));
   program
     .command('restore')
-    .description('restore an archive: verify, stop, restore databases, volumes and config, start (not available in this release yet)')
+    .description('restore an archive: verify, stop, restore databases, volumes and config, start')
     .argument('<file>')
     .option('--dry-run', 'verify and show what would be replaced', false)
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'restore' })));
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
+    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .addHelpText('after', examples(['msting restore backups/msting-backup-sting-ce-20250101T020000.000Z.tar.enc --dry-run', 'msting restore FILE --yes']))
+    .action(
+      action(() => import('./commands/restore.js'), (a, o) => ({
+        file: String(a[0]),
+        dryRun: Boolean(o.dryRun),
+        passphraseFile: o.passphraseFile as string | undefined,
+        keyFile: o.keyFile as string | undefined,
+      })),
+    );
 
   program
     .command('check-ports')
