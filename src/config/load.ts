@@ -50,7 +50,7 @@ export interface CheckedConfig extends ValidationResult {
 export async function checkConfig(options: LoadConfigOptions): Promise<CheckedConfig> {
   const text = await readConfigFile(options.configPath);
   if (text === undefined && options.configExplicit) {
-    throw new MstingError('IO', `config file ${options.configPath} does not exist`, {
+    throw new MstingError('USAGE', `config file ${options.configPath} does not exist`, {
       hint: `check the --config path, or create it with \`msting --config ${options.configPath} config init\``,
     });
   }
