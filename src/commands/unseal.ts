@@ -40,7 +40,6 @@ export async function run(options: UnsealOptions, ctx: Context, deps: UnsealDeps
 
   const onProgress = (p: UnsealProgress): void => {
     if (p.sealed) ctx.out.info(`  unseal progress: ${p.progress} of ${p.threshold}`);
-    ctx.out.event({ event: 'unseal-progress', progress: p.progress, threshold: p.threshold, sealed: p.sealed });
   };
 
   let source: ShareSource;

@@ -24,10 +24,7 @@ export async function run(options: VaultInitOptions, ctx: Context): Promise<numb
     sharesFile: options.sharesFile ? resolve(options.sharesFile) : undefined,
     keepRootToken: options.keepRootToken || undefined,
     token: session.tokenSource === 'VAULT_TOKEN' ? session.token : undefined,
-    onStep: (step) => {
-      ctx.out.info(`  ${step.message}`);
-      ctx.out.event({ event: 'vault-init', step: step.id });
-    },
+    onStep: (step) => ctx.out.info(`  ${step.message}`),
     onProgress: (p) => ctx.out.debug(`  unseal progress ${p.progress} of ${p.threshold}`),
   });
   for (const warning of result.warnings) ctx.out.warn(warning);
