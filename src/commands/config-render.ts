@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
@@ -54,11 +54,10 @@ export const defaultDeps: ConfigRenderDeps = {
   recommendation: probeRecommendation,
 };
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+/** Variable names set in an env file; empty when there is none. */
+async function envNames(path: string): Promise<Set<string>> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return new Set([...text.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 }
 
 /**
@@ -84,13 +83,18 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
     modelsDir: modelsDir(ctx.env, process.platform, homedir()),
   });
 
-  // Never replace a working env file by one missing its secrets (Vault sealed or unreachable).
+  // Never replace a working env file by one that drops variables it has (its secrets, when
+  // Vault is sealed or unreachable): keep the file as it is and say so.
   const files = new Map<string, RenderedFile>(rendered.files);
   const kept: string[] = [];
   const pendingServices = new Set(rendered.pendingSecrets.flatMap((p) => p.services));
   for (const service of pendingServices) {
     const path = envFilePath(service);
-    if (files.has(path) && (await exists(join(output, path)))) {
+    const next = files.get(path);
+    if (!next) continue;
+    const had = await envNames(join(output, path));
+    const will = new Set([...next.content.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+    if ([...had].some((name) => !will.has(name))) {
       files.delete(path);
       kept.push(path);
     }
@@ -98,6 +102,7 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
 
   const report = await writeRendered(files, output, {
     signal: ctx.signal,
+    keep: kept,
     onFile: (path, state) => {
       if (state !== 'unchanged') ctx.out.debug(`${state}: ${path}`);
     },
@@ -121,7 +126,7 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
   }
 
   for (const warning of warnings) ctx.out.warn(warning);
-  for (const path of kept) ctx.out.warn(`kept ${path} as it was: it holds secrets this render could not read`);
+  for (const path of kept) ctx.out.warn(`kept ${path} as it was: it holds secrets this render could not read, so its other settings may be stale`);
   if (rendered.pendingSecrets.length > 0) {
     const n = rendered.pendingSecrets.length;
     ctx.out.warn(

@@ -24,6 +24,8 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called after each file is written, for progress output. */
   onFile?: (path: string, state: 'written' | 'unchanged' | 'removed') => void;
+  /** Install-relative paths left exactly as they are, but still counted as rendered (never removed). */
+  keep?: readonly string[];
 }
 
 /** Where msting remembers what it rendered, to clean up what a later render drops. */
@@ -114,14 +116,15 @@ export async function writeRendered(files: ReadonlyMap<string, RenderedFile>, ro
       options.onFile?.(path, 'written');
     }
 
+    const keep = new Set(options.keep ?? []);
     const previous = await readManifest(root);
-    for (const path of previous.filter((p) => !files.has(p) && removable(p)).sort()) {
+    for (const path of previous.filter((p) => !files.has(p) && !keep.has(p) && removable(p)).sort()) {
       checkAborted(options.signal);
       await rm(join(root, path), { force: true });
       report.removed.push(path);
       options.onFile?.(path, 'removed');
     }
-    const manifest = `${JSON.stringify({ files: [...files.keys()].sort() }, null, 2)}\n`;
+    const manifest = `${JSON.stringify({ files: [...new Set([...files.keys(), ...keep])].sort() }, null, 2)}\n`;
     const current = await currentState(join(root, MANIFEST_PATH));
     if (current?.content !== manifest) await writeFileAtomic(join(root, MANIFEST_PATH), manifest, { mode: 0o644 });
   } catch (err) {

@@ -66,3 +66,17 @@ describe('writeRendered', () => {
     await expect(stat(join(dir, 'compose/docker-compose.yml'))).rejects.toThrow();
   });
 });
+
+describe('writeRendered keep', () => {
+  it('leaves kept files in place and never removes them as stale', async () => {
+    const files = render(makeConfig(), 'default').files;
+    await writeRendered(files, dir);
+    const without = new Map(files);
+    without.delete('env/app.env');
+    const report = await writeRendered(without, dir, { keep: ['env/app.env'] });
+    expect(report.removed).toEqual([]);
+    const again = await writeRendered(without, dir, { keep: ['env/app.env'] });
+    expect(again.removed).toEqual([]);
+    expect(await readFile(join(dir, 'env/app.env'), 'utf8')).toBe(files.get('env/app.env')!.content);
+  });
+});
