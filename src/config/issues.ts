@@ -42,7 +42,7 @@ function typeName(expected: string): string {
   }
 }
 
-function valueAt(root: unknown, path: KeyPath): unknown {
+export function valueAt(root: unknown, path: KeyPath): unknown {
   let node = root;
   for (const segment of path) {
     if (node === null || typeof node !== 'object') return undefined;
@@ -82,8 +82,18 @@ function expectation(issue: Issue): string {
   }
 }
 
+export const VAULT_REF_FIELDS_HINT =
+  'a vault-ref is allowed only in mail.from_address, mail.from_name, mail.smtp.host, mail.smtp.username, images.registry and images.overrides';
+
 /** Problems for one zod issue, paths relative to the config root. */
 export function issueProblems(issue: Issue, input: unknown, schema: z.ZodType, base: KeyPath = []): RuleProblem[] {
+  return problemsFor(issue, input, schema, base).map((p) => {
+    const value = valueAt(input, p.path);
+    return typeof value === 'string' && VAULT_REF.test(value) && !p.hint ? { ...p, hint: VAULT_REF_FIELDS_HINT } : p;
+  });
+}
+
+function problemsFor(issue: Issue, input: unknown, schema: z.ZodType, base: KeyPath = []): RuleProblem[] {
   const path: KeyPath = [...base, ...(issue.path as (string | number)[])];
   const actual = valueAt(input, path);
   switch (issue.code) {
@@ -107,8 +117,6 @@ export function issueProblems(issue: Issue, input: unknown, schema: z.ZodType, b
         hint = 'write the number without quotes';
       } else if (typeof actual === 'string' && issue.expected === 'boolean' && /^(true|false)$/i.test(actual)) {
         hint = 'write true or false without quotes';
-      } else if (typeof actual === 'string' && VAULT_REF.test(actual)) {
-        hint = 'a vault-ref is allowed only in text fields such as mail.smtp.host or images.registry';
       }
       return [{ severity: 'error', path, message: `expected ${typeName(issue.expected)}, got ${describeValue(actual)}`, hint }];
     }
@@ -137,7 +145,7 @@ export function issueProblems(issue: Issue, input: unknown, schema: z.ZodType, b
         return [{ severity: 'error', path, message: `expected ${forms.join(' or ')}, got ${describeValue(actual)}` }];
       }
       const first = branches[0] ?? [];
-      return first.flatMap((sub) => issueProblems(sub, input, schema, path));
+      return first.flatMap((sub) => problemsFor(sub, input, schema, path));
     }
     case 'invalid_key':
       return [
@@ -149,7 +157,7 @@ export function issueProblems(issue: Issue, input: unknown, schema: z.ZodType, b
         },
       ];
     case 'invalid_element':
-      return issue.issues.flatMap((sub) => issueProblems(sub, input, schema, path));
+      return issue.issues.flatMap((sub) => problemsFor(sub, input, schema, path));
     default:
       return [{ severity: 'error', path, message: `expected ${expectation(issue)}, got ${describeValue(actual)}` }];
   }

@@ -220,6 +220,13 @@ describe('vault-refs', () => {
     expect(result.config?.mail.smtp.host).toBe('vault-ref:mail/smtp#host');
   });
 
+  it('says where vault-refs are allowed when one is written elsewhere', () => {
+    expect(brief(only('hostname: vault-ref:net/host#name\nstop_timeout: vault-ref:x#y\n'))).toEqual([
+      '1:11 hostname expected a host name such as sting.example.com, got "vault-ref:net/host#name" | a vault-ref is allowed only in mail.from_address, mail.from_name, mail.smtp.host, mail.smtp.username, images.registry and images.overrides',
+      '2:15 stop_timeout expected a number, got "vault-ref:x#y" | a vault-ref is allowed only in mail.from_address, mail.from_name, mail.smtp.host, mail.smtp.username, images.registry and images.overrides',
+    ]);
+  });
+
   it('reports a malformed vault-ref', () => {
     expect(brief(only('mail:\n  smtp:\n    host: vault-ref:mail/smtp\n'))).toEqual([
       '3:11 mail.smtp.host malformed vault-ref "vault-ref:mail/smtp" | write it as vault-ref:PATH#KEY, for example vault-ref:mail/smtp#host',
