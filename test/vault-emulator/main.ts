@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { VaultEmulator } from './server.js';
 
 /**
  * Run the Vault emulator as a process, with the arguments the `vault` image takes, so a compose
  * file written for Vault runs it unchanged:
  *
+ *   node main.js server                                      (reads /vault/config/*.json|*.hcl, like the image)
  *   node main.js server -config=/vault/config/vault.hcl     (storage "file" path, listener address)
  *   node main.js server -dev -dev-root-token-id=TOKEN       (in memory, unsealed, root token)
  *   node main.js --storage DIR --port 8200 [--host 0.0.0.0]
@@ -28,7 +30,29 @@ function flag(args: string[], name: string): boolean {
   return args.includes(`-${name}`) || args.includes(`--${name}`);
 }
 
-function fromHcl(file: string): { storage?: string; address?: string } {
+interface ServerConfig {
+  storage?: string;
+  address?: string;
+}
+
+/** Vault's JSON config form: storage.file.path and listener(s).tcp.address. */
+function fromJson(text: string): ServerConfig {
+  const doc = JSON.parse(text) as { storage?: { file?: { path?: string } }; listener?: unknown };
+  const listeners = (Array.isArray(doc.listener) ? doc.listener : [doc.listener]) as Array<{ tcp?: { address?: string } } | undefined>;
+  const address = listeners.map((l) => l?.tcp?.address).find(Boolean);
+  const storage = doc.storage?.file?.path;
+  return { ...(storage ? { storage } : {}), ...(address ? { address } : {}) };
+}
+
+/** A config file, or every .hcl/.json file of a directory (as `vault server -config=DIR` reads). */
+function fromConfig(path: string): ServerConfig {
+  const files = existsSync(path) && !path.match(/\.(hcl|json)$/)
+    ? readdirSync(path).filter((f) => /\.(hcl|json)$/.test(f)).map((f) => join(path, f))
+    : [path];
+  return Object.assign({}, ...files.map((f) => (f.endsWith('.json') ? fromJson(readFileSync(f, 'utf8')) : fromHcl(f)))) as ServerConfig;
+}
+
+function fromHcl(file: string): ServerConfig {
   const text = readFileSync(file, 'utf8');
   const storage = /storage\s+"file"\s*\{[^}]*path\s*=\s*"([^"]+)"/.exec(text)?.[1];
   const address = /listener\s+"tcp"\s*\{[^}]*address\s*=\s*"([^"]+)"/.exec(text)?.[1];
@@ -38,8 +62,12 @@ function fromHcl(file: string): { storage?: string; address?: string } {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const dev = flag(args, 'dev');
-  const configFile = option(args, 'config');
-  const hcl = configFile ? fromHcl(configFile) : {};
+  // Like the vault image: `server` with no -config reads /vault/config, and VAULT_LOCAL_CONFIG.
+  const configFile = option(args, 'config') ?? (!dev && existsSync('/vault/config') ? '/vault/config' : undefined);
+  const hcl: ServerConfig = {
+    ...(configFile ? fromConfig(configFile) : {}),
+    ...(process.env.VAULT_LOCAL_CONFIG ? fromJson(process.env.VAULT_LOCAL_CONFIG) : {}),
+  };
   const listen =
     option(args, 'listen') ??
     (dev ? (option(args, 'dev-listen-address') ?? process.env.VAULT_DEV_LISTEN_ADDRESS) : undefined) ??
