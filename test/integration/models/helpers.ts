@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +11,8 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 
 /** Deterministic pseudo-random content, so digests are stable between runs. */
 export function content(size: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let block = createHash('sha256').update(String(seed)).digest();
-  for (let i = 0; i < size; i += block.length) {
-    block.copy(out, i, 0, Math.min(block.length, size - i));
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
+  const key = createHash('sha256').update(String(seed)).digest().subarray(0, 16);
+  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
 }
 
 export function sha256(buf: Buffer): string {

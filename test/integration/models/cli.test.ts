@@ -1,0 +1,245 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHub, type HubServer } from '../../hub-server/server.js';
+import { content, tempDir } from './helpers.js';
+
+/**
+ * The built binary against the local hub over real sockets: bin/msting.js with HF_ENDPOINT
+ * pointing at test/hub-server. Needs `npm run build` first (npm test does it).
+ */
+const MiB = 1024 * 1024;
+const ROOT = resolve(import.meta.dirname, '../../..');
+const BIN = join(ROOT, 'bin', 'msting.js');
+const BIG = 48 * MiB;
+const GOOD_TOKEN = 'hf_test_good_token_0123456789';
+
+let hub: HubServer;
+let work: { dir: string; cleanup: () => Promise<void> };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const CONFIG = `
+llm:
+  models:
+    - name: tiny
+      repo: acme/tiny
+      exclude: ["original/**"]
+    - name: big
+      repo: acme/big
+      enabled: false
+    - name: gated
+      repo: acme/gated
+      enabled: false
+    - name: nowhere
+      repo: acme/nowhere
+      enabled: false
+    - name: huge
+      repo: acme/huge
+      enabled: false
+`;
+
+function env(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: work.dir,
+    HF_ENDPOINT: hub.url,
+    STING_MODELS_DIR: join(work.dir, 'models'),
+    MSTING_DOWNLOAD_CHUNK_MB: '4',
+    MSTING_DOWNLOAD_RETRY_BASE_MS: '50',
+    MSTING_DOWNLOAD_STALL_MS: '2000',
+    ...extra,
+  };
+}
+
+function start(args: string[], extra: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, '--home', join(work.dir, 'home'), ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Run>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+  return { child, done };
+}
+
+const msting = (args: string[], extra: Record<string, string> = {}): Promise<Run> => start(args, extra).done;
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist', 'commands', 'models-download.js'))) throw new Error('build first: npm run build');
+  work = await tempDir('cli');
+  await mkdir(join(work.dir, 'home', 'conf'), { recursive: true });
+  await writeFile(join(work.dir, 'home', 'conf', 'config.yml'), CONFIG);
+  hub = await startHub({
+    tokens: [GOOD_TOKEN],
+    gatedAccess: {},
+    pageSize: 2,
+    repos: [
+      {
+        repo: 'acme/tiny',
+        files: [
+          { path: 'config.json', data: Buffer.from('{"model_type":"llama"}\n') },
+          { path: 'generation_config.json', data: Buffer.from('{"max_length":4096}\n') },
+          { path: 'tokenizer.json', data: content(300_000, 5) },
+          { path: 'model-00001-of-00002.safetensors', data: content(6 * MiB, 6), lfs: true },
+          { path: 'model-00002-of-00002.safetensors', data: content(5 * MiB + 17, 7), lfs: true },
+          { path: 'original/consolidated.00.pth', data: content(1 * MiB, 8), lfs: true },
+        ],
+      },
+      { repo: 'acme/big', files: [{ path: 'model.safetensors', data: content(BIG, 9), lfs: true }] },
+      { repo: 'acme/gated', gated: true, files: [{ path: 'model.safetensors', data: content(1000, 10), lfs: true }] },
+      { repo: 'acme/huge', files: [{ path: 'model.safetensors', data: content(1000, 11), lfs: true, advertisedSize: 2 ** 50 }] },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await hub?.close();
+  await work?.cleanup();
+});
+
+describe('msting models (built binary, local hub)', () => {
+  it('downloads a multi-file model into the HF cache layout, verified, with the token kept off the storage host', async () => {
+    hub.resetStats();
+    const r = await msting(['models', 'download'], { HF_TOKEN: GOOD_TOKEN });
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/tiny: acme\/tiny@[0-9a-f]{12} verified, 5 files/);
+    const root = join(work.dir, 'models', 'models--acme--tiny');
+    const commit = (await readFile(join(root, 'refs', 'main'), 'utf8')).trim();
+    const snap = join(root, 'snapshots', commit);
+    expect((await readdir(snap)).sort()).toEqual(['config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'tokenizer.json']);
+    expect(await readFile(join(snap, 'model-00002-of-00002.safetensors'))).toEqual(content(5 * MiB + 17, 7));
+    // The token went to the hub and never to the storage origin the LFS files redirect to.
+    const storage = hub.stats.requests.filter((q) => q.origin === 'storage');
+    const hubSide = hub.stats.requests.filter((q) => q.origin === 'hub');
+    expect(storage.length).toBeGreaterThan(0);
+    expect(storage.every((q) => q.headers.authorization === undefined)).toBe(true);
+    expect(hubSide.every((q) => q.headers.authorization === `Bearer ${GOOD_TOKEN}`)).toBe(true);
+    expect(r.stderr + r.stdout).not.toContain(GOOD_TOKEN);
+
+    const list = await msting(['models', 'list', '--json']);
+    const listed = JSON.parse(list.stdout) as { models: Array<{ name: string; state: string; size: number | null }> };
+    expect(listed.models.find((m) => m.name === 'tiny')).toMatchObject({ state: 'verified', size: 6 * MiB + 5 * MiB + 17 + 300_000 + 23 + 20 });
+    expect(listed.models.find((m) => m.name === 'big')).toMatchObject({ state: 'missing', size: null });
+  });
+
+  it('after kill -9 in the middle of a large file, a re-run fetches only the missing bytes', async () => {
+    hub.resetStats();
+    hub.faults.rateCap = 3 * MiB; // per connection, so the kill lands mid-file
+    const first = start(['models', 'download', 'big'], { MSTING_DOWNLOAD_CONNECTIONS: '4' });
+    const blobs = join(work.dir, 'models', 'models--acme--big', 'blobs');
+    let sidecar: { progress: number[] } | undefined;
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const files = existsSync(blobs) ? await readdir(blobs) : [];
+      const name = files.find((f) => f.endsWith('.incomplete.json'));
+      if (name) {
+        const s = JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] };
+        if (s.progress.reduce((a, b) => a + b, 0) > 8 * MiB) break;
+      }
+    }
+    first.child.kill('SIGKILL');
+    await first.done;
+    const name = (await readdir(blobs)).find((f) => f.endsWith('.incomplete.json'))!;
+    sidecar = JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] };
+    const kept = sidecar.progress.reduce((a, b) => a + b, 0);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(BIG);
+    hub.faults.rateCap = 0;
+    hub.resetStats();
+    const again = await msting(['models', 'download', 'big']);
+    expect(again.code).toBe(0);
+    // Exactly what the record said was missing, not a byte more.
+    expect(hub.stats.byPath['model.safetensors']).toBe(BIG - kept);
+    const verify = await msting(['models', 'verify', 'big']);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain('big: 1 files verified');
+  });
+
+  it('reports a gated model: which model, where to accept the license, which token scope', async () => {
+    const anon = await msting(['models', 'download', 'gated']);
+    expect(anon.code).toBe(5);
+    expect(anon.stderr).toContain('model gated (acme/gated) is gated');
+    expect(anon.stderr).toContain('https://huggingface.co/acme/gated');
+    expect(anon.stderr).toContain('"read" scope');
+    const withToken = await msting(['models', 'download', 'gated'], { HF_TOKEN: GOOD_TOKEN });
+    expect(withToken.code).toBe(5);
+    expect(withToken.stderr).toContain('this token has no access');
+    const json = await msting(['--json', 'models', 'download', 'gated']);
+    expect(JSON.parse(json.stdout.trim().split('\n').pop()!.length > 0 ? json.stdout.slice(json.stdout.indexOf('{\n')) : '{}')).toMatchObject({ error: { code: 'HUB_GATED' } });
+  });
+
+  it('tells a missing repository apart from a rejected token', async () => {
+    const missing = await msting(['models', 'download', 'nowhere']);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain('model nowhere (acme/nowhere) was not found');
+    const badToken = await msting(['models', 'download', 'tiny'], { HF_TOKEN: 'hf_wrong', STING_MODELS_DIR: join(work.dir, 'other-models') });
+    expect(badToken.code).toBe(5);
+    expect(badToken.stderr).toContain('rejected the Hugging Face token (401)');
+    expect(badToken.stderr).toContain('from HF_TOKEN');
+    expect(badToken.stderr).not.toContain('hf_wrong');
+  });
+
+  it('honours Retry-After on 429, and gives up with the hub\'s answer when it persists', async () => {
+    hub.faults.rateLimit = { count: 1, retryAfter: 1 };
+    const began = Date.now();
+    const ok = await msting(['models', 'download', 'tiny'], { STING_MODELS_DIR: join(work.dir, 'm429') });
+    expect(ok.code).toBe(0);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1000);
+    hub.faults.rateLimit = { count: 100, retryAfter: 1 };
+    const limited = await msting(['models', 'download', 'tiny'], { STING_MODELS_DIR: join(work.dir, 'm429b'), MSTING_DOWNLOAD_RETRIES: '1' });
+    hub.faults.rateLimit = { count: 0, retryAfter: 1 };
+    expect(limited.code).toBe(5);
+    expect(limited.stderr).toContain('rate limiting requests for model tiny (acme/tiny) (429); it asks to wait 1 s');
+  });
+
+  it('fails before downloading when the model does not fit on disk (exit 4, with the numbers)', async () => {
+    // The hub announces a 1 PiB file (tree size and X-Linked-Size), more than any test disk has free.
+    hub.resetStats();
+    const r = await msting(['models', 'download', 'huge']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('not enough disk space');
+    expect(r.stderr).toMatch(/still to download: 1\.0 PiB/);
+    expect(r.stderr).toMatch(/free on .*: [\d.]+ [KMGT]?i?B/);
+    expect(hub.stats.requests.filter((q) => q.origin === 'storage')).toHaveLength(0);
+  });
+
+  it('offline mode uses what is there, verifies it, and names what is missing', async () => {
+    hub.resetStats();
+    const ok = await msting(['models', 'download', 'tiny'], { HF_HUB_OFFLINE: '1' });
+    expect(ok.code).toBe(0);
+    expect(hub.stats.requests).toHaveLength(0);
+    const missing = await msting(['models', 'download', 'tiny'], { HF_HUB_OFFLINE: '1', STING_MODELS_DIR: join(work.dir, 'empty') });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('HF_HUB_OFFLINE is set and tiny is not complete on disk');
+    expect(hub.stats.requests).toHaveLength(0);
+  });
+
+  it('verify catches a corrupted file on disk; download repairs it; remove frees the space', async () => {
+    const root = join(work.dir, 'models', 'models--acme--tiny');
+    const blob = (await readdir(join(root, 'blobs'))).find((b) => b.length === 64)!;
+    const data = await readFile(join(root, 'blobs', blob));
+    data[12345] = (data[12345] ?? 0) ^ 1;
+    await writeFile(join(root, 'blobs', blob), data);
+    const verify = await msting(['models', 'verify', 'tiny']);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toMatch(/model-0000[12]-of-00002\.safetensors: corrupt \(deleted\)/);
+    hub.resetStats();
+    const repair = await msting(['models', 'download', 'tiny']);
+    expect(repair.code).toBe(0);
+    expect(hub.stats.bytesServed).toBe(data.length);
+    const refused = await msting(['models', 'remove', 'tiny']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    const removed = await msting(['models', 'remove', 'tiny', '--yes']);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toMatch(/removed tiny \(acme\/tiny\), freed 11\.\d MiB/);
+    expect(existsSync(root)).toBe(false);
+  });
+});
