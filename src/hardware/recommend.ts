@@ -217,7 +217,7 @@ function computeBudget(profile: HardwareProfile, device: Device, gpus: GpuInfo[]
 
 /** Candidate quantizations for one model, best first. */
 function candidates(model: MstingConfig['llm']['models'][number], config: LlmConfig, precision: Precision): { levels: Quantization[]; fixedBy: string | null } {
-  if (model.quantization !== undefined) return { levels: [model.quantization], fixedBy: `quantization: ${model.quantization} in config.yml` };
+  if (model.quantization !== undefined) return { levels: [model.quantization], fixedBy: `its quantization: ${model.quantization}` };
   const start = levelOf(precision);
   if (config.llm.precision !== 'auto') return { levels: [start], fixedBy: `llm.precision: ${config.llm.precision}` };
   return { levels: LEVELS.slice(LEVELS.indexOf(start)), fixedBy: null };
@@ -299,7 +299,11 @@ function fitModels(
       const alone = estimateModelBytes(p, q).totalBytes <= budget.usableBytes;
       const lowest = levels.at(-1)!;
       if (alone && placed.length > 0) advice.push(`${m.name} fits alone but not next to ${placed.join(', ')}: disable a model (llm.models.N.enabled: false)`);
-      if (fixedBy !== null && lowest !== 'int4') advice.push(`${m.name}: a lower precision would need less (${fixedBy} fixes ${levelWords(lowest, precision)}; int4 needs ${formatBytes(estimateModelBytes(p, 'int4').totalBytes)})`);
+      if (fixedBy !== null && lowest !== 'int4') {
+        const int4 = estimateModelBytes(p, 'int4').totalBytes;
+        const verdict = int4 <= remaining ? 'fits' : 'still does not fit';
+        advice.push(`${m.name} is held at ${levelWords(lowest, precision)} by ${fixedBy}; at int4 it needs ${formatBytes(int4)} and ${verdict} (set llm.models.${i}.quantization: int4)`);
+      }
       if (p > SMALL_MODEL.parametersB) {
         const smallLevels = fixedBy === null ? levels : LEVELS.slice(LEVELS.indexOf(levels[0]!));
         const smallFit = smallLevels.find((l) => estimateModelBytes(SMALL_MODEL.parametersB, l).totalBytes <= remaining);

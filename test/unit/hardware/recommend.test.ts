@@ -219,6 +219,12 @@ describe('forced choices', () => {
     expect(checkForcedChoices(profile, config({ device: 'rocm' }))[0]).toMatchObject({ severity: 'error', message: expect.stringContaining('/dev/kfd') });
   });
 
+  it('a forced precision that makes a model miss says what int4 would need', () => {
+    const r = recommend(machine({ gpus: nv('nvidia-smi-rtx3060.csv'), container: DOCKER_NVIDIA }), config({ precision: 'fp16' }));
+    expect(r.models.find((m) => m.name === 'phi3')).toMatchObject({ fits: false, quantization: 'none' });
+    expect(r.advice).toContain('phi3 is held at fp16 by llm.precision: fp16; at int4 it needs 7.9 GiB and fits (set llm.models.1.quantization: int4)');
+  });
+
   it('a forced precision is used for every model, and a model quantization wins over it', () => {
     const profile = machine({ gpus: nv('nvidia-smi-h100.csv'), container: DOCKER_NVIDIA });
     const r = recommend(profile, config({ precision: 'int4', models: [{ name: 'phi3', repo: 'microsoft/Phi-3-medium-128k-instruct' }, { name: 'z', repo: 'HuggingFaceH4/zephyr-7b-beta', quantization: 'int8' }] }));
