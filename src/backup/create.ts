@@ -1,7 +1,7 @@
 import { arch, platform } from 'node:os';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MstingError } from '../errors.js';
 import type { InstallLayout } from '../layout.js';
@@ -13,7 +13,8 @@ import { archiveName, planBackup, type BackupPlan } from './plan.js';
 import { postgresInfo, listDatabases, superuserOf } from './postgres.js';
 import { createSpool } from './spool.js';
 import type { KdfParams } from './crypto-format.js';
-import { syncDir } from './fs.js';
+import { fsyncFile, syncDir } from './fs.js';
+import { createWriteStream } from 'node:fs';
 
 export type Encryption = { kind: 'none' } | { kind: 'key'; master: Buffer; kdf: KdfParams };
 
@@ -78,9 +79,9 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   await mkdir(options.outputDir, { recursive: true, mode: 0o700 });
   const finalPath = join(options.outputDir, name);
   const tmpPath = join(options.outputDir, `.${name}.partial`);
-  const handle = await open(tmpPath, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+  await (await open(tmpPath, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
     throw new MstingError('IO', `cannot write into ${options.outputDir}: ${err.code ?? err.message}`, { hint: 'choose a writable directory with --output', cause: err });
-  });
+  })).close();
   const writer = new ArchiveWriter(callbacks.onBytes);
   const counter = new ByteCounter();
   const stages: NodeJS.ReadWriteStream[] = [];
@@ -88,7 +89,7 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     const { header, payloadKey } = buildHeader(options.encryption.master, options.encryption.kdf);
     stages.push(new EncryptStream(header, payloadKey));
   }
-  const written = pipeline([writer.pack as unknown as NodeJS.ReadableStream, ...stages, counter, handle.createWriteStream({ autoClose: false })]);
+  const written = pipeline([Readable.from(writer.pack), ...stages, counter, createWriteStream(tmpPath, { flags: 'r+' })]);
   written.catch(() => undefined);
   const onAbort = (): void => writer.pack.destroy(new MstingError('INTERRUPTED', 'interrupted'));
   signal.addEventListener('abort', onAbort, { once: true });
@@ -150,8 +151,7 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     };
     await writer.finish(manifest);
     await written;
-    await handle.sync();
-    await handle.close();
+    await fsyncFile(tmpPath);
     await rename(tmpPath, finalPath);
     await syncDir(options.outputDir);
     const size = (await stat(finalPath)).size;
@@ -159,7 +159,6 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   } catch (err) {
     writer.pack.destroy();
     await written.catch(() => undefined);
-    await handle.close().catch(() => undefined);
     await rm(tmpPath, { force: true });
     if (signal.aborted) throw new MstingError('INTERRUPTED', 'backup interrupted; no archive was written', { hint: 'run msting backup again' });
     throw err;

@@ -362,11 +362,12 @@ export class DecryptStream extends Transform {
       if (last && sealed.length === ENCRYPTED_CHUNK_SIZE && openChunk(this.key!, this.header!.bytes, this.counter, false, sealed)) {
         throw truncated(this.counter + 1);
       }
-      throw new BackupCryptoError(
-        'tampered',
-        `chunk ${this.counter} (bytes ${this.header!.bytes.length + this.counter * ENCRYPTED_CHUNK_SIZE}..) failed authentication: the archive is damaged or was altered`,
-        'nothing was written from it; use another copy of the archive',
-      );
+      const at = this.header!.bytes.length + this.counter * ENCRYPTED_CHUNK_SIZE;
+      if (last && sealed.length < ENCRYPTED_CHUNK_SIZE) {
+        // A short final piece is what a cut-off copy looks like; a flipped bit there reads the same.
+        throw new BackupCryptoError('tampered', `the archive ends inside chunk ${this.counter} (byte ${at}), which fails authentication: it is truncated, or damaged there`, 'nothing was written from it; use another copy of the archive');
+      }
+      throw new BackupCryptoError('tampered', `chunk ${this.counter} (bytes ${at}..) failed authentication: the archive is damaged or was altered`, 'nothing was written from it; use another copy of the archive');
     }
     if (last && plain.length === 0 && this.counter > 0) throw truncated(this.counter);
     this.counter++;

@@ -13,3 +13,13 @@ export async function syncDir(dir: string): Promise<void> {
     // The rename is still atomic where a directory cannot be fsynced.
   }
 }
+
+/** fsync a file that a stream has written and closed. */
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

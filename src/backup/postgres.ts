@@ -65,16 +65,18 @@ export interface DumpChecker {
 
 /**
  * A checker that runs in the project's database container when it is running, else in a throwaway
- * container of the database image. Undefined when neither exists.
+ * container of the database image (the stack's, else `fallbackImage`: the one config.yml names).
+ * Undefined when there is neither.
  */
-export async function createDumpChecker(engine: BackupEngine, project: string): Promise<DumpChecker | undefined> {
+export async function createDumpChecker(engine: BackupEngine, project: string, fallbackImage?: string): Promise<DumpChecker | undefined> {
   const containers = await engine.listContainers(project);
   const db = containers.find((c) => c.service === 'db');
-  if (!db) return undefined;
-  let id = db.id;
+  const image = db?.imageId ?? fallbackImage;
+  if (!image) return undefined;
+  let id = db?.id ?? '';
   let dispose = async (): Promise<void> => undefined;
-  if (db.state !== 'running') {
-    const scratch = await engine.startScratch(db.imageId);
+  if (db?.state !== 'running') {
+    const scratch = await engine.startScratch(image);
     id = scratch.id;
     dispose = scratch.dispose;
   }

@@ -40,6 +40,8 @@ export interface RestoreOptions {
   path: string;
   keys: KeySource;
   project: string;
+  /** The database image config.yml names, for checks when the stack has no database container. */
+  dbImage?: string;
   layout: InstallLayout;
   signal: AbortSignal;
 }
@@ -72,7 +74,7 @@ const CONFIG_TARGETS = (layout: InstallLayout): Record<string, string> => ({
  */
 export async function planRestore(engine: BackupEngine, options: RestoreOptions, callbacks: RestoreCallbacks = {}): Promise<RestorePlan> {
   callbacks.onStage?.({ stage: 'verify' });
-  const checker = await createDumpChecker(engine, options.project);
+  const checker = await createDumpChecker(engine, options.project, options.dbImage);
   let report: VerifyReport;
   try {
     report = await verifyArchive(options.path, options.keys, checker, { signal: options.signal, ...(callbacks.onBytes ? { onBytes: callbacks.onBytes } : {}) });

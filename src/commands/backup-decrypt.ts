@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { access, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
 import { DecryptStream } from '../backup/crypto-format.js';
-import { syncDir } from '../backup/fs.js';
+import { fsyncFile, syncDir } from '../backup/fs.js';
 import { archiveKind } from '../backup/read.js';
 import { formatBytes } from '../backup/restore.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
@@ -29,20 +29,18 @@ export async function run(options: BackupDecryptOptions, ctx: Context): Promise<
   const exists = await access(out).then(() => true, () => false);
   if (exists && !ctx.yes) throw new MstingError('USAGE', `${out} already exists`, { hint: 'choose another -o path, or add --yes to replace it' });
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
-  const handle = await open(tmp, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+  await (await open(tmp, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
     throw new MstingError('IO', `cannot write ${out}: ${err.code ?? err.message}`, { hint: 'choose a writable path with -o', cause: err });
-  });
+  })).close();
   const progress = new Progress(ctx.out, 'decrypt');
   progress.stage('decrypting', { stage: 'decrypt', file });
   const decrypt = new DecryptStream(readKeySources(ctx, layout, options));
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), decrypt, handle.createWriteStream({ autoClose: false }), { signal: ctx.signal });
-    await handle.sync();
-    await handle.close();
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), decrypt, createWriteStream(tmp, { flags: 'r+' }), { signal: ctx.signal });
+    await fsyncFile(tmp);
     await rename(tmp, out);
     await syncDir(dirname(out));
   } catch (err) {
-    await handle.close().catch(() => undefined);
     await rm(tmp, { force: true });
     if (ctx.signal.aborted) throw new MstingError('INTERRUPTED', 'decryption interrupted; nothing was written', { hint: 'run the command again' });
     throw err;

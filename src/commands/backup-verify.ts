@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { createDockerEngine } from '../backup/engine.js';
 import { createDumpChecker } from '../backup/postgres.js';
+import { resolveImage } from '../stack/plan.js';
 import { recordVerification } from '../backup/store.js';
 import { verifyArchive } from '../backup/verify.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
@@ -17,7 +18,7 @@ export async function run(options: BackupVerifyOptions, ctx: Context): Promise<n
   const { config, layout } = await loadStack(ctx);
   const file = resolve(options.file);
   const engine = createDockerEngine();
-  const checker = await createDumpChecker(engine, config.project.name).catch((err: Error) => {
+  const checker = await createDumpChecker(engine, config.project.name, resolveImage(config, 'db')).catch((err: Error) => {
     ctx.out.warn(`cannot run pg_restore --list: ${err.message}`);
     return undefined;
   });

@@ -8,6 +8,7 @@ import { MstingError } from '../errors.js';
 import type { InstallLayout } from '../layout.js';
 import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
 import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
+import { resolveImage } from '../stack/plan.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
 
 export interface RestoreCommandOptions {
@@ -96,7 +97,7 @@ export async function run(options: RestoreCommandOptions, ctx: Context): Promise
   const file = resolve(options.file);
   const engine = createDockerEngine();
   const progress = new Progress(ctx.out, 'restore');
-  const restoreOptions = { path: file, keys: readKeySources(ctx, layout, options), project: config.project.name, layout, signal: ctx.signal };
+  const restoreOptions = { path: file, keys: readKeySources(ctx, layout, options), project: config.project.name, layout, signal: ctx.signal, dbImage: resolveImage(config, 'db') };
   const callbacks = {
     onStage: (s: RestoreStage) => progress.stage(describe(s), { ...s }),
     onBytes: progress.add,
