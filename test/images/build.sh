@@ -2,7 +2,7 @@
 # Build the local images msting's integration tests and benchmarks run on, once; later runs
 # reuse them. No registry is needed: everything comes from the machine's Debian packages.
 #
-#   msting-test/busybox:<hash>  FROM scratch + busybox-static: stand-in services that answer the
+#   msting-test/busybox:<hash>  FROM scratch + Debian's busybox: stand-in services that answer the
 #                               stack's health checks (see busybox/stand-in.sh)
 #   msting-test/debian:<hash>   debootstrap'ed bookworm with PostgreSQL 15, Redis 7 and nginx
 #                               (see debian/docker-entrypoint.sh)
@@ -52,14 +52,25 @@ cleanup() { [ -n "$work" ] && rm -rf "$work"; }
 trap cleanup EXIT
 
 build_busybox() {
-  local tag="$1" bb
-  bb="$(command -v busybox || true)"
-  [ -n "$bb" ] && ! ldd "$bb" >/dev/null 2>&1 || { log "a static busybox is needed: apt-get install busybox-static"; exit 1; }
+  local tag="$1" deb bb lib
+  # Debian's dynamically linked busybox, not busybox-static: the static build's shell runs its
+  # own applets before anything on PATH, so the health-check shims (wget, nc) would never run.
   work="$(mktemp -d)"
-  cp -r "$here/busybox/." "$work/"
-  mkdir -p "$work/bin"
-  cp "$bb" "$work/bin/busybox"
-  build -t "$tag" "$work"
+  (cd "$work" && apt-get -o APT::Sandbox::User=root download busybox >"$work/apt.log" 2>&1) || {
+    cat "$work/apt.log" >&2; log "apt-get download busybox failed"; exit 1;
+  }
+  deb="$(ls "$work"/busybox_*.deb | head -1)"
+  dpkg -x "$deb" "$work/pkg"
+  bb="$work/pkg/bin/busybox"
+  mkdir -p "$work/ctx/bin"
+  cp -r "$here/busybox/." "$work/ctx/"
+  cp "$bb" "$work/ctx/bin/busybox"
+  # The C library it links, at the same paths.
+  for lib in $(ldd "$bb" | grep -oE '/[^ ]+\.so[^ ]*'); do
+    mkdir -p "$work/ctx/rootfs$(dirname "$lib")"
+    cp -L "$lib" "$work/ctx/rootfs$lib"
+  done
+  build -t "$tag" "$work/ctx"
   rm -rf "$work"; work=""
 }
 

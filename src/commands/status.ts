@@ -1,0 +1,87 @@
+import type { MstingConfig } from '../config/schema.js';
+import type { Context } from '../context.js';
+import { createDockerEngine, type ContainerDetails, type DockerEngine } from '../docker/engine.js';
+import { ExitCode } from '../errors.js';
+import { loadStack } from '../lifecycle/stack.js';
+import { buildStatus, containersToInspect, type ServiceStatus, type StatusReport, type VaultSummary } from '../lifecycle/status.js';
+import type { Output } from '../ui/output.js';
+
+export interface StatusCommandOptions {
+  profile?: string | undefined;
+}
+
+export interface StatusCommandDeps {
+  engine(ctx: Context): DockerEngine;
+  /** The Vault integration's seam: sealed or not. Null: not asked. */
+  vault(config: MstingConfig, ctx: Context, vaultRunning: boolean): Promise<VaultSummary | null>;
+}
+
+export const defaultDeps: StatusCommandDeps = {
+  engine: (ctx) => createDockerEngine(ctx.env),
+  vault: async () => null,
+};
+
+/**
+ * `msting status`: every service of the profile, running or not, with state, health, ports,
+ * image, uptime and restarts; the URLs to open. One engine call lists the containers; only
+ * services in trouble are inspected for their restart count (every one under --verbose).
+ * Exit 0 when every service is healthy, 1 otherwise.
+ */
+export async function run(options: StatusCommandOptions, ctx: Context, deps: StatusCommandDeps = defaultDeps): Promise<number> {
+  const stack = await loadStack(ctx, { profile: options.profile });
+  const engine = deps.engine(ctx);
+  // The list call is the engine check: an unreachable engine fails here with exit 4.
+  const containers = await engine.listContainers(stack.project.name);
+  const first = buildStatus({ plan: stack.plan, config: stack.config, containers });
+  const ids = containersToInspect(first, containers, ctx.verbose);
+  const details = new Map<string, ContainerDetails>();
+  await Promise.all(ids.map(async (id) => details.set(id, await engine.inspectContainer(id))));
+  const vaultRunning = containers.some((c) => c.service === 'vault' && c.state === 'running');
+  const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault: await deps.vault(stack.config, ctx, vaultRunning) });
+  if (ctx.out.json) ctx.out.result(report);
+  else printStatus(report, ctx.out);
+  return report.healthy ? ExitCode.ok : ExitCode.failure;
+}
+
+function stateText(s: ServiceStatus): string {
+  if (s.state === 'missing') return 'not created';
+  if (s.job) return s.state === 'exited' ? (s.exit_code === 0 ? 'completed' : `failed (exit ${s.exit_code ?? '?'})`) : s.state;
+  if (s.state === 'running') return s.health === 'none' ? 'running' : s.health === 'starting' ? 'starting' : s.health;
+  if (s.state === 'exited') return `exited (${s.exit_code ?? '?'})`;
+  return s.state;
+}
+
+export function printStatus(report: StatusReport, out: Output): void {
+  const rows = report.services.map((s) => ({
+    s,
+    cells: [
+      s.service + (s.in_profile ? '' : ' *'),
+      stateText(s),
+      s.ports.map((p) => `${p.host_ip === '0.0.0.0' ? '' : `${p.host_ip}:`}${p.host_port}→${p.container_port}`).join(', ') || '-',
+      s.uptime ?? '-',
+      s.restarts === null ? '-' : String(s.restarts),
+      s.image,
+    ],
+  }));
+  const header = ['SERVICE', 'STATE', 'PORTS', 'UP', 'RESTARTS', 'IMAGE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  out.print(`project ${report.project}, profile ${report.profile}`);
+  out.print(out.paint('bold', line(header)));
+  for (const { s, cells } of rows) {
+    const tone = s.ok ? 'green' : s.state === 'missing' || s.state === 'created' ? 'dim' : 'red';
+    const painted = [...cells];
+    painted[1] = out.paint(tone, cells[1]!.padEnd(widths[1]!));
+    out.print(painted.map((c, i) => (i === 1 || i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+  }
+  if (report.services.some((s) => !s.in_profile)) out.print('* not in this profile');
+  if (report.vault) out.print(`vault: ${report.vault.state}${report.vault.detail ? ` (${report.vault.detail})` : ''}`);
+  const urls = Object.entries(report.urls).filter(([, url]) => url !== null);
+  if (urls.length > 0) {
+    out.print('');
+    for (const [name, url] of urls) out.print(`${name.padEnd(9)} ${url}`);
+  }
+  const bad = report.services.filter((s) => s.in_profile && !s.ok).length;
+  out.print('');
+  out.print(bad === 0 ? out.paint('green', 'all services healthy') : out.paint('yellow', `${bad} of ${report.services.filter((s) => s.in_profile).length} services not healthy`));
+}

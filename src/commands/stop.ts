@@ -1,0 +1,43 @@
+import type { Context } from '../context.js';
+import { detectDocker, type DockerSetup } from '../docker/detect.js';
+import { ExitCode } from '../errors.js';
+import { loadStack } from '../lifecycle/stack.js';
+import { executeStop, planStop } from '../lifecycle/stop.js';
+
+export interface StopCommandOptions {
+  services: string[];
+}
+
+export interface StopCommandDeps {
+  docker(ctx: Context): Promise<DockerSetup>;
+}
+
+export const defaultDeps: StopCommandDeps = {
+  docker: (ctx) => detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: false }),
+};
+
+/**
+ * `msting stop [SERVICE...]`: the named services and what depends on them (default: every
+ * container of the project), dependents first, each given `stop_timeout` seconds to shut down.
+ * Containers and volumes stay; `msting start` brings them back.
+ */
+export async function run(options: StopCommandOptions, ctx: Context, deps: StopCommandDeps = defaultDeps): Promise<number> {
+  const stack = await loadStack(ctx);
+  const { engine } = await deps.docker(ctx);
+  const containers = await engine.listContainers(stack.project.name);
+  const plan = planStop(stack.plan, containers, options.services, stack.config.stop_timeout);
+  const at = () => new Date().toISOString();
+  const outcomes = await executeStop(plan, engine, {
+    signal: ctx.signal,
+    onStopping: (service) => (ctx.out.json ? ctx.out.event({ service, state: 'stopping', at: at() }) : ctx.out.info(`${service}: stopping`)),
+    onStopped: (o) =>
+      ctx.out.json
+        ? ctx.out.event({ service: o.service, state: o.result === 'stopped' ? 'stopped' : 'already-stopped', at: at() })
+        : ctx.out.info(`${o.service}: ${o.result === 'stopped' ? `stopped (${(o.elapsedMs / 1000).toFixed(1)}s)` : 'was not running'}`),
+  });
+  const stopped = outcomes.filter((o) => o.result === 'stopped').length;
+  if (ctx.out.json) ctx.out.event({ event: 'summary', ok: true, stopped, at: at() });
+  else if (outcomes.length === 0) ctx.out.print(`nothing to stop: project ${stack.project.name} has no containers${options.services.length ? ` for ${options.services.join(', ')}` : ''}`);
+  else ctx.out.print(stopped === 0 ? 'nothing was running' : `stopped ${stopped} service${stopped === 1 ? '' : 's'}`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,45 @@
+import { access } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { loadConfig } from '../config/load.js';
+import { formatProblem } from '../config/problems.js';
+import type { MstingConfig } from '../config/schema.js';
+import type { Context } from '../context.js';
+import type { ComposeProject } from '../docker/compose-cli.js';
+import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
+import { installLayout, modelsDir } from '../layout.js';
+import { planStack, type StackPlan } from '../stack/plan.js';
+
+/**
+ * What every lifecycle command starts from: the effective config, the planned stack of the
+ * profile, and the compose project that names its containers.
+ */
+
+export interface LoadedStack {
+  config: MstingConfig;
+  profile: string;
+  plan: StackPlan;
+  project: ComposeProject;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function loadStack(
+  ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home' | 'out'>,
+  options: { profile?: string | undefined; recommendation?: Recommendation } = {},
+): Promise<LoadedStack> {
+  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile: options.profile });
+  for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, loaded.path));
+  const config = loaded.config;
+  const profile = options.profile ?? config.profile;
+  const recommendation = options.recommendation ?? cpuFallbackRecommendation(config.llm.models);
+  const plan = planStack(config, recommendation, profile, { modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
+  const layout = installLayout(ctx.home);
+  const files = [layout.composeFile];
+  if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);
+  return { config, profile, plan, project: { name: config.project.name, files, profile } };
+}
