@@ -128,12 +128,22 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
 
   program
     .command('install')
-    .description('preflight, directories, config, hardware, render, images, Vault, start, models (not available in this release yet)')
+    .description('preflight, directories, config, hardware, render, images, Vault, start, models; resumable')
     .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
     .option('--dry-run', 'print the plan and touch nothing', false)
     .option('--skip-models', 'do not download models', false)
+    .option('--force', 'install although memory or disk is below what the profile needs', false)
+    .option('--timeout <seconds>', 'how long to wait for each group of services to become healthy', positiveInt('--timeout'), 600)
     .addHelpText('after', examples(['sudo msting install', 'msting install --profile full --yes', 'msting install --dry-run']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'install' })));
+    .action(
+      action(() => import('./commands/install.js'), (_a, o) => ({
+        profile: o.profile as string | undefined,
+        dryRun: Boolean(o.dryRun),
+        skipModels: Boolean(o.skipModels),
+        force: Boolean(o.force),
+        timeout: o.timeout as number,
+      })),
+    );
 
   program
     .command('start')
@@ -142,24 +152,30 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
     .option('--timeout <seconds>', 'how long to wait for health', positiveInt('--timeout'), 300)
     .addHelpText('after', examples(['msting start', 'msting start --profile full', 'msting start app frontend --timeout 120']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'start' })));
+    .action(
+      action(() => import('./commands/start.js'), (a, o) => ({
+        services: (a[0] as string[] | undefined) ?? [],
+        profile: o.profile as string | undefined,
+        timeout: o.timeout as number,
+      })),
+    );
   program
     .command('stop')
     .description('stop services gracefully (a service and what depends on it)')
     .argument('[service...]', 'services to stop (default: all)')
     .addHelpText('after', examples(['msting stop', 'msting stop app']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'stop' })));
+    .action(action(() => import('./commands/stop.js'), (a) => ({ services: (a[0] as string[] | undefined) ?? [] })));
   program
     .command('restart')
     .description('restart services and wait until healthy')
     .argument('[service...]', 'services to restart (default: all)')
     .addHelpText('after', examples(['msting restart', 'msting restart kratos']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'restart' })));
+    .action(action(() => import('./commands/restart.js'), (a) => ({ services: (a[0] as string[] | undefined) ?? [] })));
   program
     .command('status')
     .description('every service: state, health, ports, image, uptime; Vault sealed or not; URLs')
     .addHelpText('after', examples(['msting status', 'msting status --json']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'status' })));
+    .action(action(() => import('./commands/status.js'), () => ({})));
   program
     .command('logs')
     .description('show service logs, interleaved with a name prefix')
@@ -168,7 +184,14 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .option('--tail <n>', 'lines from the end of each log', positiveInt('--tail'))
     .option('--since <time>', 'only newer than this (e.g. 10m, 2024-01-01T00:00:00)')
     .addHelpText('after', examples(['msting logs app -f', 'msting logs --tail 100 db kratos']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'logs' })));
+    .action(
+      action(() => import('./commands/logs.js'), (a, o) => ({
+        services: (a[0] as string[] | undefined) ?? [],
+        follow: Boolean(o.follow),
+        tail: o.tail as number | undefined,
+        since: o.since as string | undefined,
+      })),
+    );
   program
     .command('update')
     .description('pull or build new images, then recreate only what changed (not available in this release yet)')
@@ -327,7 +350,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .command('check-ports')
     .description('find host ports claimed twice or already in use')
     .addHelpText('after', examples(['msting check-ports', 'msting check-ports --json']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'check-ports' })));
+    .action(action(() => import('./commands/check-ports.js'), () => ({})));
   program
     .command('doctor')
     .description('every preflight check plus service, Vault, disk and backup state (not available in this release yet)')
@@ -347,7 +370,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .command('clean')
     .description('remove the project\'s containers and networks; volumes only with --volumes')
     .option('--volumes', 'also delete the data volumes (asks first, lists them)', false)
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'clean' })));
+    .action(action(() => import('./commands/clean.js'), (_a, o) => ({ volumes: Boolean(o.volumes) })));
   program
     .command('uninstall')
     .description('stop and remove the stack; --purge also deletes data (not available in this release yet)')
