@@ -2,6 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
 import { MstingError } from '../errors.js';
+import { bootId } from './boot.js';
 import { blobPath, incompletePath, lockPath, repoPaths, sidecarPath, type RepoPaths } from './cache-layout.js';
 import { checkDiskSpace } from './disk.js';
 import { selectPaths } from './glob.js';
@@ -186,6 +187,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
     const s = await stat(blobPath(run.paths, file.etag));
     file.verifiedAt = new Date().toISOString();
     file.mtimeMs = s.mtimeMs;
+    file.verifiedBoot = bootId();
     run.persist = run.persist.then(() => writeModelState(modelsDir, run.state));
     await run.persist;
   }

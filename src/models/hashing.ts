@@ -43,7 +43,7 @@ const crypto = require('node:crypto');
 const h = crypto.createHash(workerData.algorithm === 'sha256' ? 'sha256' : 'sha1');
 if (workerData.algorithm === 'git-sha1') h.update('blob ' + workerData.size + '\\0');
 const fd = fs.openSync(workerData.path, 'r');
-const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+const buf = Buffer.allocUnsafe(2 * 1024 * 1024);
 let pos = 0;
 function advance(to) {
   while (pos < to) {

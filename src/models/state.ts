@@ -3,6 +3,7 @@ import { join, resolve, dirname } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import type { ModelConfig } from '../config/schema.js';
 import { blobPath, incompletePath, modelStatePath, refPath, repoPaths, sidecarPath, snapshotFile, type RepoPaths } from './cache-layout.js';
+import { bootId } from './boot.js';
 import type { HashAlgorithm } from './hashing.js';
 import type { RemoteFile } from './hub-client.js';
 
@@ -31,6 +32,11 @@ export interface StateFile {
   algorithm: HashAlgorithm;
   verifiedAt: string | null;
   mtimeMs: number | null;
+  /**
+   * The boot the verification happened in. A finished blob is not forced to disk, so after a
+   * reboot its verification no longer counts and the next download or verify hashes it again.
+   */
+  verifiedBoot?: string | null;
 }
 
 export async function readModelState(modelsDir: string, name: string): Promise<ModelState | undefined> {
@@ -70,7 +76,15 @@ export function stateFromListing(model: ModelConfig, commit: string, files: Remo
     resolvedAt: new Date().toISOString(),
     files: files.map((f) => {
       const prior = old.get(`${f.path}\0${f.etag}`);
-      return { path: f.path, size: f.size, etag: f.etag, algorithm: f.algorithm, verifiedAt: prior?.verifiedAt ?? null, mtimeMs: prior?.mtimeMs ?? null };
+      return {
+        path: f.path,
+        size: f.size,
+        etag: f.etag,
+        algorithm: f.algorithm,
+        verifiedAt: prior?.verifiedAt ?? null,
+        mtimeMs: prior?.mtimeMs ?? null,
+        verifiedBoot: prior?.verifiedBoot ?? null,
+      };
     }),
   };
 }
@@ -92,7 +106,7 @@ export async function inspectFile(paths: RepoPaths, commit: string, file: StateF
   try {
     const s = await stat(blob);
     if (s.size === file.size) {
-      const verified = file.verifiedAt !== null && file.mtimeMs !== null && Math.abs(s.mtimeMs - file.mtimeMs) < 1;
+      const verified = file.verifiedAt !== null && file.mtimeMs !== null && Math.abs(s.mtimeMs - file.mtimeMs) < 1 && file.verifiedBoot === bootId();
       return { file, state: verified ? 'verified' : 'complete', have: file.size, linked };
     }
   } catch {

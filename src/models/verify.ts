@@ -1,5 +1,6 @@
 import { rm, stat } from 'node:fs/promises';
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
+import { bootId } from './boot.js';
 import { blobPath, repoPaths } from './cache-layout.js';
 import { hashFile } from './hashing.js';
 import type { ProgressListener } from './progress.js';
@@ -72,6 +73,7 @@ export async function verifyModels(options: VerifyModelsOptions): Promise<ModelV
       if (actual === file.etag) {
         file.verifiedAt = new Date().toISOString();
         file.mtimeMs = (await stat(blob)).mtimeMs;
+        file.verifiedBoot = bootId();
         await linkSnapshotFile(paths, state.commit, file.path, file.etag);
         files.push({ path: file.path, size: file.size, state: 'verified', expected: file.etag });
         emit(ev(model.name, file.path, file.size, file.size, 'verified'));
@@ -79,6 +81,7 @@ export async function verifyModels(options: VerifyModelsOptions): Promise<ModelV
         await rm(blob, { force: true });
         file.verifiedAt = null;
         file.mtimeMs = null;
+        file.verifiedBoot = null;
         files.push({ path: file.path, size: file.size, state: 'corrupt', expected: file.etag, actual });
         emit({ ...ev(model.name, file.path, 0, file.size, 'corrupt'), message: `expected ${file.etag}, got ${actual}; deleted (run models download to fetch it again)` });
       }

@@ -134,7 +134,6 @@ describe('msting models (built binary, local hub)', () => {
     hub.faults.rateCap = 3 * MiB; // per connection, so the kill lands mid-file
     const first = start(['models', 'download', 'big'], { MSTING_DOWNLOAD_CONNECTIONS: '4' });
     const blobs = join(work.dir, 'models', 'models--acme--big', 'blobs');
-    let sidecar: { progress: number[] } | undefined;
     for (let i = 0; i < 200; i++) {
       await new Promise((r) => setTimeout(r, 100));
       const files = existsSync(blobs) ? await readdir(blobs) : [];
@@ -147,7 +146,7 @@ describe('msting models (built binary, local hub)', () => {
     first.child.kill('SIGKILL');
     await first.done;
     const name = (await readdir(blobs)).find((f) => f.endsWith('.incomplete.json'))!;
-    sidecar = JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] };
+    const sidecar = JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] };
     const kept = sidecar.progress.reduce((a, b) => a + b, 0);
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(BIG);

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// Model download benchmark: msting against curl on the same local hub (test/hub-server), in one run.
+//   1. a 2 GiB file, no cap: msting (verification on, both hash modes) vs `curl -L -o`   target >= 0.9x curl
+//   2. each connection capped at 20 MB/s, as CDNs do (512 MiB): parallel ranges        target >= 3x curl
+//   3. msting's peak memory (maxRSS of the process, /usr/bin/time)                      target < 150 MB
+//   4. bytes fetched again after a kill -9 mid-file                                     target < one range (64 MiB)
+// Run after `npm run build`: node bench/download.mjs   (needs curl; ~2 minutes; ~6 GiB of temp disk)
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 * 1024;
+const BIG = Number(process.env.BENCH_BIG_MB ?? 2048) * MiB;
+const CAPPED = Number(process.env.BENCH_CAPPED_MB ?? 512) * MiB;
+const CAP = 20 * 1000 * 1000; // bytes per second per connection
+const CHUNK = 64 * MiB;
+
+if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
+execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'test', 'hub-server', 'tsconfig.json')], { stdio: 'inherit' });
+
+const work = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'msting-bench-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+/** A deterministic, incompressible file, written once and its sha256 computed on the way. */
+function makeFile(path, size, seed) {
+  const cipher = createCipheriv('aes-128-ctr', createHash('sha256').update(seed).digest().subarray(0, 16), Buffer.alloc(16));
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'w');
+  const zeros = Buffer.alloc(16 * MiB);
+  for (let done = 0; done < size; done += zeros.length) {
+    const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - done)));
+    hash.update(block);
+    writeSync(fd, block);
+  }
+  closeSync(fd);
+  return hash.digest('hex');
+}
+
+const t0 = Date.now();
+const bigSource = join(work, 'big.bin');
+const cappedSource = join(work, 'capped.bin');
+const bigSha = makeFile(bigSource, BIG, 'big');
+const cappedSha = makeFile(cappedSource, CAPPED, 'capped');
+console.log(`generated ${BIG / MiB} MiB + ${CAPPED / MiB} MiB test files in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+const spec = join(work, 'hub.json');
+writeFileSync(
+  spec,
+  JSON.stringify({
+    repos: [
+      { repo: 'bench/big', files: [{ path: 'model.safetensors', source: bigSource, sha256: bigSha, lfs: true }, { path: 'config.json', data: undefined }].filter((f) => f.source) },
+      { repo: 'bench/capped', files: [{ path: 'model.safetensors', source: cappedSource, sha256: cappedSha, lfs: true }] },
+    ],
+  }),
+);
+const hubProc = spawn(process.execPath, [join(ROOT, '.cache', 'hub-server', 'main.js'), spec], { stdio: ['pipe', 'pipe', 'inherit'] });
+process.on('exit', () => hubProc.kill());
+const lines = createInterface({ input: hubProc.stdout })[Symbol.asyncIterator]();
+const { url } = JSON.parse((await lines.next()).value);
+async function hub(cmd) {
+  hubProc.stdin.write(`${JSON.stringify(cmd)}\n`);
+  return JSON.parse((await lines.next()).value);
+}
+
+const home = join(work, 'home');
+mkdirSync(join(home, 'conf'), { recursive: true });
+writeFileSync(
+  join(home, 'conf', 'config.yml'),
+  'llm:\n  models:\n    - name: big\n      repo: bench/big\n    - name: capped\n      repo: bench/capped\n',
+);
+
+/** Time one command; maxRSS (KiB) from /usr/bin/time when asked. */
+function timed(cmd, args, env = {}) {
+  const rssFile = join(work, 'rss.txt');
+  const began = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return { seconds, rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
+}
+
+function msting(model, extraEnv = {}) {
+  const modelsDir = join(work, `models-${Math.random().toString(36).slice(2)}`);
+  const r = timed(process.execPath, [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', model], {
+    HF_ENDPOINT: url,
+    STING_MODELS_DIR: modelsDir,
+    HF_TOKEN: '',
+    ...extraEnv,
+  });
+  rmSync(modelsDir, { recursive: true, force: true });
+  return r;
+}
+
+function curl(repo) {
+  const out = join(work, 'curl.bin');
+  const r = timed('curl', ['-sS', '-f', '-L', '-o', out, `${url}/${repo}/resolve/main/model.safetensors`]);
+  rmSync(out, { force: true });
+  return r;
+}
+
+const mbps = (bytes, s) => bytes / s / 1e6;
+const results = {};
+
+// 1. Uncapped 2 GiB.
+await hub({ cmd: 'faults', set: { rateCap: 0 } });
+const c1 = curl('bench/big');
+const m1 = msting('big');
+const m1after = msting('big', { MSTING_DOWNLOAD_HASH: 'after' });
+results.uncapped = {
+  curl_MBps: mbps(BIG, c1.seconds),
+  msting_inorder_MBps: mbps(BIG, m1.seconds),
+  msting_after_MBps: mbps(BIG, m1after.seconds),
+};
+console.log(`2 GiB, no cap:    curl ${results.uncapped.curl_MBps.toFixed(0)} MB/s (${c1.seconds.toFixed(2)} s)`);
+console.log(`                  msting, hash following the written prefix ${results.uncapped.msting_inorder_MBps.toFixed(0)} MB/s (${m1.seconds.toFixed(2)} s)  ratio ${(c1.seconds / m1.seconds).toFixed(2)}x  (target >= 0.9x)`);
+console.log(`                  msting, hash pass after the transfer       ${results.uncapped.msting_after_MBps.toFixed(0)} MB/s (${m1after.seconds.toFixed(2)} s)  ratio ${(c1.seconds / m1after.seconds).toFixed(2)}x`);
+
+// 2. Every connection capped at 20 MB/s.
+await hub({ cmd: 'faults', set: { rateCap: CAP } });
+const c2 = curl('bench/capped');
+const m2 = msting('capped');
+await hub({ cmd: 'faults', set: { rateCap: 0 } });
+console.log(`${CAPPED / MiB} MiB, 20 MB/s per connection: curl ${mbps(CAPPED, c2.seconds).toFixed(1)} MB/s, msting ${mbps(CAPPED, m2.seconds).toFixed(1)} MB/s  ratio ${(c2.seconds / m2.seconds).toFixed(2)}x  (target >= 3x)`);
+
+// 3. Peak memory.
+const mb = (kib) => ((kib * 1024) / 1e6).toFixed(0);
+const peakMB = (Math.max(m1.rssKiB, m1after.rssKiB, m2.rssKiB) * 1024) / 1e6;
+console.log(`msting peak RSS: ${peakMB.toFixed(0)} MB  (target < 150 MB; in-order ${mb(m1.rssKiB)}, after ${mb(m1after.rssKiB)}, capped ${mb(m2.rssKiB)}; curl ${mb(c1.rssKiB)})`);
+
+// 4. kill -9 in the middle of the 2 GiB file, then a re-run: bytes fetched twice.
+{
+  const modelsDir = join(work, 'models-kill');
+  const env = { ...process.env, HF_ENDPOINT: url, STING_MODELS_DIR: modelsDir, HF_TOKEN: '' };
+  await hub({ cmd: 'faults', set: { rateCap: 40 * 1000 * 1000 } });
+  await hub({ cmd: 'reset' });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', 'big'], { env, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 4000));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('close', r));
+  const before = (await hub({ cmd: 'stats' })).bytesServed;
+  await hub({ cmd: 'faults', set: { rateCap: 0 } });
+  await hub({ cmd: 'reset' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', 'big'], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`re-run failed: ${r.stderr}`);
+  const after = await hub({ cmd: 'stats' });
+  const again = before + after.bytesServed - BIG;
+  console.log(
+    `kill -9 after ${(before / MiB).toFixed(0)} MiB of ${BIG / MiB} MiB; the re-run fetched ${(after.bytesServed / MiB).toFixed(1)} MiB: ` +
+      `${(again / MiB).toFixed(1)} MiB fetched twice  (target < one range, ${CHUNK / MiB} MiB)`,
+  );
+  console.log(`requests to storage carrying a token: ${after.storageRequestsWithAuth}`);
+  rmSync(modelsDir, { recursive: true, force: true });
+  void statSync;
+}
+console.log(`bench/download done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+hubProc.stdin.end();
