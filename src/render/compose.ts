@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { NETWORK_NAME, RENDER_PATHS, envFilePath, memoryLimit, type MountPlan, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { escapeComposeInterpolation, toYaml } from './yaml.js';
@@ -83,23 +84,51 @@ function vaultTokenSecret(service: string): string {
   return `vault_token_${service.replaceAll('-', '_')}`;
 }
 
-/** The compose document for a plan; `envFiles` names the services that have an env file. */
-export function buildComposeDocument(plan: StackPlan, envFiles: ReadonlySet<string>): Record<string, unknown> {
+/** Label carrying a hash of everything a service's container is made from (see serviceConfigHash). */
+export const CONFIG_HASH_LABEL = 'org.sting-ce.msting.config-hash';
+
+/**
+ * A hash of a service's rendered definition and the contents of the files it reads (env file,
+ * mounted config files). Compose recreates a container when its definition changes, but not when
+ * a mounted file changes; with this label in the definition, a changed file changes the
+ * definition too, and `update` can tell which running containers are out of date.
+ */
+export function serviceConfigHash(definition: Record<string, unknown>, files: ReadonlyArray<readonly [string, string]>): string {
+  const hash = createHash('sha256').update(JSON.stringify(definition));
+  for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`\0${path}\0${content}`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * The compose document for a plan; `envFiles` names the services that have an env file.
+ * `contentOf` gives the rendered content of an install-relative file, for the config-hash label.
+ */
+export function buildComposeDocument(plan: StackPlan, envFiles: ReadonlySet<string>, contentOf?: (path: string) => string | undefined): Record<string, unknown> {
   const network: Record<string, unknown> = { driver: 'bridge' };
   if (plan.network.subnet) network.ipam = { config: [{ subnet: plan.network.subnet }] };
   const withToken = plan.services.filter((s) => s.vaultTokenFile);
   return escapeComposeInterpolation({
     name: plan.project,
     ...(withToken.length > 0 ? { secrets: Object.fromEntries(withToken.map((s) => [vaultTokenSecret(s.name), { file: fromComposeDir(s.vaultTokenFile!) }])) } : {}),
-    services: Object.fromEntries(plan.services.map((s) => [s.name, service(s, envFiles.has(s.name))])),
+    services: Object.fromEntries(
+      plan.services.map((s) => {
+        const definition = service(s, envFiles.has(s.name));
+        if (contentOf) {
+          const paths = [...s.configFiles, ...(envFiles.has(s.name) ? [envFilePath(s.name)] : [])];
+          const files = paths.map((p) => [p, contentOf(p) ?? ''] as const);
+          (definition.labels as Record<string, string>)[CONFIG_HASH_LABEL] = serviceConfigHash(definition, files);
+        }
+        return [s.name, definition];
+      }),
+    ),
     networks: { [plan.network.name]: network },
     volumes: Object.fromEntries(plan.volumes.map((v) => [v.name, { labels: { 'org.sting-ce.msting.volume': v.description } }])),
   });
 }
 
-export function renderComposeFile(plan: StackPlan, envFiles: ReadonlySet<string>): string {
+export function renderComposeFile(plan: StackPlan, envFiles: ReadonlySet<string>, contentOf?: (path: string) => string | undefined): string {
   const header =
     '# Rendered by msting from config.yml; edits here are replaced on the next render.\n' +
     '# Put changes in docker-compose.override.yml beside this file: msting keeps it and applies it.\n';
-  return header + toYaml(buildComposeDocument(plan, envFiles));
+  return header + toYaml(buildComposeDocument(plan, envFiles, contentOf));
 }

@@ -107,7 +107,7 @@ export function renderStack(input: RenderInput): RenderedStack {
   if (has('log-forwarder')) add(serviceConfigPath('log-forwarder', 'promtail.yml'), renderLogForwarderConfig(config));
   if (has('grafana')) add(serviceConfigPath('grafana', 'provisioning/datasources/loki.yml'), renderGrafanaDatasources());
 
-  add(RENDER_PATHS.composeFile, renderComposeFile(plan, new Set(env.files.keys())));
+  add(RENDER_PATHS.composeFile, renderComposeFile(plan, new Set(env.files.keys()), (path) => files.get(path)?.content));
 
   for (const service of plan.services) {
     for (const file of service.configFiles) {
