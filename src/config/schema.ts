@@ -235,6 +235,11 @@ export const configSchema = z
           .record(serviceName, z.string().regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
           .default({})
           .describe('Pin a service image by digest as well as tag.'),
+        source_dir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('A STING-CE source tree: install and update build the STING-CE images (and sting/llm-base:latest first) from it instead of pulling them.'),
       },
       'Container images.',
     ),
