@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TUNING, backoffDelay, normalizeEtag, parseRetryAfter, tuningFromEnv } from '../../../src/models/http.js';
+import { endpointFromEnv } from '../../../src/models/hub-client.js';
+import { isOffline, resolveToken } from '../../../src/models/token.js';
+
+describe('retry timing', () => {
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('7')).toBe(7000);
+    expect(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 0, 30)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(30_000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+  it('backs off exponentially with jitter, capped at 30 s', () => {
+    expect(backoffDelay(0, 1000, () => 0)).toBe(500);
+    expect(backoffDelay(0, 1000, () => 0.999)).toBe(1499);
+    expect(backoffDelay(3, 1000, () => 0.5)).toBe(8000);
+    expect(backoffDelay(20, 1000, () => 0.5)).toBe(30_000);
+  });
+});
+
+describe('settings from the environment', () => {
+  it('tunes transfers with MSTING_DOWNLOAD_*', () => {
+    const t = tuningFromEnv({ MSTING_DOWNLOAD_CONNECTIONS: '16', MSTING_DOWNLOAD_CHUNK_MB: '8', MSTING_DOWNLOAD_STALL_MS: '500', MSTING_DOWNLOAD_RETRIES: '0', MSTING_DOWNLOAD_HASH: 'after' });
+    expect(t).toMatchObject({ connectionsPerFile: 16, chunkSize: 8 * 1024 * 1024, stallTimeoutMs: 500, retries: 0, hashMode: 'after' });
+    expect(tuningFromEnv({ MSTING_DOWNLOAD_CONNECTIONS: 'many' }).connectionsPerFile).toBe(DEFAULT_TUNING.connectionsPerFile);
+    expect(DEFAULT_TUNING.stallTimeoutMs).toBe(30_000);
+  });
+  it('uses HF_ENDPOINT without a trailing slash', () => {
+    expect(endpointFromEnv({})).toBe('https://huggingface.co');
+    expect(endpointFromEnv({ HF_ENDPOINT: 'https://hf-mirror.example/' })).toBe('https://hf-mirror.example');
+  });
+  it('reads HF_HUB_OFFLINE like huggingface_hub', () => {
+    expect(isOffline({ HF_HUB_OFFLINE: '1' })).toBe(true);
+    expect(isOffline({ HF_HUB_OFFLINE: 'true' })).toBe(true);
+    expect(isOffline({ HF_HUB_OFFLINE: '0' })).toBe(false);
+    expect(isOffline({})).toBe(false);
+  });
+  it('prefers HF_TOKEN, then the provider, and reports a failing provider without throwing', async () => {
+    expect(await resolveToken({ HF_TOKEN: 'hf_env' }, async () => 'hf_vault')).toMatchObject({ token: 'hf_env', source: 'HF_TOKEN' });
+    expect(await resolveToken({}, async () => 'hf_vault')).toMatchObject({ token: 'hf_vault' });
+    expect(await resolveToken({}, async () => { throw new Error('Vault is sealed'); })).toMatchObject({ token: undefined, providerProblem: 'Vault is sealed' });
+  });
+  it('normalizes weak and quoted ETags', () => {
+    expect(normalizeEtag('W/"abc"')).toBe('abc');
+    expect(normalizeEtag('"abc"')).toBe('abc');
+  });
+});
