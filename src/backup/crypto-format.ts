@@ -29,8 +29,8 @@ export const KEY_ID_SIZE = 16;
 export const KDF_SCRYPT = 1;
 export const KDF_KEY_FILE = 2;
 
-/** scrypt work factor written by this version: N = 2^17, r = 8, p = 1 (128 MiB, about 0.3 s). */
-export const DEFAULT_SCRYPT = { logN: 17, r: 8, p: 1 } as const;
+/** scrypt work factor written by this version: N = 2^16, r = 8, p = 2: 64 MiB of memory (the backup's whole budget is under 200 MB), the work of N = 2^17. */
+export const DEFAULT_SCRYPT = { logN: 16, r: 8, p: 2 } as const;
 /** Readers refuse more than this, so a crafted header cannot make them allocate gigabytes. */
 const MAX_LOG_N = 20;
 const MAX_R = 32;
