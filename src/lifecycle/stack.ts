@@ -1,13 +1,13 @@
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { loadConfig } from '../config/load.js';
-import { formatProblem } from '../config/problems.js';
+import type { ConfigProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import type { ComposeProject } from '../docker/compose-cli.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { installLayout, modelsDir } from '../layout.js';
 import { planStack, type StackPlan } from '../stack/plan.js';
+import { cacheKey, readCachedConfig, writeCachedConfig } from './config-cache.js';
 
 /**
  * What every lifecycle command starts from: the effective config, the planned stack of the
@@ -32,9 +32,11 @@ export async function loadStack(
   ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home' | 'out'>,
   options: { profile?: string | undefined; recommendation?: Recommendation } = {},
 ): Promise<LoadedStack> {
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile: options.profile });
-  for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, loaded.path));
-  const config = loaded.config;
+  const { config, warnings } = await loadValidatedConfig(ctx, options.profile);
+  if (warnings.length > 0) {
+    const { formatProblem } = await import('../config/problems.js');
+    for (const warning of warnings) ctx.out.warn(formatProblem(warning, ctx.configPath));
+  }
   const profile = options.profile ?? config.profile;
   const recommendation = options.recommendation ?? cpuFallbackRecommendation(config.llm.models);
   const plan = planStack(config, recommendation, profile, { modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
@@ -42,4 +44,18 @@ export async function loadStack(
   const files = [layout.composeFile];
   if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);
   return { config, profile, plan, project: { name: config.project.name, files, profile } };
+}
+
+/** config.yml validated, or the cached result of the last validation of the same inputs. */
+async function loadValidatedConfig(
+  ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home'>,
+  profile: string | undefined,
+): Promise<{ config: MstingConfig; warnings: ConfigProblem[] }> {
+  const key = await cacheKey({ home: ctx.home, configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  const cached = await readCachedConfig(ctx.home, key);
+  if (cached) return cached;
+  const { loadConfig } = await import('../config/load.js');
+  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  await writeCachedConfig(ctx.home, key, loaded.config, loaded.warnings);
+  return { config: loaded.config, warnings: loaded.warnings };
 }
