@@ -409,7 +409,10 @@ function draftFixed(name: string, ctx: Ctx): Draft {
           .filter((m) => ctx.services.has(m.service))
           .map((m) => healthy(m.service)),
         health: shellHealth('wget -q -O /dev/null http://127.0.0.1:8080/health || exit 1'),
-        mounts: [configMount('llm-gateway', 'nginx.conf', '/etc/nginx/nginx.conf')],
+        // The directory, not the file: a bind-mounted file keeps its old inode after msting
+        // replaces it atomically, so a checked config could never be reloaded in place.
+        mounts: [bind(`${RENDER_PATHS.serviceConfigDir}/llm-gateway`, '/etc/nginx/msting')],
+        command: ['nginx', '-c', '/etc/nginx/msting/nginx.conf', '-g', 'daemon off;'],
         configFiles: [serviceConfigPath('llm-gateway', 'nginx.conf')],
         user: '101:101',
         tmpfs: NGINX_TMPFS,
