@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +66,14 @@ function start(args: string[], extra: Record<string, string> = {}): { child: Chi
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+  // A hung run fails its test instead of the whole suite's timeout.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const done = new Promise<Run>((res) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    }),
+  );
   return { child, done };
 }
 
@@ -240,5 +249,66 @@ describe('msting models (built binary, local hub)', () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout).toMatch(/removed tiny \(acme\/tiny\), freed 11\.\d MiB/);
     expect(existsSync(root)).toBe(false);
+  });
+
+  it('Ctrl-C stops with exit 130 and keeps the partial; the next run resumes it', async () => {
+    const dir = join(work.dir, 'models-sigint');
+    hub.faults.rateCap = 2 * MiB;
+    const run = start(['models', 'download', 'big'], { STING_MODELS_DIR: dir, MSTING_DOWNLOAD_CONNECTIONS: '2' });
+    await new Promise((r) => setTimeout(r, 2500));
+    run.child.kill('SIGINT');
+    const stopped = await run.done;
+    hub.faults.rateCap = 0;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('interrupted');
+    const blobs = join(dir, 'models--acme--big', 'blobs');
+    const name = (await readdir(blobs)).find((f) => f.endsWith('.incomplete.json'))!;
+    const kept = (JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] }).progress.reduce((a, b) => a + b, 0);
+    expect(kept).toBeGreaterThan(0);
+    hub.resetStats();
+    const again = await msting(['models', 'download', 'big'], { STING_MODELS_DIR: dir });
+    expect(again.code).toBe(0);
+    expect(hub.stats.byPath['model.safetensors']).toBe(BIG - kept);
+  });
+
+  it('goes through HTTP_PROXY when set, and around it for NO_PROXY hosts', async () => {
+    // undici tunnels through the proxy with CONNECT (for http:// targets too); plain forwarding is kept for other clients.
+    const seen: string[] = [];
+    const proxy: Server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const upstream = httpRequest(req.url!, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    proxy.on('connect', (req, socket, head) => {
+      seen.push(`CONNECT ${req.url ?? ''}`);
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host!, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const via = await msting(['models', 'download', 'tiny'], { STING_MODELS_DIR: join(work.dir, 'proxied'), HTTP_PROXY: proxyUrl });
+      expect(via.code).toBe(0);
+      expect(seen).toContain(`CONNECT ${new URL(hub.url).host}`);
+      expect(seen).toContain(`CONNECT ${new URL(hub.storageUrl).host}`);
+      seen.length = 0;
+      const around = await msting(['models', 'download', 'tiny'], { STING_MODELS_DIR: join(work.dir, 'unproxied'), HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' });
+      expect(around.code).toBe(0);
+      expect(seen).toEqual([]);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });
