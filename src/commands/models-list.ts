@@ -1,15 +1,34 @@
 import type { Context } from '../context.js';
 import { formatBytes } from '../models/disk.js';
+import { remoteModelSize } from '../models/remote-size.js';
 import { inspectModel } from '../models/state.js';
+import { isOffline } from '../models/token.js';
 import { loadModelsConfig, resolveModelsDir } from './models-shared.js';
 
 export type ModelsListOptions = Record<string, never>;
 
-/** `msting models list`: each configured model with its pin, size and state on disk (no network). */
+/**
+ * `msting models list`: each configured model with its pin, size and state on disk. A model not
+ * downloaded yet gets its size from the hub (read-only; skipped with HF_HUB_OFFLINE=1).
+ */
 export async function run(_options: ModelsListOptions, ctx: Context): Promise<number> {
   const config = await loadModelsConfig(ctx);
   const dir = resolveModelsDir(ctx);
-  const rows = await Promise.all(config.llm.models.map(async (m) => ({ enabled: m.enabled, ...(await inspectModel(dir, m)) })));
+  const rows = await Promise.all(
+    config.llm.models.map(async (m) => {
+      const local = await inspectModel(dir, m);
+      // Not pinned yet: ask the hub how big it is (nothing is recorded; skipped offline).
+      let remote: { size: number; commit: string } | undefined;
+      if (local.size === null && !isOffline(ctx.env)) {
+        try {
+          remote = await remoteModelSize(m, ctx.env, ctx.signal);
+        } catch (err) {
+          ctx.out.debug(`${m.name}: size unknown: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      return { enabled: m.enabled, ...local, size: local.size ?? remote?.size ?? null, remoteCommit: remote?.commit ?? null };
+    }),
+  );
   if (ctx.out.json) {
     ctx.out.result({
       models_dir: dir,
@@ -18,6 +37,7 @@ export async function run(_options: ModelsListOptions, ctx: Context): Promise<nu
         repo: r.repo,
         revision: r.revision,
         commit: r.commit,
+        hub_commit: r.remoteCommit,
         enabled: r.enabled,
         size: r.size,
         bytes_on_disk: r.have,
@@ -44,6 +64,6 @@ export async function run(_options: ModelsListOptions, ctx: Context): Promise<nu
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   ctx.out.print([line(head), ...table.map(line)].join('\n'));
-  ctx.out.info(`models directory: ${dir}${rows.some((r) => r.size === null) ? ' (size is known once a download has pinned the revision)' : ''}`);
+  ctx.out.info(`models directory: ${dir}${rows.some((r) => r.size === null) ? ' (size "-": the hub could not be asked; run with --verbose for why)' : ''}`);
   return 0;
 }

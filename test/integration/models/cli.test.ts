@@ -135,7 +135,11 @@ describe('msting models (built binary, local hub)', () => {
     const list = await msting(['models', 'list', '--json']);
     const listed = JSON.parse(list.stdout) as { models: Array<{ name: string; state: string; size: number | null }> };
     expect(listed.models.find((m) => m.name === 'tiny')).toMatchObject({ state: 'verified', size: 6 * MiB + 5 * MiB + 17 + 300_000 + 23 + 20 });
-    expect(listed.models.find((m) => m.name === 'big')).toMatchObject({ state: 'missing', size: null });
+    // Not downloaded: its size comes from the hub, and nothing is recorded.
+    expect(listed.models.find((m) => m.name === 'big')).toMatchObject({ state: 'missing', size: BIG });
+    expect(existsSync(join(work.dir, 'models', '.msting', 'models', 'big.json'))).toBe(false);
+    const offline = JSON.parse((await msting(['models', 'list', '--json'], { HF_HUB_OFFLINE: '1' })).stdout) as typeof listed;
+    expect(offline.models.find((m) => m.name === 'big')).toMatchObject({ state: 'missing', size: null });
   });
 
   it('after kill -9 in the middle of a large file, a re-run fetches only the missing bytes', async () => {
