@@ -12,7 +12,6 @@ import { emptyState, readState, StateJournal } from '../install/state.js';
 import { createInstallSystems } from '../install/systems.js';
 import { installLayout } from '../layout.js';
 import type { PreflightReport } from '../preflight/checks.js';
-import { trustNote } from '../ssl/local-ca.js';
 import type { Output } from '../ui/output.js';
 
 export interface InstallCommandOptions {
@@ -102,7 +101,7 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
   } finally {
     await log.close();
   }
-  printSummary(out, summary(), ctx.home);
+  printSummary(out, await summary(), ctx.home);
   return ExitCode.ok;
 }
 
@@ -152,8 +151,8 @@ function printSummary(out: Output, s: InstallSummary, home: string): void {
     );
     lines.push('  whoever holds this machine and the shares can read every secret, so for a server consider moving them off and running `msting unseal` by hand.');
   }
-  if (s.caCert) lines.push(...trustNote(s.caCert).slice(0, 1));
-  lines.push('', 'Next steps:', '  msting status            every service and its health', '  msting setup-ssl --help  trust the local CA, or get a Let\'s Encrypt certificate', '  msting backup --encrypt  a first backup');
+  if (s.caCert) lines.push(`The web UI's certificate comes from a local certificate authority (${s.caCert}); \`msting setup-ssl\` says how to trust it, or gets a Let's Encrypt certificate.`);
+  lines.push('', 'Next steps:', '  msting status            every service and its health', '  msting backup --encrypt  a first backup');
   if (s.models.length === 0) lines.push('  msting models download   fetch the models (full profile)');
   out.print(lines.join('\n'));
 }

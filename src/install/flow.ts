@@ -22,6 +22,7 @@ import { certificateNames, describeCertificate, ensureLocalCertificates, judgeCe
 import { enabledModels, modelServices, resolveProfileServices, type StackPlan } from '../stack/plan.js';
 import { NO_SECRETS, SECRET_SPECS, type SecretsProvider } from '../stack/secrets.js';
 import type { VaultStatus } from '../vault/status.js';
+import { VAULT_FILES } from '../vault/store.js';
 import { ensureImages } from './images.js';
 import type { StepImpl } from './execute.js';
 import type { InstallStepId } from './plan.js';
@@ -168,14 +169,14 @@ function startFailure(what: string, result: StartResult): MstingError {
  * The step implementations of one install run. State that later steps need (the rendered plan,
  * the recommendation, the Vault outcome) is kept in this closure.
  */
-export function installSteps(input: InstallInput): { steps: Record<InstallStepId, StepImpl>; summary: () => InstallSummary } {
+export function installSteps(input: InstallInput): { steps: Record<InstallStepId, StepImpl>; summary: () => Promise<InstallSummary> } {
   const { config, options, systems, callbacks, signal, env } = input;
   const layout = installLayout(input.home);
   const profile = options.profile;
   const runsModels = profileRunsModels(config, profile);
   let recommendation: Recommendation = cpuFallbackRecommendation(config.llm.models);
   let plan: StackPlan = quickPlan(config, profile, env);
-  let vaultOutcome: { sharesPath: string | null; autoUnseal: boolean } | null = null;
+  let vaultOutcome: { sharesPath: string | null; autoUnseal: boolean | null } | null = null;
   let models: string[] = [];
   const mdir = modelsDir(env, process.platform, homedir());
 
@@ -413,12 +414,12 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
     },
   };
 
-  const summary = (): InstallSummary => ({
-    profile,
-    urls: statusUrls(config, new Set(plan.services.map((s) => s.name))),
-    vault: { sharesPath: vaultOutcome?.sharesPath ?? null, autoUnseal: vaultOutcome?.autoUnseal ?? null },
-    models,
-    caCert: join(layout.certsDir, CERT_FILES.caCert),
-  });
+  const summary = async (): Promise<InstallSummary> => {
+    // A run that skipped the Vault step still says where the shares are.
+    const stored = join(layout.secretsDir, VAULT_FILES.unsealKeys);
+    const vault = vaultOutcome ?? ((await exists(stored)) ? { sharesPath: stored, autoUnseal: config.vault.auto_unseal } : { sharesPath: null, autoUnseal: null });
+    const caCert = join(layout.certsDir, CERT_FILES.caCert);
+    return { profile, urls: statusUrls(config, new Set(plan.services.map((s) => s.name))), vault, models, caCert: (await exists(caCert)) ? caCert : null };
+  };
   return { steps, summary };
 }

@@ -1,0 +1,75 @@
+import { loadConfig } from '../config/load.js';
+import type { Context } from '../context.js';
+import { createDockerEngine } from '../docker/engine.js';
+import { ExitCode, usageError } from '../errors.js';
+import { installLayout } from '../layout.js';
+import { ACME_DIRECTORIES, createAcmeClient, standaloneResponder, webrootResponder, type AcmeClient } from '../ssl/acme.js';
+import { certificateNames, ensureLocalCertificates, trustNote } from '../ssl/local-ca.js';
+import { obtainPublicCertificate } from '../ssl/setup.js';
+
+export interface SetupSslOptions {
+  domain?: string | undefined;
+  email?: string | undefined;
+  staging: boolean;
+  webroot?: string | undefined;
+  httpPort: number;
+  renew: boolean;
+}
+
+/**
+ * `msting setup-ssl`: without --domain, a local certificate authority and a certificate for the
+ * configured host name, localhost and the loopback addresses; with --domain and --email, a
+ * Let's Encrypt certificate by HTTP-01. Either way the files land in certs/ (keys 0600), and a
+ * running frontend is restarted to serve them.
+ */
+export async function run(options: SetupSslOptions, ctx: Context, acme: AcmeClient = createAcmeClient()): Promise<number> {
+  const { out } = ctx;
+  const layout = installLayout(ctx.home);
+  const { config } = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
+  let result: Record<string, unknown>;
+  if (options.domain) {
+    if (!options.email) throw usageError('--domain needs --email: Let\'s Encrypt sends expiry notices there', 'msting setup-ssl --domain sting.example.com --email ops@example.com');
+    if (options.domain.toLowerCase() !== config.hostname.toLowerCase()) {
+      throw usageError(`--domain ${options.domain} is not the configured hostname (${config.hostname}); every URL, cookie and passkey is derived from that one name`, `msting config set hostname ${options.domain}, then run msting setup-ssl --domain ${options.domain} --email ${options.email} again`);
+    }
+    const r = await obtainPublicCertificate({
+      client: acme,
+      domain: options.domain,
+      email: options.email,
+      directoryUrl: ctx.env.MSTING_ACME_DIRECTORY || (options.staging ? ACME_DIRECTORIES.staging : ACME_DIRECTORIES.production),
+      certsDir: layout.certsDir,
+      secretsDir: layout.secretsDir,
+      responder: options.webroot ? webrootResponder(options.webroot) : standaloneResponder(options.httpPort),
+      onStatus: (m) => (out.json ? out.event({ event: 'acme', message: m }) : out.info(m)),
+    });
+    result = { kind: 'acme', domain: r.domain, issuer: r.issuer, not_after: r.notAfter, certificate: r.paths.cert, key: r.paths.key, account_created: r.accountCreated };
+    if (!out.json) out.print(`certificate for ${r.domain} from ${r.issuer}, valid until ${r.notAfter.slice(0, 10)}, installed in ${layout.certsDir}`);
+  } else {
+    const r = await ensureLocalCertificates({ certsDir: layout.certsDir, secretsDir: layout.secretsDir, names: certificateNames(config.hostname), renew: options.renew });
+    result = { kind: 'local', ca_created: r.caCreated, certificate_created: r.certCreated, reason: r.reason, names: r.names, not_after: r.notAfter, ca_certificate: r.paths.caCert, certificate: r.paths.cert, key: r.paths.key };
+    if (!out.json) {
+      out.print(r.certCreated ? `certificate for ${r.names.join(', ')} made (${r.reason}), valid until ${r.notAfter.slice(0, 10)}` : `the certificate for ${r.names.join(', ')} is kept: ${r.reason}`);
+      out.print(trustNote(r.paths.caCert).join('\n'));
+    }
+  }
+  const restarted = await restartFrontend(ctx, config.project.name, config.stop_timeout, result.kind === 'acme' || result.certificate_created === true);
+  if (out.json) out.result({ ...result, frontend_restarted: restarted });
+  else if (restarted) out.info('restarted the frontend to serve the new certificate');
+  return ExitCode.ok;
+}
+
+/** nginx reads its certificate at start: restart a running frontend after a change. */
+async function restartFrontend(ctx: Context, project: string, timeoutS: number, changed: boolean): Promise<boolean> {
+  if (!changed) return false;
+  const engine = createDockerEngine(ctx.env);
+  try {
+    const frontend = (await engine.listContainers(project)).find((c) => c.service === 'frontend' && c.state === 'running');
+    if (!frontend) return false;
+    await engine.stopContainer(frontend.id, timeoutS);
+    await engine.startContainer(frontend.id);
+    return true;
+  } catch {
+    ctx.out.warn('could not restart the frontend; run `msting restart frontend` to serve the new certificate');
+    return false;
+  }
+}

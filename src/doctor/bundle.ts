@@ -1,0 +1,81 @@
+import { createGzip } from 'node:zlib';
+import { createWriteStream } from 'node:fs';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { pack } from 'tar-stream';
+import { envSecretValues, type Redactor } from './redact.js';
+
+/**
+ * The support bundle: a tar.gz of what helps someone else diagnose an install (doctor's report,
+ * config.yml, the rendered compose and config files, env files, state.json, the msting log and
+ * the services' recent logs), every file passed through the redactor. Secrets directories and
+ * keys are never read into it.
+ */
+
+export interface BundleEntry {
+  name: string;
+  content: string;
+}
+
+/** Secret values on disk: every file in secrets/ and the secret-looking values of env files. */
+export async function collectSecretValues(home: string): Promise<string[]> {
+  const values: string[] = [];
+  const secretsDir = join(home, 'secrets');
+  for (const name of await readdir(secretsDir).catch(() => [] as string[])) {
+    const text = await readFile(join(secretsDir, name), 'utf8').catch(() => '');
+    values.push(text.trim());
+    // JSON documents (unseal shares) hold their secrets inside.
+    try {
+      const walk = (node: unknown): void => {
+        if (typeof node === 'string') values.push(node);
+        else if (Array.isArray(node)) node.forEach(walk);
+        else if (node && typeof node === 'object') Object.values(node).forEach(walk);
+      };
+      walk(JSON.parse(text));
+    } catch {
+      for (const line of text.split('\n')) if (line.trim()) values.push(line.trim());
+    }
+  }
+  for (const name of await readdir(join(home, 'env')).catch(() => [] as string[])) {
+    values.push(...envSecretValues(await readFile(join(home, 'env', name), 'utf8').catch(() => '')));
+  }
+  return values.filter((v) => v.length > 0);
+}
+
+/** Install-relative files the bundle carries, when present. Keys and secrets/ never. */
+export async function bundleFiles(home: string): Promise<string[]> {
+  const out: string[] = [];
+  const add = async (rel: string): Promise<void> => {
+    const info = await stat(join(home, rel)).catch(() => undefined);
+    if (!info) return;
+    if (info.isDirectory()) {
+      for (const name of await readdir(join(home, rel))) await add(`${rel}/${name}`);
+    } else if (info.isFile() && !/\.(key|pem)$/.test(rel) && info.size < 5_000_000) out.push(rel);
+  };
+  for (const rel of ['conf/config.yml', 'state.json', 'compose', 'env', 'logs/msting.log']) await add(rel);
+  return out.sort();
+}
+
+export async function writeBundle(path: string, home: string, extra: BundleEntry[], redactor: Redactor): Promise<{ path: string; files: string[] }> {
+  const tar = pack();
+  const tmp = `${path}.partial`;
+  const names: string[] = [];
+  const done = pipeline(tar, createGzip(), createWriteStream(tmp, { mode: 0o600 }));
+  const add = (name: string, content: string): void => {
+    names.push(name);
+    tar.entry({ name: `msting-support/${name}`, mode: 0o644, mtime: new Date() }, redactor.text(content));
+  };
+  try {
+    for (const rel of await bundleFiles(home)) add(rel, await readFile(join(home, rel), 'utf8'));
+    for (const e of extra) add(e.name, e.content);
+    tar.finalize();
+    await done;
+    await rename(tmp, path);
+  } catch (err) {
+    tar.destroy();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return { path, files: names.map((n) => relative('.', n)) };
+}
