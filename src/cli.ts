@@ -194,12 +194,20 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     );
   program
     .command('update')
-    .description('pull or build new images, then recreate only what changed (not available in this release yet)')
+    .description('pull or build new images, then recreate only what changed, with a backup first and rollback on failure')
     .argument('[service...]', 'services to update (default: all)')
     .option('--plan', 'show what would change and stop', false)
     .option('--no-backup', 'skip the automatic backup before updating')
+    .option('--timeout <seconds>', 'how long to wait for each recreated service to become healthy', positiveInt('--timeout'), 300)
     .addHelpText('after', examples(['msting update --plan', 'msting update app']))
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'update' })));
+    .action(
+      action(() => import('./commands/update.js'), (a, o) => ({
+        services: (a[0] as string[] | undefined) ?? [],
+        plan: Boolean(o.plan),
+        backup: o.backup !== false,
+        timeout: o.timeout as number,
+      })),
+    );
 
   program
     .command('hardware')
@@ -353,19 +361,36 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .action(action(() => import('./commands/check-ports.js'), () => ({})));
   program
     .command('doctor')
-    .description('every preflight check plus service, Vault, disk and backup state (not available in this release yet)')
-    .option('--bundle <file>', 'write a support bundle with secrets redacted')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'doctor' })));
+    .description('every preflight check plus service, Vault, disk and backup state')
+    .option('--bundle <file>', 'write a support bundle (tar.gz) with every secret redacted')
+    .addHelpText('after', examples(['msting doctor', 'msting doctor --bundle sting-support.tar.gz']))
+    .action(action(() => import('./commands/doctor.js'), (_a, o) => ({ bundle: o.bundle as string | undefined })));
   program
     .command('reset-auth')
-    .description('recreate the Kratos database and re-run its migration (not available in this release yet)')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'reset-auth' })));
+    .description('delete every account: recreate the Kratos database and re-run its migration')
+    .option('--timeout <seconds>', 'how long to wait for Kratos to come back', positiveInt('--timeout'), 300)
+    .addHelpText('after', examples(['msting reset-auth', 'msting reset-auth --yes']))
+    .action(action(() => import('./commands/reset-auth.js'), (_a, o) => ({ timeout: o.timeout as number })));
   program
     .command('setup-ssl')
-    .description('create a local CA and certificates, or use Let\'s Encrypt (not available in this release yet)')
+    .description('create a local CA and certificates, or use Let\'s Encrypt')
     .option('--domain <domain>', 'public domain for Let\'s Encrypt')
     .option('--email <email>', 'contact email for Let\'s Encrypt')
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'setup-ssl' })));
+    .option('--staging', 'use Let\'s Encrypt\'s staging CA (untrusted certificates, generous rate limits)', false)
+    .option('--webroot <dir>', 'answer the HTTP-01 challenge with files in this web root (a web server already on port 80)')
+    .option('--http-port <port>', 'port of the standalone challenge listener', positiveInt('--http-port'), 80)
+    .option('--renew', 'make a new local certificate even if the current one is valid', false)
+    .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com']))
+    .action(
+      action(() => import('./commands/setup-ssl.js'), (_a, o) => ({
+        domain: o.domain as string | undefined,
+        email: o.email as string | undefined,
+        staging: Boolean(o.staging),
+        webroot: o.webroot as string | undefined,
+        httpPort: o.httpPort as number,
+        renew: Boolean(o.renew),
+      })),
+    );
   program
     .command('clean')
     .description('remove the project\'s containers and networks; volumes only with --volumes')
@@ -373,9 +398,10 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .action(action(() => import('./commands/clean.js'), (_a, o) => ({ volumes: Boolean(o.volumes) })));
   program
     .command('uninstall')
-    .description('stop and remove the stack; --purge also deletes data (not available in this release yet)')
-    .option('--purge', 'also remove volumes, the install directory and models', false)
-    .action(action(() => import('./commands/not-available.js'), () => ({ command: 'uninstall' })));
+    .description('stop and remove the stack; --purge also deletes data')
+    .option('--purge', 'also remove volumes, the install directory and models (lists them and asks)', false)
+    .addHelpText('after', examples(['msting uninstall', 'msting uninstall --purge --yes']))
+    .action(action(() => import('./commands/uninstall.js'), (_a, o) => ({ purge: Boolean(o.purge) })));
 
   program.hook('postAction', () => {
     runtime.exitCode = exitCode;
