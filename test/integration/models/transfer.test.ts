@@ -1,4 +1,4 @@
-import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadModels } from '../../../src/models/download.js';
@@ -138,5 +138,30 @@ describe('downloadModels against a local hub', () => {
     const [result] = await run(hub, dir);
     expect(result!.fetched).toBe(0);
     expect(hub.stats.bytesServed).toBe(0);
+  });
+
+  it('after a reboot resumes from the synced record, not from bytes that only reached the page cache', async () => {
+    const size = 9 * MiB + 123;
+    const weights = content(size, 3);
+    const { hub, dir } = await setup();
+    const blobs = join(dir, 'models--acme--tiny', 'blobs');
+    await mkdir(blobs, { recursive: true });
+    const etag = sha256(weights);
+    // Ranges of 1 MiB: the first two were synced; the next three were written but lost with the reboot.
+    const partial = Buffer.alloc(size);
+    weights.copy(partial, 0, 0, 2 * MiB);
+    await writeFile(join(blobs, `${etag}.incomplete`), partial);
+    const progress = Array.from({ length: 10 }, (_, i) => (i < 5 ? MiB : 0));
+    const synced = Array.from({ length: 10 }, (_, i) => (i < 2 ? MiB : 0));
+    await writeFile(join(blobs, `${etag}.incomplete.json`), JSON.stringify({ version: 1, size, etag: null, chunkSize: MiB, progress, synced, boot: 'an-earlier-boot' }));
+    const [result] = await downloadModels({
+      config: modelsConfig([{ name: 'tiny', repo: 'acme/tiny', files: ['*.safetensors'] }]),
+      modelsDir: dir,
+      env: { HF_ENDPOINT: hub.url },
+      signal: new AbortController().signal,
+      tuning,
+    });
+    expect(result!.state).toBe('verified');
+    expect(hub.stats.byPath['model-00001.safetensors']).toBe(size - 2 * MiB);
   });
 });
