@@ -78,10 +78,11 @@ writeFileSync(
 function timed(cmd, args, env = {}) {
   const rssFile = join(work, 'rss.txt');
   const began = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { seconds, rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
+  const [user, sys, rss] = readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { seconds, cpu: user + sys, rssKiB: rss };
 }
 
 function msting(model, extraEnv = {}) {
@@ -119,6 +120,7 @@ results.uncapped = {
 console.log(`2 GiB, no cap:    curl ${results.uncapped.curl_MBps.toFixed(0)} MB/s (${c1.seconds.toFixed(2)} s)`);
 console.log(`                  msting, hash following the written prefix ${results.uncapped.msting_inorder_MBps.toFixed(0)} MB/s (${m1.seconds.toFixed(2)} s)  ratio ${(c1.seconds / m1.seconds).toFixed(2)}x  (target >= 0.9x)`);
 console.log(`                  msting, hash pass after the transfer       ${results.uncapped.msting_after_MBps.toFixed(0)} MB/s (${m1after.seconds.toFixed(2)} s)  ratio ${(c1.seconds / m1after.seconds).toFixed(2)}x`);
+console.log(`                  CPU seconds (user+sys): curl ${c1.cpu.toFixed(2)}, msting in-order ${m1.cpu.toFixed(2)}, msting after ${m1after.cpu.toFixed(2)} (sha256 alone is ~${(BIG / 1.5e9).toFixed(1)} s at 1.5 GB/s)`);
 
 // 2. Every connection capped at 20 MB/s.
 await hub({ cmd: 'faults', set: { rateCap: CAP } });
@@ -132,11 +134,11 @@ const mb = (kib) => ((kib * 1024) / 1e6).toFixed(0);
 const peakMB = (Math.max(m1.rssKiB, m1after.rssKiB, m2.rssKiB) * 1024) / 1e6;
 console.log(`msting peak RSS: ${peakMB.toFixed(0)} MB  (target < 150 MB; in-order ${mb(m1.rssKiB)}, after ${mb(m1after.rssKiB)}, capped ${mb(m2.rssKiB)}; curl ${mb(c1.rssKiB)})`);
 
-// 4. kill -9 in the middle of the 2 GiB file, then a re-run: bytes fetched twice.
+// 4. kill -9 in the middle of the 2 GiB file (20 MB/s per connection), then a re-run: bytes fetched twice.
 {
   const modelsDir = join(work, 'models-kill');
   const env = { ...process.env, HF_ENDPOINT: url, STING_MODELS_DIR: modelsDir, HF_TOKEN: '' };
-  await hub({ cmd: 'faults', set: { rateCap: 40 * 1000 * 1000 } });
+  await hub({ cmd: 'faults', set: { rateCap: CAP } });
   await hub({ cmd: 'reset' });
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', 'big'], { env, stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 4000));
