@@ -27,7 +27,8 @@ export async function run(options: ModelsDownloadOptions, ctx: Context): Promise
     progress.stop();
   }
   if (ctx.out.json) {
-    ctx.out.result({ models_dir: dir, models: results });
+    // The last NDJSON line of the stream, after the progress events.
+    ctx.out.event({ event: 'result', models_dir: dir, models: results });
     return 0;
   }
   if (results.length === 0) {

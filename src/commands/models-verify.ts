@@ -21,7 +21,7 @@ export async function run(options: ModelsVerifyOptions, ctx: Context): Promise<n
   }
   const ok = results.every((r) => r.ok);
   if (ctx.out.json) {
-    ctx.out.result({ models_dir: dir, ok, models: results });
+    ctx.out.event({ event: 'result', models_dir: dir, ok, models: results });
     return ok ? ExitCode.ok : ExitCode.failure;
   }
   if (results.length === 0) {

@@ -184,7 +184,8 @@ describe('msting models (built binary, local hub)', () => {
     expect(withToken.code).toBe(5);
     expect(withToken.stderr).toContain('this token has no access');
     const json = await msting(['--json', 'models', 'download', 'gated']);
-    expect(JSON.parse(json.stdout.trim().split('\n').pop()!.length > 0 ? json.stdout.slice(json.stdout.indexOf('{\n')) : '{}')).toMatchObject({ error: { code: 'HUB_GATED' } });
+    // NDJSON progress lines, then the error document.
+    expect(JSON.parse(json.stdout.slice(json.stdout.indexOf('{\n')))).toMatchObject({ error: { code: 'HUB_GATED' } });
   });
 
   it('tells a missing repository apart from a rejected token', async () => {
@@ -224,9 +225,13 @@ describe('msting models (built binary, local hub)', () => {
 
   it('offline mode uses what is there, verifies it, and names what is missing', async () => {
     hub.resetStats();
-    const ok = await msting(['models', 'download', 'tiny'], { HF_HUB_OFFLINE: '1' });
+    const ok = await msting(['--json', 'models', 'download', 'tiny'], { HF_HUB_OFFLINE: '1' });
     expect(ok.code).toBe(0);
     expect(hub.stats.requests).toHaveLength(0);
+    // NDJSON: every line one event with the documented keys, the last one the result.
+    const lines = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.slice(0, -1).every((e) => ['model', 'file', 'bytes', 'total', 'rate', 'state', 'at'].every((k) => k in e))).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ event: 'result', models: [{ name: 'tiny', state: 'verified', fetched: 0 }] });
     const missing = await msting(['models', 'download', 'tiny'], { HF_HUB_OFFLINE: '1', STING_MODELS_DIR: join(work.dir, 'empty') });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('HF_HUB_OFFLINE is set and tiny is not complete on disk');
