@@ -419,6 +419,12 @@ export async function main(argv: string[], streams: Streams = process, env: Node
     controller.abort(new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again to pick up where it stopped' }));
   };
   process.on('SIGINT', onSigint);
+  // `msting status --json | head`: a reader that goes away is not an error of ours.
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+    throw err;
+  };
+  if (streams.stdout === process.stdout) process.stdout.on('error', onStdoutError);
   const runtime: Runtime = { streams, env, signal: controller.signal };
   const wantsJson = argv.includes('--json');
   const wantsVerbose = argv.includes('--verbose');
