@@ -254,12 +254,14 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
     const len = (i: number): number => chunkLength(t.size, state.chunkSize, i);
     const sequential = n <= 1 || Math.min(t.tuning.connectionsPerFile, n) === 1;
     let cursor = 0;
-    const inline = sequential ? newHash(t.algorithm, t.size) : undefined;
-    if (inline) {
-      // Hash while writing; a resumed prefix is read back once first.
-      const have = n === 0 ? 0 : contiguousPrefix();
-      if (have > 0) for await (const c of createReadStream(t.incomplete, { start: 0, end: have - 1, highWaterMark: 4 << 20 })) inline.update(c as Buffer);
-    }
+    // One stream in file order: hash while writing. Bytes already on disk (a resumed prefix, or
+    // ranges a parallel run finished) are read back when the stream reaches them.
+    const inline = sequential ? { hash: newHash(t.algorithm, t.size), at: 0 } : undefined;
+    const inlineCatchUp = async (to: number): Promise<void> => {
+      if (!inline || inline.at >= to) return;
+      for await (const c of createReadStream(t.incomplete, { start: inline.at, end: to - 1, highWaterMark: 4 << 20 })) inline.hash.update(c as Buffer);
+      inline.at = to;
+    };
     const hasher = !sequential && t.tuning.hashMode === 'inorder' ? startPrefixHasher(t.incomplete, t.algorithm, t.size) : undefined;
     function contiguousPrefix(): number {
       while (cursor < n && state.progress[cursor] === len(cursor)) cursor++;
@@ -316,8 +318,12 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
             const bytes = batchBytes;
             batch = [];
             batchBytes = 0;
+            await inlineCatchUp(pos);
             await handle.writev(bufs, pos);
-            if (inline) for (const b of bufs) inline.update(b);
+            if (inline) {
+              for (const b of bufs) inline.hash.update(b);
+              inline.at = pos + bytes;
+            }
             pos += bytes;
             state.progress[i]! += bytes;
             fetched += bytes;
@@ -378,7 +384,10 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
         // The first real cause, not a sibling's "aborted".
         throw reasons.find((r) => r instanceof Restart || r instanceof MstingError) ?? (t.signal.aborted ? t.signal.reason : failure.reason);
       }
-      if (inline) return inline.digest('hex');
+      if (inline) {
+        await inlineCatchUp(t.size);
+        return inline.hash.digest('hex');
+      }
       if (hasher) return await hasher.finish(t.size);
       return await hashFile(t.incomplete, t.algorithm, t.size, t.signal);
     } catch (err) {

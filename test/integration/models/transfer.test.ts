@@ -164,4 +164,21 @@ describe('downloadModels against a local hub', () => {
     expect(result!.state).toBe('verified');
     expect(hub.stats.byPath['model-00001.safetensors']).toBe(size - 2 * MiB);
   });
+
+  it('resumes a parallel partial with one connection, hashing the finished ranges from disk', async () => {
+    const size = 9 * MiB + 123;
+    const { hub, dir } = await setup();
+    const config = modelsConfig([{ name: 'tiny', repo: 'acme/tiny', files: ['*.safetensors'] }]);
+    // Range 1 (bytes 1-2 MiB) keeps dropping; the others finish, then the run gives up.
+    hub.faults.dropAt.push({ path: 'model-00001.safetensors', byte: MiB + 1000, times: 5 });
+    await expect(
+      downloadModels({ config, modelsDir: dir, env: { HF_ENDPOINT: hub.url }, signal: new AbortController().signal, tuning: { ...tuning, retries: 0 } }),
+    ).rejects.toThrow(/failed after 1 attempts/);
+    hub.faults.dropAt.length = 0;
+    hub.resetStats();
+    const [result] = await downloadModels({ config, modelsDir: dir, env: { HF_ENDPOINT: hub.url }, signal: new AbortController().signal, tuning: { ...tuning, connectionsPerFile: 1 } });
+    expect(result!.state).toBe('verified');
+    // A digest that missed the finished ranges would mean a mismatch and a whole second download.
+    expect(hub.stats.byPath['model-00001.safetensors']).toBeLessThan(size);
+  });
 });
