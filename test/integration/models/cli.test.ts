@@ -320,4 +320,19 @@ describe('msting models (built binary, local hub)', () => {
       await new Promise((r) => proxy.close(r));
     }
   });
+
+  it('two runs at once never write the same file: the second waits for the first', async () => {
+    const dir = join(work.dir, 'models-twice');
+    hub.resetStats();
+    hub.faults.rateCap = 8 * MiB;
+    const a = start(['models', 'download', 'big'], { STING_MODELS_DIR: dir });
+    await new Promise((r) => setTimeout(r, 300));
+    const b = start(['models', 'download', 'big'], { STING_MODELS_DIR: dir });
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    hub.faults.rateCap = 0;
+    expect(ra.code).toBe(0);
+    expect(rb.code).toBe(0);
+    expect(rb.stderr).toMatch(/waiting \(another msting \(pid \d+/);
+    expect(hub.stats.byPath['model.safetensors']).toBe(BIG);
+  });
 });
