@@ -203,7 +203,10 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     execFileSync('tar', ['-xzf', bundle, '-C', out]);
     const files: string[] = [];
     const walk = async (dir: string): Promise<void> => {
-      for (const e of await readdir(dir, { withFileTypes: true })) (e.isDirectory() ? await walk(join(dir, e.name)) : files.push(join(dir, e.name)));
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(dir, e.name));
+        else files.push(join(dir, e.name));
+      }
     };
     await walk(out);
     expect(files.some((f) => f.endsWith('env/db.env'))).toBe(true);
