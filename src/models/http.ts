@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 
 /** Knobs of the transfer; every one has an operator-facing env override (docs/models.md). */
@@ -20,6 +21,14 @@ export interface TransferTuning {
   hashMode: 'inorder' | 'after';
 }
 
+/**
+ * Hashing on a worker thread alongside the transfer pays off only with a spare core: on two cores
+ * the bench measured one pass at the end as faster (bench/download.mjs prints both).
+ */
+export function defaultHashMode(cores = availableParallelism()): TransferTuning['hashMode'] {
+  return cores > 2 ? 'inorder' : 'after';
+}
+
 export const DEFAULT_TUNING: TransferTuning = {
   concurrentFiles: 4,
   connectionsPerFile: 8,
@@ -28,7 +37,7 @@ export const DEFAULT_TUNING: TransferTuning = {
   retries: 5,
   retryBaseMs: 1_000,
   maxRetryAfterMs: 300_000,
-  hashMode: 'inorder',
+  hashMode: defaultHashMode(),
 };
 
 function positive(value: string | undefined): number | undefined {

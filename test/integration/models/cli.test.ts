@@ -324,9 +324,11 @@ describe('msting models (built binary, local hub)', () => {
   it('two runs at once never write the same file: the second waits for the first', async () => {
     const dir = join(work.dir, 'models-twice');
     hub.resetStats();
-    hub.faults.rateCap = 8 * MiB;
+    hub.faults.rateCap = 2 * MiB;
     const a = start(['models', 'download', 'big'], { STING_MODELS_DIR: dir });
-    await new Promise((r) => setTimeout(r, 300));
+    // Start the second once the first holds the file (its lock and partial exist).
+    const locks = join(dir, '.locks', 'models--acme--big');
+    for (let i = 0; i < 200 && !(existsSync(locks) && (await readdir(locks)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
     const b = start(['models', 'download', 'big'], { STING_MODELS_DIR: dir });
     const [ra, rb] = await Promise.all([a.done, b.done]);
     hub.faults.rateCap = 0;

@@ -28,7 +28,8 @@ function defaultFiles() {
   ];
 }
 
-const tuning = { chunkSize: 1 * MiB, connectionsPerFile: 4, retryBaseMs: 20, stallTimeoutMs: 1500 };
+// The worker-thread hasher here; the CLI tests run the default (a pass at the end on two cores).
+const tuning = { chunkSize: 1 * MiB, connectionsPerFile: 4, retryBaseMs: 20, stallTimeoutMs: 1500, hashMode: 'inorder' as const };
 
 function run(hub: HubServer, dir: string, extraEnv: Record<string, string> = {}, events: ProgressEvent[] = []) {
   return downloadModels({
