@@ -31,12 +31,8 @@ export interface StartCommandDeps {
 }
 
 async function probeRecommendation(config: MstingConfig, ctx: Context): Promise<Recommendation> {
-  const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
-    import('../hardware/probe.js'),
-    import('../hardware/system-probe.js'),
-    import('../hardware/recommend.js'),
-  ]);
-  return recommend(await probeHardware(createSystemProbeDeps(ctx.env)), config);
+  const { machineRecommendation } = await import('../hardware/snapshot.js');
+  return machineRecommendation(config, ctx.home, ctx.env);
 }
 
 export const defaultDeps: StartCommandDeps = {

@@ -14,12 +14,10 @@ export function createInstallSystems(config: MstingConfig, home: string, env: No
     engine,
     compose,
     async probeHardware() {
-      const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
-        import('../hardware/probe.js'),
-        import('../hardware/system-probe.js'),
-        import('../hardware/recommend.js'),
-      ]);
-      const profile = await probeHardware(createSystemProbeDeps(env));
+      // Install always probes afresh, and keeps the result for the commands that follow it.
+      const [{ probeMachine, writeSnapshot }, { recommend }] = await Promise.all([import('../hardware/snapshot.js'), import('../hardware/recommend.js')]);
+      const profile = await probeMachine(env);
+      await writeSnapshot(home, profile);
       return { profile, recommendation: recommend(profile, config) };
     },
     vault: {
