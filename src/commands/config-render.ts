@@ -1,17 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
-import { modelsDir } from '../layout.js';
-import { renderStack, type RenderedFile } from '../render/render-stack.js';
-import { writeRendered } from '../render/write.js';
-import { envFilePath, resolveProfileServices } from '../stack/plan.js';
-import { NO_SECRETS, type SecretsProvider } from '../stack/secrets.js';
+import { renderForStart } from '../lifecycle/render-step.js';
+import { resolveProfileServices } from '../stack/plan.js';
+import type { SecretsProvider } from '../stack/secrets.js';
 
 export interface ConfigRenderOptions {
   profile?: string | undefined;
@@ -40,25 +36,19 @@ export interface ConfigRenderDeps {
 
 /** The machine's recommendation; only asked for when the profile runs model services. */
 async function probeRecommendation(config: MstingConfig, ctx: Context): Promise<Recommendation> {
-  const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
-    import('../hardware/probe.js'),
-    import('../hardware/system-probe.js'),
-    import('../hardware/recommend.js'),
-  ]);
-  return recommend(await probeHardware(createSystemProbeDeps(ctx.env)), config);
+  const { machineRecommendation } = await import('../hardware/snapshot.js');
+  return machineRecommendation(config, ctx.home, ctx.env);
 }
 
 export const defaultDeps: ConfigRenderDeps = {
-  // Secrets come from Vault once it is initialised and unsealed; until then they are pending.
-  secrets: async () => NO_SECRETS,
+  // Secrets come from Vault when it is reachable and unsealed; until then they are pending and
+  // the env files that hold them are kept.
+  secrets: async (config, ctx) => {
+    const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
+    return renderSecretsFromVault(config, ctx, (reason) => ctx.out.debug(`Vault secrets not read: ${reason}`));
+  },
   recommendation: probeRecommendation,
 };
-
-/** Variable names set in an env file; empty when there is none. */
-async function envNames(path: string): Promise<Set<string>> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return new Set([...text.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
-}
 
 /**
  * `msting config render`: write the compose file, env files and service configs for a profile,
@@ -75,38 +65,20 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
   const runsModels = resolveProfileServices(config, profile).includes('llm-gateway');
   const recommendation = runsModels ? await deps.recommendation(config, ctx) : cpuFallbackRecommendation([]);
   const secrets = await deps.secrets(config, ctx);
-  const rendered = renderStack({
+  const rendered = await renderForStart({
     config,
-    recommendation,
     profile,
+    home: ctx.home,
+    output,
+    env: ctx.env,
+    recommendation,
     secrets,
-    modelsDir: modelsDir(ctx.env, process.platform, homedir()),
-  });
-
-  // Never replace a working env file by one that drops variables it has (its secrets, when
-  // Vault is sealed or unreachable): keep the file as it is and say so.
-  const files = new Map<string, RenderedFile>(rendered.files);
-  const kept: string[] = [];
-  const pendingServices = new Set(rendered.pendingSecrets.flatMap((p) => p.services));
-  for (const service of pendingServices) {
-    const path = envFilePath(service);
-    const next = files.get(path);
-    if (!next) continue;
-    const had = await envNames(join(output, path));
-    const will = new Set([...next.content.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
-    if ([...had].some((name) => !will.has(name))) {
-      files.delete(path);
-      kept.push(path);
-    }
-  }
-
-  const report = await writeRendered(files, output, {
     signal: ctx.signal,
-    keep: kept,
     onFile: (path, state) => {
       if (state !== 'unchanged') ctx.out.debug(`${state}: ${path}`);
     },
   });
+  const { report, kept } = rendered;
   const warnings = [...rendered.plan.warnings];
 
   if (ctx.out.json) {
@@ -117,7 +89,7 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
       written: report.written,
       unchanged: report.unchanged,
       removed: report.removed,
-      kept: kept.sort(),
+      kept,
       pendingSecrets: rendered.pendingSecrets,
       warnings,
     };

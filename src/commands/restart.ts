@@ -1,12 +1,8 @@
 import type { Context } from '../context.js';
 import { withDependents, stackGraph, checkServiceNames } from '../lifecycle/graph.js';
-import { renderForStart } from '../lifecycle/render-step.js';
 import { loadStack } from '../lifecycle/stack.js';
-import { planStart } from '../lifecycle/start.js';
 import { executeStop, planStop } from '../lifecycle/stop.js';
-import { cpuFallbackRecommendation } from '../hardware/types.js';
-import { resolveProfileServices } from '../stack/plan.js';
-import { defaultDeps as startDeps, finishStart, portsOrThrow, requiredFilesOrThrow, startWithProgress, type StartCommandDeps } from './start.js';
+import { defaultDeps as startDeps, portsOrThrow, renderAndStart, type StartCommandDeps } from './start.js';
 
 export interface RestartCommandOptions {
   services: string[];
@@ -37,18 +33,5 @@ export async function run(options: RestartCommandOptions, ctx: Context, deps: St
   });
 
   await portsOrThrow(stack, docker.engine);
-  const runsModels = resolveProfileServices(stack.config, stack.profile).includes('llm-gateway');
-  const rendered = await renderForStart({
-    config: stack.config,
-    profile: stack.profile,
-    home: ctx.home,
-    env: ctx.env,
-    recommendation: runsModels ? await deps.recommendation(stack.config, ctx) : cpuFallbackRecommendation(stack.config.llm.models),
-    secrets: await deps.secrets(stack.config, ctx),
-    signal: ctx.signal,
-  });
-  const plan = planStart(rendered.plan, affected);
-  await requiredFilesOrThrow(rendered.plan, ctx.home, plan);
-  const result = await startWithProgress(plan, { ...docker, project: stack.project }, ctx, options.timeout ?? RESTART_TIMEOUT_S, await deps.hooks(stack.config, ctx));
-  return finishStart(plan, result, docker.engine, ctx, 'restart');
+  return renderAndStart(stack, docker, ctx, { services: affected, timeoutS: options.timeout ?? RESTART_TIMEOUT_S, verb: 'restart' }, deps);
 }

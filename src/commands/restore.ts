@@ -1,11 +1,8 @@
-import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { execa } from 'execa';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
-import type { InstallLayout } from '../layout.js';
 import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
 import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
 import { resolveImage } from '../stack/plan.js';
@@ -18,21 +15,32 @@ export interface RestoreCommandOptions {
   keyFile?: string | undefined;
 }
 
-/** Start services with the rendered compose files and wait for their health checks. */
-function composeStart(config: MstingConfig, layout: InstallLayout, ctx: Context): RestoreHooks['start'] {
+/**
+ * Start services the way `msting start` does (config.yml as restored, render, dependency order,
+ * Vault unsealed once it runs, health awaited), with the lifecycle start executor.
+ */
+function lifecycleStart(ctx: Context): RestoreHooks['start'] {
   return async (services) => {
-    const files = [layout.composeFile];
-    if (await access(layout.composeOverrideFile).then(() => true, () => false)) files.push(layout.composeOverrideFile);
-    const args = ['compose', '-p', config.project.name, ...files.flatMap((f) => ['-f', f]), '--profile', config.profile, 'up', '--detach', '--wait', ...(services ?? [])];
-    const result = await execa('docker', args, { reject: false, all: true, cancelSignal: ctx.signal, env: ctx.env });
-    if (result.exitCode !== 0) {
-      throw new MstingError('EXTERNAL', `starting ${services?.join(', ') ?? 'the stack'} failed`, {
-        details: String(result.all ?? '').trim().split('\n').slice(-8),
-        hint: 'check `msting status` and `msting logs`; the restored data is in place, run `msting start` once the cause is fixed',
-      });
+    const [{ loadStack: loadLifecycleStack }, start] = await Promise.all([import('../lifecycle/stack.js'), import('./start.js')]);
+    const stack = await loadLifecycleStack(ctx);
+    const docker = await start.defaultDeps.docker(ctx, true);
+    await start.portsOrThrow(stack, docker.engine);
+    try {
+      await start.renderAndStart(stack, docker, ctx, { services: services ?? [], timeoutS: START_TIMEOUT_S, verb: 'start' });
+    } catch (err) {
+      if (err instanceof MstingError && err.code !== 'INTERRUPTED') {
+        throw new MstingError(err.code, `starting ${services?.join(', ') ?? 'the stack'} after the restore failed: ${err.message}`, {
+          ...(err.details ? { details: err.details } : {}),
+          hint: `${err.hint ? `${err.hint}; ` : ''}the restored data is in place: run \`msting start\` once the cause is fixed`,
+        });
+      }
+      throw err;
     }
   };
 }
+
+/** Seconds the restore waits for the stack to come up, as `msting start`'s default. */
+const START_TIMEOUT_S = 300;
 
 function vaultUnseal(config: MstingConfig, ctx: Context, engine: BackupEngine): RestoreHooks['ensureUnsealed'] {
   return async () => {
@@ -130,7 +138,7 @@ export async function run(options: RestoreCommandOptions, ctx: Context): Promise
       return 1;
     }
   }
-  const hooks: RestoreHooks = { start: composeStart(config, layout, ctx), ensureUnsealed: vaultUnseal(config, ctx, engine) };
+  const hooks: RestoreHooks = { start: lifecycleStart(ctx), ensureUnsealed: vaultUnseal(config, ctx, engine) };
   try {
     await applyRestore(engine, plan, restoreOptions, hooks, callbacks);
   } finally {

@@ -5,12 +5,13 @@ import type { DockerEngine } from '../docker/engine.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { checkPorts, type PortReport } from '../lifecycle/ports.js';
-import { renderForStart } from '../lifecycle/render-step.js';
+import { renderForStart, type RenderStepResult } from '../lifecycle/render-step.js';
+import { vaultStartHooks, type VaultStepInput } from '../lifecycle/vault-step.js';
 import { loadStack, type LoadedStack } from '../lifecycle/stack.js';
 import { executeStart, FINAL_OK, planStart, type StartHooks, type StartPlan, type StartResult, type StartState } from '../lifecycle/start.js';
 import { resolveProfileServices, type StackPlan } from '../stack/plan.js';
 import { findMissingFiles } from '../lifecycle/required-files.js';
-import { NO_SECRETS, type SecretsProvider } from '../stack/secrets.js';
+import type { SecretsProvider } from '../stack/secrets.js';
 import type { Output } from '../ui/output.js';
 
 export interface StartCommandOptions {
@@ -23,23 +24,30 @@ export interface StartCommandOptions {
 /** Outside things `start` needs, replaceable in tests. */
 export interface StartCommandDeps {
   docker(ctx: Context, needCompose: boolean): Promise<DockerSetup>;
-  /** Secrets for rendering (the Vault integration provides them). */
+  /** Secrets for the first render: Vault's when it already serves, else none (env files kept). */
   secrets(config: MstingConfig, ctx: Context): Promise<SecretsProvider>;
   recommendation(config: MstingConfig, ctx: Context): Promise<Recommendation>;
-  /** The Vault integration's seam: unseal Vault after it starts, render with its secrets. */
-  hooks(config: MstingConfig, ctx: Context): Promise<StartHooks>;
+  /** The Vault step: unseal Vault once it runs, then render again with its secrets. */
+  hooks(input: VaultStepInput): StartHooks;
 }
 
 async function probeRecommendation(config: MstingConfig, ctx: Context): Promise<Recommendation> {
-  const { machineRecommendation } = await import('../hardware/snapshot.js');
-  return machineRecommendation(config, ctx.home, ctx.env);
+  const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
+    import('../hardware/probe.js'),
+    import('../hardware/system-probe.js'),
+    import('../hardware/recommend.js'),
+  ]);
+  return recommend(await probeHardware(createSystemProbeDeps(ctx.env)), config);
 }
 
 export const defaultDeps: StartCommandDeps = {
   docker: (ctx, needCompose) => detectDocker({ env: ctx.env, cwd: ctx.home, needCompose }),
-  secrets: async () => NO_SECRETS,
+  secrets: async (config, ctx) => {
+    const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
+    return renderSecretsFromVault(config, { home: ctx.home, env: ctx.env }, (reason) => ctx.out.debug(`Vault secrets not read before start: ${reason}`));
+  },
   recommendation: probeRecommendation,
-  hooks: async () => ({}),
+  hooks: (input) => vaultStartHooks(input),
 };
 
 /** Lines of a failing service's log shown when start gives up. */
@@ -48,14 +56,28 @@ export const FAILURE_LOG_LINES = 40;
 /**
  * `msting start [SERVICE...]`: check ports, render what changed, then start the profile's
  * services in dependency order and wait for each (healthy, running, or completed for one-shot
- * jobs). On failure: the failing services' last log lines, what they depend on, exit 5, and
- * everything left in place for inspection.
+ * jobs). Once Vault runs it is unsealed and the env files are rendered again with its secrets,
+ * before anything that depends on it starts. On failure: the failing services' last log lines,
+ * what they depend on, exit 5, and everything left in place for inspection.
  */
 export async function run(options: StartCommandOptions, ctx: Context, deps: StartCommandDeps = defaultDeps): Promise<number> {
   const stack = await loadStack(ctx, { profile: options.profile });
   const docker = await deps.docker(ctx, true);
   await portsOrThrow(stack, docker.engine);
+  return renderAndStart(stack, docker, ctx, { services: options.services, timeoutS: options.timeout, verb: 'start' }, deps);
+}
 
+/**
+ * The part `start`, `restart` and `restore` share: render (with Vault's secrets when it serves),
+ * plan, check the mounted files, start with the Vault step, and report.
+ */
+export async function renderAndStart(
+  stack: LoadedStack,
+  docker: DockerSetup,
+  ctx: Context,
+  options: { services: readonly string[]; timeoutS: number; verb: 'start' | 'restart' },
+  deps: StartCommandDeps = defaultDeps,
+): Promise<number> {
   const runsModels = resolveProfileServices(stack.config, stack.profile).includes('llm-gateway');
   const recommendation = runsModels ? await deps.recommendation(stack.config, ctx) : cpuFallbackRecommendation(stack.config.llm.models);
   const rendered = await renderForStart({
@@ -67,17 +89,31 @@ export async function run(options: StartCommandOptions, ctx: Context, deps: Star
     secrets: await deps.secrets(stack.config, ctx),
     signal: ctx.signal,
   });
-  if (rendered.report.written.length + rendered.report.removed.length > 0) {
-    ctx.out.info(`rendered: ${[...rendered.report.written, ...rendered.report.removed.map((p) => `${p} (removed)`)].join(', ')}`);
-  }
-  for (const path of rendered.kept) ctx.out.debug(`kept ${path}: it holds secrets this render could not read`);
+  reportRender(rendered, ctx);
   for (const warning of rendered.plan.warnings) ctx.out.warn(warning);
 
   const plan = planStart(rendered.plan, options.services);
   await requiredFilesOrThrow(rendered.plan, ctx.home, plan);
-  const hooks = await deps.hooks(stack.config, ctx);
-  const result = await startWithProgress(plan, { ...docker, project: stack.project }, ctx, options.timeout, hooks);
-  return finishStart(plan, result, docker.engine, ctx, 'start');
+  const hooks = deps.hooks({
+    config: stack.config,
+    profile: stack.profile,
+    home: ctx.home,
+    env: ctx.env,
+    signal: ctx.signal,
+    recommendation,
+    onMessage: (m) => (ctx.out.json ? ctx.out.event({ event: 'vault', message: m, at: new Date().toISOString() }) : ctx.out.info(`vault: ${m}`)),
+    onWarning: (m) => ctx.out.warn(m),
+    onRendered: (r) => reportRender(r, ctx),
+  });
+  const result = await startWithProgress(plan, { ...docker, project: stack.project }, ctx, options.timeoutS, hooks);
+  return finishStart(plan, result, docker.engine, ctx, options.verb);
+}
+
+function reportRender(rendered: RenderStepResult, ctx: Context): void {
+  if (rendered.report.written.length + rendered.report.removed.length > 0) {
+    ctx.out.info(`rendered: ${[...rendered.report.written, ...rendered.report.removed.map((p) => `${p} (removed)`)].join(', ')}`);
+  }
+  for (const path of rendered.kept) ctx.out.debug(`kept ${path}: it holds secrets this render could not read`);
 }
 
 /** Refuse to start when a file the stack mounts is missing: exit 4, naming what creates it. */

@@ -18,7 +18,10 @@ export interface StatusCommandDeps {
 
 export const defaultDeps: StatusCommandDeps = {
   engine: (ctx) => createDockerEngine(ctx.env),
-  vault: async () => null,
+  vault: async (config, ctx, vaultRunning) => {
+    const { vaultSummary } = await import('../vault/lifecycle.js');
+    return vaultSummary(config, ctx, vaultRunning);
+  },
 };
 
 /**
@@ -37,7 +40,9 @@ export async function run(options: StatusCommandOptions, ctx: Context, deps: Sta
   const details = new Map<string, ContainerDetails>();
   await Promise.all(ids.map(async (id) => details.set(id, await engine.inspectContainer(id))));
   const vaultRunning = containers.some((c) => c.service === 'vault' && c.state === 'running');
-  const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault: await deps.vault(stack.config, ctx, vaultRunning) });
+  const hasVault = stack.plan.services.some((s) => s.name === 'vault');
+  const vault = hasVault ? await deps.vault(stack.config, ctx, vaultRunning) : null;
+  const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault });
   if (ctx.out.json) ctx.out.result(report);
   else printStatus(report, ctx.out);
   return report.healthy ? ExitCode.ok : ExitCode.failure;
@@ -75,7 +80,14 @@ export function printStatus(report: StatusReport, out: Output): void {
     out.print(painted.map((c, i) => (i === 1 || i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
   }
   if (report.services.some((s) => !s.in_profile)) out.print('* not in this profile');
-  if (report.vault) out.print(`vault: ${report.vault.state}${report.vault.detail ? ` (${report.vault.detail})` : ''}`);
+  if (report.vault) {
+    const v = report.vault;
+    const tone = v.state === 'unsealed' ? 'green' : v.state === 'sealed' ? 'yellow' : 'red';
+    const text = v.state === 'sealed' ? `sealed (unseal progress ${v.progress ?? 0} of ${v.threshold ?? '?'})` : v.state === 'uninitialized' ? 'not initialized' : v.state;
+    const hint = v.state === 'sealed' ? ': run `msting unseal` or `msting start`' : v.state === 'uninitialized' ? ': run `msting vault init` or `msting install`' : '';
+    const detail = v.detail && v.state !== 'sealed' ? ` (${v.detail})` : '';
+    out.print(`vault: ${out.paint(tone, text)}${detail}${v.mode === 'dev' ? ' [dev mode: in memory]' : ''}${hint}`);
+  }
   const urls = Object.entries(report.urls).filter(([, url]) => url !== null);
   if (urls.length > 0) {
     out.print('');

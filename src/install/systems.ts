@@ -22,21 +22,10 @@ export function createInstallSystems(config: MstingConfig, home: string, env: No
     },
     vault: {
       async initAndUnseal(onMessage) {
-        const [{ initVault }, { ensureUnsealed }] = await Promise.all([import('../vault/init.js'), import('../vault/unseal.js')]);
-        const s = await session();
-        // Vault answers a moment after its container reports healthy; ensureUnsealed waits for it.
-        await ensureUnsealed({ client: s.client, settings: config.vault, secretsDir: s.secretsDir, signal }).catch((err: unknown) => {
-          // Uninitialized (a new Vault) is what init is for; anything else is real.
-          if ((err as { kind?: string }).kind !== 'uninitialized') throw err;
-        });
-        const r = await initVault({
-          client: s.client,
-          settings: config.vault,
-          secretsDir: s.secretsDir,
-          token: s.tokenSource === 'VAULT_TOKEN' ? s.token : undefined,
-          onStep: (step) => onMessage(step.message),
-        });
-        await ensureUnsealed({ client: s.client, settings: config.vault, secretsDir: s.secretsDir, signal });
+        const { bringUpVault } = await import('../vault/lifecycle.js');
+        // Waits until Vault answers (a moment after its container reports healthy), initializes
+        // a new one, unseals, bootstraps, and waits until it serves.
+        const r = await bringUpVault({ config, home, env, signal, bootstrap: true, onMessage });
         return { initializedNow: r.initializedNow, sharesPath: r.sharesPath, autoUnseal: r.autoUnseal, warnings: r.warnings };
       },
       async status() {

@@ -8,11 +8,14 @@ import { renderStack, type RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteReport } from '../render/write.js';
 import { envFilePath, type StackPlan } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
+import { withHostSecrets } from '../vault/dev-token.js';
 
 /**
- * The render `start` does before anything else: the same files `msting config render` writes,
- * rewritten only where config.yml (or a secret) changed them. An env file that holds secrets
- * this render cannot read (Vault sealed or not reachable yet) is kept as it is.
+ * The one render every command writes with (`config render`, `start`, `restart`, `install`):
+ * the stack rendered from config.yml, rewritten only where something changed. An env file that
+ * sets variables this render cannot produce (its secrets are pending: Vault sealed, unreachable
+ * or not set up yet) is kept as it is: left unwritten and, through the writer's `keep` list,
+ * neither removed as stale nor dropped from the manifest.
  */
 
 export interface RenderStepResult {
@@ -21,6 +24,11 @@ export interface RenderStepResult {
   /** Env files kept because the secrets they hold could not be read. */
   kept: string[];
   pendingSecrets: { id: string; services: string[] }[];
+}
+
+/** Variable names an env file sets. */
+function envNames(content: string): Set<string> {
+  return new Set([...content.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -32,34 +40,47 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Of the files about to be written, the env files to keep as they are on disk: those of a
+ * service with a pending secret whose current file sets a variable the new one would drop.
+ */
+export async function envFilesToKeep(files: ReadonlyMap<string, RenderedFile>, pendingSecrets: readonly { services: string[] }[], root: string): Promise<string[]> {
+  const kept: string[] = [];
+  for (const service of new Set(pendingSecrets.flatMap((p) => p.services))) {
+    const path = envFilePath(service);
+    const next = files.get(path);
+    if (!next) continue;
+    const current = await readIfExists(join(root, path));
+    if (current === undefined) continue;
+    const will = envNames(next.content);
+    if ([...envNames(current)].some((name) => !will.has(name))) kept.push(path);
+  }
+  return kept.sort();
+}
+
 export async function renderForStart(input: {
   config: MstingConfig;
   profile: string;
+  /** The install directory: where secrets/ is (and where files go unless `output` says otherwise). */
   home: string;
+  output?: string | undefined;
   env: NodeJS.ProcessEnv;
   recommendation: Recommendation;
   secrets: SecretsProvider;
   signal: AbortSignal;
+  onFile?: (path: string, state: 'written' | 'unchanged' | 'removed') => void;
 }): Promise<RenderStepResult> {
+  const root = input.output ?? input.home;
   const rendered = renderStack({
     config: input.config,
     recommendation: input.recommendation,
     profile: input.profile,
-    secrets: input.secrets,
+    secrets: await withHostSecrets(input.secrets, input.config, input.home),
     modelsDir: modelsDir(input.env, process.platform, homedir()),
   });
+  const kept = await envFilesToKeep(rendered.files, rendered.pendingSecrets, root);
   const files = new Map<string, RenderedFile>(rendered.files);
-  const kept: string[] = [];
-  for (const service of new Set(rendered.pendingSecrets.flatMap((p) => p.services))) {
-    const path = envFilePath(service);
-    const current = files.has(path) ? await readIfExists(join(input.home, path)) : undefined;
-    if (current !== undefined) {
-      // Kept by writing back what is there: leaving it out of the set would make the writer
-      // treat it as no longer rendered and remove it.
-      files.set(path, { content: current, mode: 0o600, secret: true });
-      kept.push(path);
-    }
-  }
-  const report = await writeRendered(files, input.home, { signal: input.signal });
-  return { plan: rendered.plan, report, kept: kept.sort(), pendingSecrets: rendered.pendingSecrets };
+  for (const path of kept) files.delete(path);
+  const report = await writeRendered(files, root, { signal: input.signal, keep: kept, ...(input.onFile ? { onFile: input.onFile } : {}) });
+  return { plan: rendered.plan, report, kept, pendingSecrets: rendered.pendingSecrets };
 }

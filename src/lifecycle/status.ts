@@ -55,7 +55,16 @@ export interface StatusUrls {
 /** Filled by the Vault integration; null when it was not asked. */
 export interface VaultSummary {
   state: 'uninitialized' | 'sealed' | 'unsealed' | 'unreachable';
+  /** Why unreachable, the unseal progress in words, or "standby". */
   detail?: string;
+  /** vault.mode: "server" or "dev". */
+  mode?: 'server' | 'dev';
+  /** While sealed: shares given so far in this unseal round; null otherwise. */
+  progress?: number | null;
+  /** Shares needed to unseal; null when Vault did not say (unreachable, uninitialized). */
+  threshold?: number | null;
+  /** Where msting reached Vault; null when it did not try (container not running). */
+  address?: string | null;
 }
 
 export interface StatusReport {
@@ -159,7 +168,8 @@ export function buildStatus(input: {
     schema: STATUS_SCHEMA_VERSION,
     project: plan.project,
     profile: plan.profile,
-    healthy: services.filter((s) => s.in_profile).every((s) => s.ok),
+    // A sealed (or unreachable) Vault leaves the services that read secrets unable to work.
+    healthy: services.filter((s) => s.in_profile).every((s) => s.ok) && (!input.vault || input.vault.state === 'unsealed'),
     services,
     vault: input.vault ?? null,
     urls: statusUrls(input.config, new Set(planned.keys())),

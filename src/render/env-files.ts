@@ -109,6 +109,8 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
   switch (service.name) {
     case 'vault':
       env.set('VAULT_ADDR', 'http://127.0.0.1:8200').set('VAULT_API_ADDR', 'http://vault:8200').set('SKIP_SETCAP', 'true');
+      // A dev server starts with the root token msting generated and keeps in secrets/.
+      if (config.vault.mode === 'dev') env.secret('vault.dev_root_token', 'VAULT_DEV_ROOT_TOKEN_ID');
       return;
     case 'db':
       env.set('POSTGRES_USER', 'postgres').set('POSTGRES_DB', 'postgres').set('PGDATA', '/var/lib/postgresql/data/pgdata');

@@ -1,6 +1,7 @@
 import type { MstingConfig } from '../config/schema.js';
 import { NO_SECRETS, type SecretsProvider } from '../stack/secrets.js';
 import { isVaultError } from './client.js';
+import { withHostSecrets } from './dev-token.js';
 import { managementClient, openVault } from './session.js';
 import { loadSecretsProvider } from './stack-secrets.js';
 
@@ -17,11 +18,11 @@ export async function renderSecretsFromVault(
   const session = await openVault({ config, home: ctx.home, env: ctx.env });
   try {
     const client = await managementClient(session);
-    return await loadSecretsProvider(client, { config });
+    return await withHostSecrets(await loadSecretsProvider(client, { config }), config, ctx.home);
   } catch (err) {
     if (isVaultError(err)) {
       onUnavailable?.(`${err.message}${err.hint ? ` (${err.hint})` : ''}`);
-      return NO_SECRETS;
+      return withHostSecrets(NO_SECRETS, config, ctx.home);
     }
     throw err;
   }
