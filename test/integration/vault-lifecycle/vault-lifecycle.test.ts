@@ -1,0 +1,181 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quoteEnvValue } from '../../../src/render/env-format.js';
+
+/**
+ * Vault in the lifecycle, on the real engine with the built CLI: after an install, the vault
+ * container restarts sealed; `status` says so; `start` with vault.auto_unseal off stops with exit
+ * 5 and points at `msting unseal`; `config render` keeps the env files it cannot fill; `start`
+ * unseals with the stored shares, renders the env files from Vault and brings every service up.
+ */
+
+const root = resolve(import.meta.dirname, '../../..');
+const cli = join(root, 'bin', 'msting.js');
+const project = `msting-vl-${process.pid}`;
+const base = 20000 + Math.floor(Math.random() * 80) * 100 + 50;
+
+let work: string;
+let home: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function msting(args: string[]): Promise<Run> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [cli, '--home', home, ...args], {
+      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
+  });
+}
+
+function docker(args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+function containerIds(): Map<string, string> {
+  const lines = docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}} {{.ID}}']);
+  return new Map(lines.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+}
+
+interface StatusJson {
+  healthy: boolean;
+  services: { service: string; ok: boolean }[];
+  vault: { state: string; progress: number | null; threshold: number | null; mode: string } | null;
+}
+
+async function status(): Promise<StatusJson> {
+  const r = await msting(['--json', 'status']);
+  return JSON.parse(r.stdout) as StatusJson;
+}
+
+/** A KV value read with msting's admin token, straight from Vault's HTTP API. */
+async function kvRead(path: string, key: string): Promise<string> {
+  const token = (await readFile(join(home, 'secrets', 'vault-admin-token'), 'utf8')).trim();
+  const res = await fetch(`http://127.0.0.1:${base}/v1/sting/data/${path}`, { headers: { 'X-Vault-Token': token } });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { data: { data: Record<string, string> } };
+  return body.data.data[key]!;
+}
+
+function envValue(text: string, name: string): string | undefined {
+  return new RegExp(`^${name}=(.*)$`, 'm').exec(text)?.[1];
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npx tsc -p tsconfig.build.json');
+  execFileSync(join(root, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const built = JSON.parse(await readFile(join(root, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
+  const vault = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  work = await mkdtemp(join(tmpdir(), 'msting-vault-lifecycle-it-'));
+  home = join(work, 'home');
+  await mkdir(join(home, 'conf'), { recursive: true });
+  await mkdir(join(home, 'compose'), { recursive: true });
+  const stand = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
+  const ports = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
+  await writeFile(
+    join(home, 'conf', 'config.yml'),
+    [
+      'project:',
+      `  name: ${project}`,
+      'vault:',
+      '  shares: 3',
+      '  threshold: 2',
+      'images:',
+      '  overrides:',
+      `    vault: ${vault}`,
+      `    db: ${built.debian}`,
+      `    redis: ${built.debian}`,
+      ...stand.map((s) => `    ${s}: ${built.busybox}`),
+      'ports:',
+      ...ports.map((p, i) => `  ${p}: ${base + i}`),
+      '',
+    ].join('\n'),
+  );
+  const fast = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
+  const override = fast.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: 60s\n      timeout: 5s\n      retries: 3\n`);
+  await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
+  const install = await msting(['install', '--yes', '--skip-models']);
+  if (install.code !== 0) throw new Error(`install failed (${install.code}): ${install.stderr.slice(-3000)}`);
+}, 600_000);
+
+afterAll(async () => {
+  for (const id of containerIds().values()) execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  const volumes = docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').filter(Boolean);
+  if (volumes.length > 0) execFileSync('docker', ['volume', 'rm', '-f', ...volumes], { stdio: 'ignore' });
+  execFileSync('docker', ['network', 'prune', '-f', '--filter', `label=com.docker.compose.project=${project}`], { stdio: 'ignore' });
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('Vault in start, status and config render on the real engine', () => {
+  it('a restarted Vault is reported sealed, and start unseals it before its dependants and renders from Vault', async () => {
+    const installed = await status();
+    expect(installed.vault).toMatchObject({ state: 'unsealed', mode: 'server' });
+    expect(installed.healthy).toBe(true);
+
+    const vaultId = containerIds().get('vault')!;
+    docker(['restart', vaultId]);
+    const sealed = await msting(['--json', 'status']);
+    expect(sealed.code).toBe(1);
+    const sealedReport = JSON.parse(sealed.stdout) as StatusJson;
+    expect(sealedReport.vault).toMatchObject({ state: 'sealed', progress: 0, threshold: 2 });
+    expect(sealedReport.healthy).toBe(false);
+    const text = await msting(['status']);
+    expect(text.stdout).toMatch(/vault: sealed \(unseal progress 0 of 2\)/);
+
+    // Sealed: config render cannot read the secrets; the env files that hold them stay, byte for byte.
+    const dbEnvBefore = await readFile(join(home, 'env', 'db.env'), 'utf8');
+    const render = await msting(['--json', 'config', 'render']);
+    expect(render.code, render.stderr).toBe(0);
+    const rendered = JSON.parse(render.stdout) as { kept: string[]; removed: string[]; pendingSecrets: unknown[] };
+    expect(rendered.kept).toContain('env/db.env');
+    expect(rendered.removed).toEqual([]);
+    expect(rendered.pendingSecrets.length).toBeGreaterThan(0);
+    expect(await readFile(join(home, 'env', 'db.env'), 'utf8')).toBe(dbEnvBefore);
+    const again = await msting(['config', 'render']);
+    expect(again.stderr).toMatch(/\d+ secrets? pending/);
+    expect(existsSync(join(home, 'env', 'db.env'))).toBe(true);
+
+    // auto_unseal off: start stops after vault, with exit 5 and the way out.
+    expect((await msting(['config', 'set', 'vault.auto_unseal', 'false'])).code).toBe(0);
+    const refused = await msting(['start']);
+    expect(refused.code, refused.stderr).toBe(5);
+    expect(refused.stderr).toMatch(/sealed/);
+    expect(refused.stderr).toMatch(/msting unseal/);
+    expect((await status()).vault?.state).toBe('sealed');
+
+    expect((await msting(['config', 'set', 'vault.auto_unseal', 'true'])).code).toBe(0);
+    const t0 = Date.now();
+    const started = await msting(['start', '--timeout', '120']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stderr).toMatch(/vault: Vault is unsealed/);
+    expect(Date.now() - t0).toBeLessThan(120_000);
+
+    const after = await status();
+    expect(after.vault).toMatchObject({ state: 'unsealed', progress: null, threshold: 2 });
+    expect(after.services.filter((s) => !s.ok)).toEqual([]);
+    expect(after.healthy).toBe(true);
+
+    // The env files carry what Vault holds (compared, never printed).
+    const dbEnv = await readFile(join(home, 'env', 'db.env'), 'utf8');
+    const postgres = await kvRead('db/postgres', 'password');
+    expect(envValue(dbEnv, 'POSTGRES_PASSWORD') === quoteEnvValue(postgres)).toBe(true);
+    const appEnv = await readFile(join(home, 'env', 'app.env'), 'utf8');
+    const appPassword = await kvRead('db/app', 'password');
+    expect(envValue(appEnv, 'DATABASE_PASSWORD') === quoteEnvValue(appPassword)).toBe(true);
+    expect((await stat(join(home, 'env', 'db.env'))).mode & 0o777).toBe(0o600);
+  });
+});
