@@ -6,5 +6,8 @@ if (major < 20 || (major === 20 && minor < 12)) {
     'hint: install a current Node.js LTS from your package manager or nodejs.org\n');
   process.exit(1);
 }
+// Node 22.1+ keeps compiled code between runs; a no-op where it is missing.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv);

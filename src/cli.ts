@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { createContext, type Context, type GlobalOptions } from './context.js';
 import { ExitCode, MstingError, isMstingError, usageError } from './errors.js';
 import { createOutput, type Streams } from './ui/output.js';
@@ -11,8 +10,7 @@ import { BUILTIN_PROFILES } from './stack/names.js';
  * systeminformation.
  */
 
-const require = createRequire(import.meta.url);
-const { version } = require('../package.json') as { version: string };
+import { MSTING_VERSION as version } from './package-info.js';
 
 /** A command module's entry: options in, exit code (or nothing for 0) out. */
 export type CommandRun<O> = (options: O, ctx: Context) => Promise<number | void>;

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { MSTING_VERSION } from '../package-info.js';
 import { relative } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { MstingConfig } from '../config/schema.js';
@@ -25,10 +25,8 @@ export interface BackupCommandOptions {
   includeVaultKeys: boolean;
 }
 
-const require = createRequire(import.meta.url);
-
 export function mstingVersion(): string {
-  return (require('../../package.json') as { version: string }).version;
+  return MSTING_VERSION;
 }
 
 export async function loadStack(ctx: Context): Promise<{ config: MstingConfig; layout: InstallLayout }> {

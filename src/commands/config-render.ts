@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { renderForStart } from '../lifecycle/render-step.js';
+import { loadValidatedConfig } from '../lifecycle/stack.js';
 import { resolveProfileServices } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 
@@ -55,8 +55,9 @@ export const defaultDeps: ConfigRenderDeps = {
  * without starting anything. Files that did not change are not rewritten.
  */
 export async function run(options: ConfigRenderOptions, ctx: Context, deps: ConfigRenderDeps = defaultDeps): Promise<number> {
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile: options.profile });
-  for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, loaded.path));
+  // The validated config of the last run is reused while config.yml and its inputs are unchanged.
+  const loaded = await loadValidatedConfig(ctx, options.profile);
+  for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, ctx.configPath));
   const config = loaded.config;
   const profile = options.profile ?? config.profile;
   const output = options.output ? resolve(options.output) : ctx.home;

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
@@ -13,6 +12,7 @@ import { createInstallSystems } from '../install/systems.js';
 import { installLayout } from '../layout.js';
 import type { PreflightReport } from '../preflight/checks.js';
 import type { Output } from '../ui/output.js';
+import { MSTING_VERSION } from '../package-info.js';
 
 export interface InstallCommandOptions {
   profile?: string | undefined;
@@ -22,8 +22,6 @@ export interface InstallCommandOptions {
   timeout: number;
 }
 
-const require = createRequire(import.meta.url);
-const { version: MSTING_VERSION } = require('../../package.json') as { version: string };
 
 /**
  * `msting install`: preflight, directories, config, hardware, certificates, render, images,

@@ -1,5 +1,4 @@
 import { homedir } from 'node:os';
-import { createRequire } from 'node:module';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
@@ -21,6 +20,7 @@ import type { Output } from '../ui/output.js';
 import { configHashes, executeUpdate, readPreviousRender, type UpdateOutcome } from '../update/execute.js';
 import { imageId, pullNewer, retagImage, runningServices } from '../update/docker.js';
 import { planUpdate, type UpdatePlan } from '../update/plan.js';
+import { MSTING_VERSION } from '../package-info.js';
 
 export interface UpdateCommandOptions {
   services: string[];
@@ -30,8 +30,6 @@ export interface UpdateCommandOptions {
   timeout: number;
 }
 
-const require = createRequire(import.meta.url);
-const { version: MSTING_VERSION } = require('../../package.json') as { version: string };
 
 /**
  * `msting update [SERVICE...]`: render again, pull (or build) newer images while the old ones

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { VAULT_REF } from './schema.js';
+import { VAULT_REF } from './vault-ref.js';
 import { allowedKeys, schemaAt } from './schema-walk.js';
 import { didYouMean } from './suggest.js';
 import type { KeyPath, RuleProblem } from './problems.js';

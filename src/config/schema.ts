@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, FIXED_SERVICES, PORT_KEYS, type PortKey } from '../stack/names.js';
+import { VAULT_REF } from './vault-ref.js';
 
 /**
  * config.yml, the single source of truth. Every field has a description and a default, so an
@@ -24,8 +25,7 @@ const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
 const serviceName = z.string().min(1);
 
-/** `vault-ref:PATH#KEY`: the value is read from Vault at render time. */
-export const VAULT_REF = /^vault-ref:([A-Za-z0-9_./-]+)#([A-Za-z0-9_.-]+)$/;
+export { VAULT_REF } from './vault-ref.js';
 
 const vaultRef = z.string().regex(VAULT_REF, 'a vault-ref:PATH#KEY');
 

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-info.js';
 
-/** Files shipped with the package, found relative to this module (src/config or dist/config). */
-export const TEMPLATE_FILE = fileURLToPath(new URL('../../templates/config.yml', import.meta.url));
-export const JSON_SCHEMA_FILE = fileURLToPath(new URL('../../schema/config.schema.json', import.meta.url));
+/** Files shipped with the package. */
+export const TEMPLATE_FILE = join(PACKAGE_ROOT, 'templates', 'config.yml');
+export const JSON_SCHEMA_FILE = join(PACKAGE_ROOT, 'schema', 'config.schema.json');
 
 /**
  * The commented starter config.yml. Its first line tells YAML editors (yaml-language-server)

@@ -1,6 +1,7 @@
 import type { SecretsProvider } from '../stack/secrets.js';
 import { formatPath } from './problems.js';
-import { VAULT_REF, type MstingConfig } from './schema.js';
+import type { MstingConfig } from './schema.js';
+import { VAULT_REF } from './vault-ref.js';
 
 /** A `vault-ref:PATH#KEY` found in the config. Carries where it is, never the secret. */
 export interface VaultRefUse {

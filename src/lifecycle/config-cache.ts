@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ENV_OVERRIDES } from '../config/env-overrides.js';
 import type { ConfigProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { MSTING_BUILD } from '../package-info.js';
 
 /**
  * The validated config of the last run, kept beside the rendered compose file and reused while
@@ -34,10 +34,7 @@ export interface CacheInputs {
 export async function cacheKey(inputs: CacheInputs): Promise<string> {
   const [text, schema] = await Promise.all([
     readFile(inputs.configPath).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err))),
-    stat(fileURLToPath(new URL('../config/schema.js', import.meta.url))).then(
-      (s) => `${s.size}:${s.mtimeMs}`,
-      () => 'unknown',
-    ),
+    MSTING_BUILD,
   ]);
   const overrides = ENV_OVERRIDES.map(({ variable }) => `${variable}=${inputs.env[variable] ?? ''}`);
   const hash = createHash('sha256');

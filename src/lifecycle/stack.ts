@@ -47,7 +47,7 @@ export async function loadStack(
 }
 
 /** config.yml validated, or the cached result of the last validation of the same inputs. */
-async function loadValidatedConfig(
+export async function loadValidatedConfig(
   ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home'>,
   profile: string | undefined,
 ): Promise<{ config: MstingConfig; warnings: ConfigProblem[] }> {

@@ -1,4 +1,8 @@
-import { configSchema, VAULT_REF, type MstingConfig } from '../config/schema.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { MstingConfig } from '../config/schema.js';
+import { TEMPLATE_FILE } from '../config/template.js';
+import { VAULT_REF } from '../config/vault-ref.js';
 import { resolveVaultRefs } from '../config/vault-refs.js';
 import type { Recommendation } from '../hardware/types.js';
 import { RENDER_PATHS, envFilePath, planStack, serviceConfigPath, type StackPlan } from '../stack/plan.js';
@@ -52,7 +56,9 @@ const SECRET = 0o600;
 function withoutUnresolvedRefs(config: MstingConfig, secrets: SecretsProvider): { config: MstingConfig; pending: PendingSecret[] } {
   const { config: resolved, unresolved } = resolveVaultRefs(config, secrets);
   if (unresolved.length === 0) return { config: resolved, pending: [] };
-  const defaults = configSchema.parse({}) as unknown;
+  // The starter file holds exactly the schema's defaults (a config test keeps them equal); reading
+  // it avoids loading the schema library on every render.
+  const defaults = parseYaml(readFileSync(TEMPLATE_FILE, 'utf8')) as unknown;
   const strip = (node: unknown, fallback: unknown): unknown => {
     if (typeof node === 'string') return VAULT_REF.test(node) ? fallback : node;
     if (Array.isArray(node)) return node.map((item, i) => strip(item, Array.isArray(fallback) ? fallback[i] : undefined));

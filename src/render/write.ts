@@ -94,14 +94,20 @@ export async function writeRendered(files: ReadonlyMap<string, RenderedFile>, ro
       // An existing directory may have been created wider; secrets need it closed.
       await chmod(join(root, dir), mode);
     }
-    for (const path of order) {
+    if (order.includes(RENDER_PATHS.composeOverrideFile)) throw new Error('refusing to write the user override file');
+    // Read what is there all at once (most renders change nothing); write in order, compose file last.
+    const states = await Promise.all(
+      order.map((path) =>
+        currentState(join(root, path)).catch((err: unknown) => {
+          throw ioError(err, join(root, path));
+        }),
+      ),
+    );
+    for (const [index, path] of order.entries()) {
       checkAborted(options.signal);
-      if (path === RENDER_PATHS.composeOverrideFile) throw new Error('refusing to write the user override file');
       const file = files.get(path)!;
       const target = join(root, path);
-      const existing = await currentState(target).catch((err: unknown) => {
-        throw ioError(err, target);
-      });
+      const existing = states[index];
       if (existing && existing.content === file.content && existing.mode === file.mode) {
         report.unchanged.push(path);
         options.onFile?.(path, 'unchanged');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-/** The built CLI (run `npx tsc -p tsconfig.build.json` first), in a temporary home. */
+/** The built CLI (run `npm run build` first), in a temporary home. */
 const root = resolve(import.meta.dirname, '../..');
 const bin = join(root, 'bin', 'msting.js');
 

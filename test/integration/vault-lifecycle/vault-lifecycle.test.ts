@@ -76,7 +76,7 @@ function envValue(text: string, name: string): string | undefined {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npx tsc -p tsconfig.build.json');
+  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
   execFileSync(join(root, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
   const built = JSON.parse(await readFile(join(root, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
   const vault = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;

@@ -24,7 +24,7 @@ let port: number;
 let vault: ChildProcess | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npx tsc -p tsconfig.build.json');
+  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'test', 'vault-emulator', 'tsconfig.json')], { stdio: 'inherit' });
   work = await mkdtemp(join(tmpdir(), 'msting-vault-it-'));
 });
