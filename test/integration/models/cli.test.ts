@@ -80,7 +80,7 @@ function start(args: string[], extra: Record<string, string> = {}): { child: Chi
 const msting = (args: string[], extra: Record<string, string> = {}): Promise<Run> => start(args, extra).done;
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist', 'commands', 'models-download.js'))) throw new Error('build first: npm run build');
+  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('build first: npm run build');
   work = await tempDir('cli');
   await mkdir(join(work.dir, 'home', 'conf'), { recursive: true });
   await writeFile(join(work.dir, 'home', 'conf', 'config.yml'), CONFIG);
