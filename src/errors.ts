@@ -97,6 +97,7 @@ function defaultExitCode(code: ErrorCode): ExitCode {
     case 'HUB_NOT_FOUND':
     case 'HUB_RATE_LIMITED':
     case 'INTEGRITY':
+    case 'GATEWAY_CONFIG':
       return ExitCode.external;
     case 'INTERRUPTED':
       return ExitCode.interrupted;

@@ -4,7 +4,8 @@ import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
-import { renderForStart } from '../lifecycle/render-step.js';
+import { gatewayGuardMessage } from '../gateway/write-guard.js';
+import { renderForStart, type GatewayGuardAccess } from '../lifecycle/render-step.js';
 import { loadValidatedConfig } from '../lifecycle/stack.js';
 import { resolveProfileServices } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
@@ -32,6 +33,8 @@ export interface ConfigRenderJson {
 export interface ConfigRenderDeps {
   secrets(config: MstingConfig, ctx: Context): Promise<SecretsProvider>;
   recommendation(config: MstingConfig, ctx: Context): Promise<Recommendation>;
+  /** Docker access for checking the running gateway's new config (default: the engine the environment names). */
+  gateway?: (config: MstingConfig, ctx: Context) => GatewayGuardAccess;
 }
 
 /** The machine's recommendation; only asked for when the profile runs model services. */
@@ -77,6 +80,11 @@ export async function run(options: ConfigRenderOptions, ctx: Context, deps: Conf
     signal: ctx.signal,
     onFile: (path, state) => {
       if (state !== 'unchanged') ctx.out.debug(`${state}: ${path}`);
+    },
+    gateway: deps.gateway?.(config, ctx),
+    onGateway: (result) => {
+      const message = gatewayGuardMessage(result);
+      if (message !== null) ctx.out.info(message);
     },
   });
   const { report, kept } = rendered;

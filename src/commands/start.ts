@@ -13,6 +13,7 @@ import { resolveProfileServices, type StackPlan } from '../stack/plan.js';
 import { findMissingFiles } from '../lifecycle/required-files.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 import type { Output } from '../ui/output.js';
+import { gatewayGuardMessage } from '../gateway/write-guard.js';
 
 export interface StartCommandOptions {
   services: string[];
@@ -31,13 +32,10 @@ export interface StartCommandDeps {
   hooks(input: VaultStepInput): StartHooks;
 }
 
+/** The machine's recommendation (hardware snapshot), the same one `status` and `config render` plan with. */
 async function probeRecommendation(config: MstingConfig, ctx: Context): Promise<Recommendation> {
-  const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
-    import('../hardware/probe.js'),
-    import('../hardware/system-probe.js'),
-    import('../hardware/recommend.js'),
-  ]);
-  return recommend(await probeHardware(createSystemProbeDeps(ctx.env)), config);
+  const { machineRecommendation } = await import('../hardware/snapshot.js');
+  return machineRecommendation(config, ctx.home, ctx.env);
 }
 
 export const defaultDeps: StartCommandDeps = {
@@ -88,6 +86,7 @@ export async function renderAndStart(
     recommendation,
     secrets: await deps.secrets(stack.config, ctx),
     signal: ctx.signal,
+    onGateway: (r) => reportGateway(r, ctx),
   });
   reportRender(rendered, ctx);
   for (const warning of rendered.plan.warnings) ctx.out.warn(warning);
@@ -107,6 +106,11 @@ export async function renderAndStart(
   });
   const result = await startWithProgress(plan, { ...docker, project: stack.project }, ctx, options.timeoutS, hooks);
   return finishStart(plan, result, docker.engine, ctx, options.verb);
+}
+
+function reportGateway(result: Parameters<typeof gatewayGuardMessage>[0], ctx: Context): void {
+  const message = gatewayGuardMessage(result);
+  if (message !== null) ctx.out.info(message);
 }
 
 function reportRender(rendered: RenderStepResult, ctx: Context): void {

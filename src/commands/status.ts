@@ -2,6 +2,8 @@ import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { createDockerEngine, type ContainerDetails, type DockerEngine } from '../docker/engine.js';
 import { ExitCode } from '../errors.js';
+import { formatGatewayUpstreams } from '../gateway/upstreams.js';
+import { planGateway } from '../gateway/plan.js';
 import { loadStack } from '../lifecycle/stack.js';
 import { buildStatus, containersToInspect, type ServiceStatus, type StatusReport, type VaultSummary } from '../lifecycle/status.js';
 import type { Output } from '../ui/output.js';
@@ -42,7 +44,8 @@ export async function run(options: StatusCommandOptions, ctx: Context, deps: Sta
   const vaultRunning = containers.some((c) => c.service === 'vault' && c.state === 'running');
   const hasVault = stack.plan.services.some((s) => s.name === 'vault');
   const vault = hasVault ? await deps.vault(stack.config, ctx, vaultRunning) : null;
-  const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault });
+  const gateway = stack.plan.services.some((s) => s.name === 'llm-gateway') ? planGateway(stack.config.llm, stack.recommendation) : null;
+  const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault, gateway });
   if (ctx.out.json) ctx.out.result(report);
   else printStatus(report, ctx.out);
   return report.healthy ? ExitCode.ok : ExitCode.failure;
@@ -87,6 +90,12 @@ export function printStatus(report: StatusReport, out: Output): void {
     const hint = v.state === 'sealed' ? ': run `msting unseal` or `msting start`' : v.state === 'uninitialized' ? ': run `msting vault init` or `msting install`' : '';
     const detail = v.detail && v.state !== 'sealed' ? ` (${v.detail})` : '';
     out.print(`vault: ${out.paint(tone, text)}${detail}${v.mode === 'dev' ? ' [dev mode: in memory]' : ''}${hint}`);
+  }
+  if (report.gateway) {
+    const lines = formatGatewayUpstreams(report.gateway);
+    out.print('');
+    out.print(lines.length === 0 ? 'llm-gateway: no model routed (llm.models)' : 'llm-gateway:');
+    for (const l of lines) out.print(`  ${l}`);
   }
   const urls = Object.entries(report.urls).filter(([, url]) => url !== null);
   if (urls.length > 0) {

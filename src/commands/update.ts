@@ -13,6 +13,7 @@ import { readState } from '../install/state.js';
 import { profileRunsModels } from '../install/flow.js';
 import { installLayout, modelsDir } from '../layout.js';
 import { checkServiceNames, stackGraph } from '../lifecycle/graph.js';
+import { renderGuards } from '../lifecycle/render-step.js';
 import { RENDER_PATHS } from '../stack/plan.js';
 import { renderStack } from '../render/render-stack.js';
 import { writeRendered } from '../render/write.js';
@@ -105,7 +106,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
     printPlan(out, plan, options.plan);
     if (options.plan) return ExitCode.ok;
     if (plan.changes.length === 0) {
-      await writeRendered(rendered.files, ctx.home, { signal: ctx.signal });
+      await writeRendered(rendered.files, ctx.home, { signal: ctx.signal, guards: await renderGuards({ files: rendered.files, project: config.project.name, env: ctx.env, signal: ctx.signal }) });
       if (out.json) out.event({ event: 'summary', ok: true, updated: [], rolled_back: [] });
       else out.print(`nothing to update: all ${plan.unchanged.length} services run their current image and config`);
       return ExitCode.ok;
@@ -123,7 +124,8 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
       out.info(`backup written: ${path}`);
     }
 
-    await writeRendered(rendered.files, ctx.home, { signal: ctx.signal });
+    // The running gateway checks its new config before it is put in place (refused: nothing was written).
+    await writeRendered(rendered.files, ctx.home, { signal: ctx.signal, guards: await renderGuards({ files: rendered.files, project: config.project.name, env: ctx.env, signal: ctx.signal }) });
     const previousImageIds = new Map(running.map((r) => [r.service, r.imageId]));
     const outcomes = await executeUpdate(plan, {
       engine: docker.engine,
@@ -208,13 +210,10 @@ function short(id: string | null): string {
   return id ? id.replace(/^sha256:/, '').slice(0, 12) : 'none';
 }
 
+/** The machine's recommendation, as `start`, `status` and `config render` plan with (hardware snapshot). */
 async function probeRecommendation(config: MstingConfig, ctx: Context) {
-  const [{ probeHardware }, { createSystemProbeDeps }, { recommend }] = await Promise.all([
-    import('../hardware/probe.js'),
-    import('../hardware/system-probe.js'),
-    import('../hardware/recommend.js'),
-  ]);
-  return recommend(await probeHardware(createSystemProbeDeps(ctx.env)), config);
+  const { machineRecommendation } = await import('../hardware/snapshot.js');
+  return machineRecommendation(config, ctx.home, ctx.env);
 }
 
 /** The automatic backup: encrypted with the backup key file (created on first use), like `msting backup --encrypt`. */

@@ -5,8 +5,9 @@ import type { MstingConfig } from '../config/schema.js';
 import type { Recommendation } from '../hardware/types.js';
 import { modelsDir } from '../layout.js';
 import { renderStack, type RenderedFile } from '../render/render-stack.js';
-import { writeRendered, type WriteReport } from '../render/write.js';
-import { envFilePath, type StackPlan } from '../stack/plan.js';
+import { writeRendered, type WriteGuard, type WriteReport } from '../render/write.js';
+import { envFilePath, serviceConfigPath, type StackPlan } from '../stack/plan.js';
+import type { GatewayGuardDeps } from '../gateway/write-guard.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 import { withHostSecrets } from '../vault/dev-token.js';
 
@@ -58,6 +59,59 @@ export async function envFilesToKeep(files: ReadonlyMap<string, RenderedFile>, p
   return kept.sort();
 }
 
+/** The rendered gateway config, install-relative. */
+export const GATEWAY_CONFIG_FILE = serviceConfigPath('llm-gateway', 'nginx.conf');
+
+/** The Docker side of the gateway guard; replaceable in tests. */
+export type GatewayGuardAccess = Pick<GatewayGuardDeps, 'listContainers' | 'exec'>;
+
+/** The project's containers and `docker exec`, over the engine the environment names. */
+export function engineGuardAccess(project: string, env: NodeJS.ProcessEnv): GatewayGuardAccess {
+  return {
+    async listContainers() {
+      const { createDockerEngine } = await import('../docker/engine.js');
+      try {
+        return await createDockerEngine(env).listContainers(project);
+      } catch (err) {
+        // No engine msting can reach: no gateway running there that a new file could disturb.
+        const code = (err as { code?: string }).code;
+        if (code === 'DOCKER_UNAVAILABLE' || code === 'DOCKER_PERMISSION') return [];
+        throw err;
+      }
+    },
+    exec: {
+      async exec(container, argv, options) {
+        const { createContainerExec } = await import('../gateway/container-exec.js');
+        return createContainerExec(env).exec(container, argv, options);
+      },
+    },
+  };
+}
+
+/**
+ * The write guards of a render into the install directory: the gateway's nginx.conf, when this
+ * render writes one, goes through the running gateway's `nginx -t` first (see gatewayWriteGuard).
+ * Every command that writes rendered files into the install passes these to writeRendered.
+ */
+export async function renderGuards(input: {
+  files: ReadonlyMap<string, RenderedFile>;
+  project: string;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal | undefined;
+  access?: GatewayGuardAccess | undefined;
+  onGateway?: GatewayGuardDeps['onApplied'];
+}): Promise<Map<string, WriteGuard>> {
+  const guards = new Map<string, WriteGuard>();
+  if (!input.files.has(GATEWAY_CONFIG_FILE)) return guards;
+  const { gatewayWriteGuard } = await import('../gateway/write-guard.js');
+  const access = input.access ?? engineGuardAccess(input.project, input.env);
+  guards.set(
+    GATEWAY_CONFIG_FILE,
+    gatewayWriteGuard({ ...access, signal: input.signal, ...(input.onGateway ? { onApplied: input.onGateway } : {}) }),
+  );
+  return guards;
+}
+
 export async function renderForStart(input: {
   config: MstingConfig;
   profile: string;
@@ -69,6 +123,9 @@ export async function renderForStart(input: {
   secrets: SecretsProvider;
   signal: AbortSignal;
   onFile?: (path: string, state: 'written' | 'unchanged' | 'removed') => void;
+  /** Docker access for the gateway guard (default: the engine the environment names). */
+  gateway?: GatewayGuardAccess | undefined;
+  onGateway?: GatewayGuardDeps['onApplied'];
 }): Promise<RenderStepResult> {
   const root = input.output ?? input.home;
   const rendered = renderStack({
@@ -81,6 +138,11 @@ export async function renderForStart(input: {
   const kept = await envFilesToKeep(rendered.files, rendered.pendingSecrets, root);
   const files = new Map<string, RenderedFile>(rendered.files);
   for (const path of kept) files.delete(path);
-  const report = await writeRendered(files, root, { signal: input.signal, keep: kept, ...(input.onFile ? { onFile: input.onFile } : {}) });
+  // Files rendered elsewhere (--output) are no running gateway's config.
+  const guards =
+    root === input.home
+      ? await renderGuards({ files, project: input.config.project.name, env: input.env, signal: input.signal, access: input.gateway, onGateway: input.onGateway })
+      : new Map<string, WriteGuard>();
+  const report = await writeRendered(files, root, { signal: input.signal, keep: kept, guards, ...(input.onFile ? { onFile: input.onFile } : {}) });
   return { plan: rendered.plan, report, kept, pendingSecrets: rendered.pendingSecrets };
 }

@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import type { ComposeProject } from '../docker/compose-cli.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { installLayout, modelsDir } from '../layout.js';
-import { planStack, type StackPlan } from '../stack/plan.js';
+import { planStack, resolveProfileServices, type StackPlan } from '../stack/plan.js';
 import { cacheKey, readCachedConfig, writeCachedConfig } from './config-cache.js';
 
 /**
@@ -19,6 +19,8 @@ export interface LoadedStack {
   profile: string;
   plan: StackPlan;
   project: ComposeProject;
+  /** What the plan was made with: the one `start` and `config render` use, so model services agree. */
+  recommendation: Recommendation;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -38,12 +40,23 @@ export async function loadStack(
     for (const warning of warnings) ctx.out.warn(formatProblem(warning, ctx.configPath));
   }
   const profile = options.profile ?? config.profile;
-  const recommendation = options.recommendation ?? cpuFallbackRecommendation(config.llm.models);
+  const recommendation = options.recommendation ?? (await profileRecommendation(config, profile, ctx));
   const plan = planStack(config, recommendation, profile, { modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
   const layout = installLayout(ctx.home);
   const files = [layout.composeFile];
   if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);
-  return { config, profile, plan, project: { name: config.project.name, files, profile } };
+  return { config, profile, plan, project: { name: config.project.name, files, profile }, recommendation };
+}
+
+/**
+ * The recommendation a profile is planned with. Profiles with the LLM services use this
+ * machine's (from the hardware snapshot, probed only when it is stale), exactly as `start` and
+ * `config render` do, so `status`, `stop` and `logs` see the model services `start` started.
+ */
+export async function profileRecommendation(config: MstingConfig, profile: string, ctx: Pick<Context, 'env' | 'home'>): Promise<Recommendation> {
+  if (!resolveProfileServices(config, profile).includes('llm-gateway')) return cpuFallbackRecommendation(config.llm.models);
+  const { machineRecommendation } = await import('../hardware/snapshot.js');
+  return machineRecommendation(config, ctx.home, ctx.env);
 }
 
 /** config.yml validated, or the cached result of the last validation of the same inputs. */

@@ -1,5 +1,7 @@
 import type { MstingConfig } from '../config/schema.js';
 import type { ContainerDetails, ContainerInfo } from '../docker/engine.js';
+import { gatewayUpstreams, serviceStates, type GatewayUpstreams } from '../gateway/upstreams.js';
+import type { GatewayPlan } from '../gateway/plan.js';
 import type { StackPlan } from '../stack/plan.js';
 import { derivePublicUrls } from '../stack/urls.js';
 
@@ -75,6 +77,8 @@ export interface StatusReport {
   healthy: boolean;
   services: ServiceStatus[];
   vault: VaultSummary | null;
+  /** The LLM gateway's model routes and the state of each replica; null when the profile has no gateway. */
+  gateway: GatewayUpstreams | null;
   urls: StatusUrls;
 }
 
@@ -115,6 +119,8 @@ export function buildStatus(input: {
   containers: readonly ContainerInfo[];
   details?: ReadonlyMap<string, ContainerDetails>;
   vault?: VaultSummary | null;
+  /** The gateway's routes, planned with the stack's recommendation; null or absent without a gateway. */
+  gateway?: GatewayPlan | null;
 }): StatusReport {
   const { plan, containers } = input;
   const planned = new Map(plan.services.map((s) => [s.name, s]));
@@ -172,6 +178,7 @@ export function buildStatus(input: {
     healthy: services.filter((s) => s.in_profile).every((s) => s.ok) && (!input.vault || input.vault.state === 'unsealed'),
     services,
     vault: input.vault ?? null,
+    gateway: input.gateway ? gatewayUpstreams(input.gateway, serviceStates(containers)) : null,
     urls: statusUrls(input.config, new Set(planned.keys())),
   };
 }

@@ -26,7 +26,17 @@ export interface WriteOptions {
   onFile?: (path: string, state: 'written' | 'unchanged' | 'removed') => void;
   /** Install-relative paths left exactly as they are, but still counted as rendered (never removed). */
   keep?: readonly string[];
+  /**
+   * Checks for files whose new content must pass a test before it replaces the old one (the
+   * running LLM gateway's nginx.conf), by install-relative path. A guard runs only when the
+   * content changed, before anything else is written; it throws to refuse the file (nothing of
+   * this render is written then), or returns true when it put the file in place itself.
+   */
+  guards?: ReadonlyMap<string, WriteGuard>;
 }
+
+/** See `WriteOptions.guards`: `target` is the file's absolute path. */
+export type WriteGuard = (content: string, target: string) => Promise<boolean>;
 
 /** Where msting remembers what it rendered, to clean up what a later render drops. */
 export const MANIFEST_PATH = 'compose/.msting-rendered.json';
@@ -82,7 +92,10 @@ function removable(path: string): boolean {
 
 export async function writeRendered(files: ReadonlyMap<string, RenderedFile>, root: string, options: WriteOptions = {}): Promise<WriteReport> {
   const report: WriteReport = { written: [], unchanged: [], removed: [] };
-  const order = [...files.keys()].filter((p) => p !== RENDER_PATHS.composeFile);
+  // Guarded files first: a refused one stops the render before anything else changed.
+  const guarded = (p: string) => options.guards?.has(p) === true;
+  const rest = [...files.keys()].filter((p) => p !== RENDER_PATHS.composeFile);
+  const order = [...rest.filter(guarded), ...rest.filter((p) => !guarded(p))];
   if (files.has(RENDER_PATHS.composeFile)) order.push(RENDER_PATHS.composeFile);
 
   try {
@@ -115,6 +128,9 @@ export async function writeRendered(files: ReadonlyMap<string, RenderedFile>, ro
       }
       if (existing && existing.content === file.content) {
         await chmod(target, file.mode);
+      } else if (await options.guards?.get(path)?.(file.content, target)) {
+        // The guard checked the new content and put it in place.
+        if (file.mode !== 0o644) await chmod(target, file.mode);
       } else {
         await writeFileAtomic(target, file.content, { mode: file.mode, dirMode: dirModeFor(path) });
       }
