@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { lazyDockerode } from './client.js';
 import { resolveEndpoint, type EngineEndpoint } from './endpoint.js';
 import { engineGet, type EngineResponse } from './engine-http.js';
 import { translateEngineError } from './errors.js';
@@ -307,23 +308,8 @@ function labelFilter(project: string): string {
 
 export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
   const endpoint = resolveEndpoint(env);
-  let client: Promise<Dockerode> | undefined;
-
   /** dockerode, loaded on first use (it is heavy to import; see ./engine-http.ts). */
-  const docker = (): Promise<Dockerode> => {
-    client ??= import('dockerode').then(({ default: Docker }) => {
-      if (endpoint.kind === 'unix') return new Docker({ socketPath: endpoint.socketPath });
-      if (endpoint.kind === 'ssh') {
-        const url = new URL(endpoint.url);
-        return new Docker({ protocol: 'ssh', host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username || undefined } as Dockerode.DockerOptions);
-      }
-      if (endpoint.tls) {
-        return new Docker({ protocol: 'https', host: endpoint.host, port: endpoint.port, ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key });
-      }
-      return new Docker({ protocol: 'http', host: endpoint.host, port: endpoint.port });
-    });
-    return client;
-  };
+  const docker = lazyDockerode(endpoint);
 
   /** A read-only GET: plain HTTP where possible, dockerode's modem over ssh. */
   const get = async (what: string, path: string): Promise<EngineResponse> => {

@@ -39,7 +39,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   await syncDir(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory so a rename in it survives a crash; some file systems refuse, which is fine. */
+export async function syncDir(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {

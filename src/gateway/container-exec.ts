@@ -1,4 +1,4 @@
-import type Dockerode from 'dockerode';
+import { lazyDockerode } from '../docker/client.js';
 import { resolveEndpoint } from '../docker/endpoint.js';
 import { translateEngineError } from '../docker/errors.js';
 
@@ -22,19 +22,7 @@ export interface ContainerExec {
 /** ContainerExec over the Docker engine the environment names (DOCKER_HOST or the local socket). */
 export function createContainerExec(env: NodeJS.ProcessEnv): ContainerExec {
   const endpoint = resolveEndpoint(env);
-  let client: Promise<Dockerode> | undefined;
-  const docker = (): Promise<Dockerode> => {
-    client ??= import('dockerode').then(({ default: Docker }) => {
-      if (endpoint.kind === 'unix') return new Docker({ socketPath: endpoint.socketPath });
-      if (endpoint.kind === 'ssh') {
-        const url = new URL(endpoint.url);
-        return new Docker({ protocol: 'ssh', host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username || undefined } as Dockerode.DockerOptions);
-      }
-      if (endpoint.tls) return new Docker({ protocol: 'https', host: endpoint.host, port: endpoint.port, ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key });
-      return new Docker({ protocol: 'http', host: endpoint.host, port: endpoint.port });
-    });
-    return client;
-  };
+  const docker = lazyDockerode(endpoint);
 
   return {
     async exec(container, argv, options = {}) {
