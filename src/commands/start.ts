@@ -104,6 +104,14 @@ export async function renderAndStart(
     onWarning: (m) => ctx.out.warn(m),
     onRendered: (r) => reportRender(r, ctx),
   });
+  // Env files still missing secrets (Vault not read yet): start Vault alone first, so that no
+  // service is created from a file its secrets have not reached; the Vault step renders them.
+  const others = plan.items.filter((i) => i.service !== 'vault');
+  if (rendered.pendingSecrets.length > 0 && others.length > 0 && plan.items.some((i) => i.service === 'vault')) {
+    const vaultPlan = planStart(rendered.plan, ['vault']);
+    const first = await startWithProgress(vaultPlan, { ...docker, project: stack.project }, ctx, options.timeoutS, hooks);
+    if (first.failed.length > 0) return finishStart(vaultPlan, first, docker.engine, ctx, options.verb);
+  }
   const result = await startWithProgress(plan, { ...docker, project: stack.project }, ctx, options.timeoutS, hooks);
   return finishStart(plan, result, docker.engine, ctx, options.verb);
 }

@@ -1,17 +1,19 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { describeDocker, docker, freePorts, msting, projectResources, removeProject, testImages, uniqueProject } from '../../support/docker.js';
+import { describeDocker, docker, freePorts, msting, projectResources, removeProject, ROOT, testImages, uniqueProject } from '../../support/docker.js';
 
 /**
  * The lifecycle on a real engine, through the built binary: the default profile with real
- * PostgreSQL and Redis (test/images/debian) and stand-ins for every other service
- * (test/images/busybox), pointed at with `images.overrides` — the air-gapped path a user takes.
- * The compose override file (which msting keeps and applies) shortens health-check intervals
- * and gives the database the passwords Vault would otherwise provide.
+ * PostgreSQL and Redis (test/images/debian), the Vault emulator (test/vault-emulator) and
+ * stand-ins for every other service (test/images/busybox), pointed at with `images.overrides` —
+ * the air-gapped path a user takes. Vault is initialized the way a user without `install` does
+ * it: `start vault` (which stops, naming `vault init`), then `vault init`. The compose override
+ * file (which msting keeps and applies) shortens health-check intervals.
  */
 
 const SERVICES = ['vault', 'db', 'redis', 'kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
@@ -28,14 +30,6 @@ function writeOverride(home: string, extra: Record<string, Record<string, unknow
   for (const s of SERVICES.filter((s) => s !== 'kratos-migrate')) {
     services[s] = { healthcheck: { interval: '1s', timeout: '5s', start_period: '30s', retries: 3 } };
   }
-  services.db!.environment = {
-    POSTGRES_PASSWORD: 'test-superuser',
-    STING_DB_APP_PASSWORD: 'test-app',
-    STING_DB_KRATOS_PASSWORD: 'test-kratos',
-    STING_DB_MESSAGING_PASSWORD: 'test-messaging',
-    STING_DB_KNOWLEDGE_PASSWORD: 'test-knowledge',
-  };
-  services.redis!.environment = { REDIS_PASSWORD: 'test-redis', REDISCLI_AUTH: 'test-redis' };
   for (const [name, value] of Object.entries(extra)) services[name] = { ...services[name], ...value };
   writeFileSync(join(home, 'compose', 'docker-compose.override.yml'), stringify({ services }));
 }
@@ -46,18 +40,30 @@ async function makeInstall(prefix: string): Promise<Setup> {
   const project = uniqueProject(prefix);
   const free = await freePorts(PORT_KEYS.length);
   const ports = Object.fromEntries(PORT_KEYS.map((k, i) => [k, free[i]!]));
-  const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : images.busybox]));
+  const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? vaultImage() : images.busybox]));
   mkdirSync(join(home, 'conf'), { recursive: true });
   mkdirSync(join(home, 'compose'), { recursive: true });
   writeFileSync(join(home, 'conf', 'config.yml'), stringify({ project: { name: project }, images: { overrides }, ports, stop_timeout: 5 }));
-  // What `msting install` leaves behind besides the rendered files: a Vault token for the API
-  // and the TLS directory.
-  mkdirSync(join(home, 'secrets'), { recursive: true, mode: 0o700 });
-  writeFileSync(join(home, 'secrets', 'vault-token-app'), 'test-token\n', { mode: 0o600 });
-  chmodSync(join(home, 'secrets'), 0o700);
+  // The TLS directory the frontend mounts (`msting install` or `setup-ssl` fills it).
   mkdirSync(join(home, 'certs'), { recursive: true });
   writeOverride(home);
-  return { home, project, ports };
+  const setup = { home, project, ports };
+  // A new Vault: start stops after bringing it up and names `vault init`; init stores the shares
+  // (start unseals with them from then on) and generates every secret the env files need.
+  const first = await msting(['--home', home, 'start', 'vault', '--timeout', '120']);
+  if (first.code !== 5 || !/vault init/.test(first.stderr)) throw new Error(`start vault on a new Vault: exit ${first.code}\n${first.stderr}`);
+  const init = await msting(['--home', home, 'vault', 'init']);
+  if (init.code !== 0) throw new Error(`vault init: exit ${init.code}\n${init.stderr}`);
+  const stop = await msting(['--home', home, 'stop']);
+  if (stop.code !== 0) throw new Error(`stop: exit ${stop.code}\n${stop.stderr}`);
+  return setup;
+}
+
+let builtVaultImage: string | undefined;
+/** The Vault emulator's image (test/vault-emulator), built once. */
+function vaultImage(): string {
+  builtVaultImage ??= execFileSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  return builtVaultImage;
 }
 
 interface StatusJson {
@@ -110,10 +116,12 @@ describeDocker('lifecycle on a real engine', () => {
       expect(report.ok).toBe(false);
       expect(report.conflicts).toEqual([expect.objectContaining({ keys: ['ports.db'], port: setup.ports.db, reason: 'in-use' })]);
 
+      // Only the (stopped) Vault container from setting Vault up exists; a refused start adds none.
+      const before = (await projectResources(setup.project)).containers;
       const start = await cli('start');
       expect(start.code).toBe(4);
       expect(start.stderr).toContain(`host port ${setup.ports.db} (ports.db, for db) is already in use`);
-      expect((await projectResources(setup.project)).containers).toEqual([]);
+      expect((await projectResources(setup.project)).containers).toEqual(before);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
@@ -143,8 +151,12 @@ describeDocker('lifecycle on a real engine', () => {
     expect(byName.db!.ports).toEqual([expect.objectContaining({ key: 'db', host_port: setup.ports.db })]);
     expect(report.urls.frontend).toBe(`https://localhost:${setup.ports.frontend}`);
 
-    // The database is real: its init script created the service users.
-    const psql = await docker(['exec', '-e', 'PGPASSWORD=test-app', byName.db!.container!, 'psql', '-h', '127.0.0.1', '-U', 'app', '-d', 'sting_app', '-tAc', 'select current_user']);
+    // The database is real: its init script created the service users, with the passwords Vault
+    // generated and start rendered into the app's env file.
+    const appEnv = readFileSync(join(setup.home, 'env', 'app.env'), 'utf8');
+    const password = /^DATABASE_PASSWORD=["']?([^"'\n]+)/m.exec(appEnv)?.[1];
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    const psql = await docker(['exec', '-e', `PGPASSWORD=${password}`, byName.db!.container!, 'psql', '-h', '127.0.0.1', '-U', 'app', '-d', 'sting_app', '-tAc', 'select current_user']);
     expect(psql).toBe('app');
   });
 
