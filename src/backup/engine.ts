@@ -23,6 +23,12 @@ export interface BackupEngine {
   readVolume(volume: string, helperImage: string, signal?: AbortSignal): Promise<Readable>;
   /** Extract a tar stream into a volume. */
   writeVolume(volume: string, helperImage: string, tar: Readable): Promise<void>;
+  /**
+   * Give a volume's root directory an owner and mode. Extraction through the engine merges into the
+   * existing root and leaves it root-owned, while services that run as their own user (Redis,
+   * Vault) must be able to create files there.
+   */
+  setVolumeRoot(volume: string, helperImage: string, root: { uid: number; gid: number; mode: number }): Promise<void>;
   pause(containerId: string): Promise<void>;
   unpause(containerId: string): Promise<void>;
   stop(containerId: string): Promise<void>;
@@ -292,6 +298,25 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         const c = await helper(volume, image, false);
         try {
           await c.putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/volume' });
+        } finally {
+          await c.remove({ force: true }).catch(() => undefined);
+        }
+      }),
+    setVolumeRoot: (volume, image, root) =>
+      wrap(`setting the owner of volume ${volume}`, async () => {
+        const c = await docker.createContainer({
+          Image: image,
+          Entrypoint: ['sh', '-c', 'chown "$1" /volume && chmod "$2" /volume', 'sh', `${root.uid}:${root.gid}`, (root.mode & 0o7777).toString(8)],
+          Cmd: [],
+          User: '0',
+          Labels: { [HELPER_LABEL]: 'backup' },
+          NetworkDisabled: true,
+          HostConfig: { Binds: [`${volume}:/volume`], NetworkMode: 'none' },
+        });
+        try {
+          await c.start();
+          const { StatusCode } = (await c.wait()) as { StatusCode: number };
+          if (StatusCode !== 0) throw new MstingError('EXTERNAL', `setting the owner and mode of volume ${volume} failed (exit ${StatusCode})`);
         } finally {
           await c.remove({ force: true }).catch(() => undefined);
         }

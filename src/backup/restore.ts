@@ -194,12 +194,13 @@ export async function applyRestore(engine: BackupEngine, plan: RestorePlan, opti
   const superuser = superuserOf(dbContainer);
   const volumes = await engine.listVolumes(options.project);
   const small = new Map<string, { data: Buffer; mode: number }>();
-  let group: { key: string; pack: tar.Pack; done: Promise<void> } | undefined;
+  let group: { key: string; volume: string; pack: tar.Pack; done: Promise<void>; root?: { uid: number; gid: number; mode: number } } | undefined;
 
   const closeGroup = async (): Promise<void> => {
     if (!group) return;
     group.pack.finalize();
     await group.done;
+    if (group.root) await engine.setVolumeRoot(group.volume, dbContainer.imageId, group.root);
     group = undefined;
   };
   const openGroup = async (key: string): Promise<void> => {
@@ -224,7 +225,7 @@ export async function applyRestore(engine: BackupEngine, plan: RestorePlan, opti
     (pack as unknown as { pipe(d: NodeJS.WritableStream): void }).pipe(body);
     const done = engine.writeVolume(target.target, dbContainer.imageId, body);
     done.catch(() => undefined);
-    group = { key, pack, done };
+    group = { key, volume: target.target, pack, done };
   };
 
   const walked = await walkArchive(
@@ -275,6 +276,7 @@ export async function applyRestore(engine: BackupEngine, plan: RestorePlan, opti
           await openGroup(key);
         }
         const rel = relativeName(vol[2]!);
+        if (rel === '' && header.type === 'directory') group!.root = { uid: header.uid ?? 0, gid: header.gid ?? 0, mode: header.mode ?? 0o755 };
         const h: tar.Header = { ...header, name: rel === '' ? './' : header.type === 'directory' ? `${rel}/` : rel, pax: null };
         if (header.type === 'link') h.linkname = relativeName(header.linkname.replace(/^volumes\/[^/]+\//, ''));
         await writeEntry(group!.pack, h, header.type === 'file' ? entry.stream : undefined);
