@@ -230,6 +230,33 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     expect(text).toMatch(/\[redacted\]/);
   });
 
+  it('reset-auth recreates the Kratos database empty and leaves the others alone', async () => {
+    const db = containerIds().get('db')!;
+    const psql = (database: string, sql: string) => docker(['exec', db, 'psql', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '-tA', '-U', 'postgres', '-d', database, '-c', sql]);
+    // A stand-in identity in the Kratos database, and a row in the app's that must survive.
+    psql('kratos', 'CREATE TABLE it_marker (id int); INSERT INTO it_marker VALUES (1); ALTER TABLE it_marker OWNER TO kratos;');
+    psql('sting_app', 'CREATE TABLE it_keep (id int); INSERT INTO it_keep VALUES (7);');
+    const before = containerIds();
+
+    const refused = await msting(['reset-auth']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--yes/);
+    expect(psql('kratos', "SELECT count(*) FROM pg_tables WHERE tablename = 'it_marker'")).toBe('1');
+
+    const r = await msting(['reset-auth', '--yes', '--json', '--timeout', '120']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"reset": "kratos"/);
+    expect(psql('kratos', "SELECT count(*) FROM pg_tables WHERE tablename = 'it_marker'")).toBe('0');
+    // Made again as the init script made it: owned by the kratos role, which can still log in to it.
+    expect(psql('postgres', "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'kratos'")).toBe('kratos');
+    expect(psql('sting_app', 'SELECT id FROM it_keep')).toBe('7');
+    // Compose may recreate kratos (its job ran again); either way one kratos runs, healthy.
+    const after = containerIds();
+    expect(after.get('db')).toBe(before.get('db'));
+    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.Health.Status}}', after.get('kratos')!])).toBe('running healthy');
+    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', after.get('kratos-migrate')!])).toBe('exited 0');
+  });
+
   it('uninstall keeps the data; --purge removes containers, volumes and the install directory', async () => {
     const r = await msting(['uninstall']);
     expect(r.code, r.stderr).toBe(0);
