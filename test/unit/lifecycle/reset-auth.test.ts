@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { executeResetAuth, findRunningDb, resetKratosSql, type ResetAuthDeps } from '../../../src/commands/reset-auth.js';
 import type { ContainerDetails, ContainerInfo } from '../../../src/docker/engine.js';
 import { MstingError } from '../../../src/errors.js';
+import { cpuFallbackRecommendation } from '../../../src/hardware/types.js';
 import type { LoadedStack } from '../../../src/lifecycle/stack.js';
 import { container, details, makeConfig, makePlan } from './helpers.js';
 
 function stack(): LoadedStack {
-  return { config: makeConfig(), profile: 'default', plan: makePlan(), project: { name: 'sting-ce' } as LoadedStack['project'] };
+  const config = makeConfig();
+  return { config, profile: 'default', plan: makePlan(), project: { name: 'sting-ce' } as LoadedStack['project'], recommendation: cpuFallbackRecommendation(config.llm.models) };
 }
 
 /** An engine whose containers change state as a real one would; every call is recorded. */
