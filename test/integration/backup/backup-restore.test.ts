@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInstalledCli, type CliRun } from '../../support/cli.js';
 import { DATABASE_NAMES } from '../../../src/stack/secrets.js';
 
 /**
@@ -17,7 +18,6 @@ import { DATABASE_NAMES } from '../../../src/stack/secrets.js';
  */
 
 const root = resolve(import.meta.dirname, '../../..');
-const cli = join(root, 'bin', 'msting.js');
 const project = `msting-bk-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100 + 70;
 const PASSPHRASE = 'correct horse battery staple';
@@ -28,25 +28,8 @@ let work: string;
 let home: string;
 let passFile: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function msting(args: string[]): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [cli, '--home', home, ...args], {
-      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-  });
+function msting(args: string[]): Promise<CliRun> {
+  return runInstalledCli(home, work, args);
 }
 
 function docker(args: string[]): string {

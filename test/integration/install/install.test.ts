@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInstalledCli, type CliRun } from '../../support/cli.js';
 import { SECRET_SPECS } from '../../../src/stack/secrets.js';
 
 /**
@@ -15,7 +16,6 @@ import { SECRET_SPECS } from '../../../src/stack/secrets.js';
  */
 
 const root = resolve(import.meta.dirname, '../../..');
-const cli = join(root, 'bin', 'msting.js');
 const project = `msting-it-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100;
 const messagingImage = `msting-it/messaging:${process.pid}`;
@@ -24,26 +24,8 @@ let work: string;
 let home: string;
 let images: { busybox: string; debian: string; vault: string };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function msting(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [cli, '--home', home, ...args], {
-      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-    onSpawn?.(child);
-  });
+function msting(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+  return runInstalledCli(home, work, args, onSpawn);
 }
 
 function docker(args: string[]): string {

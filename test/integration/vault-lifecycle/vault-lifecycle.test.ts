@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInstalledCli, type CliRun } from '../../support/cli.js';
 import { quoteEnvValue } from '../../../src/render/env-format.js';
 
 /**
@@ -14,32 +15,14 @@ import { quoteEnvValue } from '../../../src/render/env-format.js';
  */
 
 const root = resolve(import.meta.dirname, '../../..');
-const cli = join(root, 'bin', 'msting.js');
 const project = `msting-vl-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100 + 50;
 
 let work: string;
 let home: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function msting(args: string[]): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [cli, '--home', home, ...args], {
-      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-  });
+function msting(args: string[]): Promise<CliRun> {
+  return runInstalledCli(home, work, args);
 }
 
 function docker(args: string[]): string {
