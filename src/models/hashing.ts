@@ -67,6 +67,8 @@ parentPort.on('message', (m) => {
 });
 `;
 
+const ADVANCE_STEP = 4 * 1024 * 1024;
+
 export function startPrefixHasher(path: string, algorithm: HashAlgorithm, size: number): PrefixHasher {
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, algorithm, size } });
   let sent = 0;
@@ -85,8 +87,9 @@ export function startPrefixHasher(path: string, algorithm: HashAlgorithm, size: 
   done.catch(() => undefined);
   return {
     advanceTo(offset: number) {
-      // Message only on real progress; the worker catches up in big reads.
-      if (offset > sent && !failure) {
+      // Message in steps of a few MiB: the worker reads in big blocks anyway, and `finish`
+      // covers the rest.
+      if (offset >= sent + ADVANCE_STEP && !failure) {
         sent = offset;
         worker.postMessage({ type: 'advance', to: offset });
       }

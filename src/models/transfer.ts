@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeSync, writevSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -108,7 +109,18 @@ class Restart extends Error {
   }
 }
 
-const WRITE_BATCH = 256 * 1024;
+/** Bytes gathered from the socket before one positional write. */
+const WRITE_BATCH = 1024 * 1024;
+
+/** Write `bytes` from `buffers` at `position`, however many writev calls that takes. */
+function writeAllSync(fd: number, buffers: Buffer[], position: number, bytes: number): void {
+  let done = writevSync(fd, buffers, position);
+  while (done < bytes) {
+    // A short write (rare: a signal, a nearly full disk); write the rest from where it stopped.
+    const rest = Buffer.concat(buffers).subarray(done);
+    done += writeSync(fd, rest, 0, rest.length, position + done);
+  }
+}
 
 function chunkCount(size: number, chunkSize: number): number {
   return size === 0 ? 0 : Math.ceil(size / chunkSize);
@@ -284,6 +296,7 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
         if (!whole) headers.range = `bytes=${from}-${to}`;
         let gotBytes = false;
         try {
+          await inlineCatchUp(from);
           const res = await request(t.url, { method: 'GET', headers, dispatcher: t.dispatcher, signal });
           const status = res.statusCode;
           if (status === 200 && !whole) {
@@ -308,22 +321,25 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
             throw new Restart('etag-changed', etag);
           }
           if (state.etag === null) state.etag = etag;
+          // Bytes go to disk straight from the 'data' events, in one positional writev per batch,
+          // on this thread: an async write per batch costs a thread-pool hand-off each time, and
+          // the async iterator another promise per chunk, which together measured more CPU than
+          // the copy itself. A write into the page cache is short; a disk that cannot keep up
+          // holds the writer (and so the socket) back either way.
           let pos = from;
           let batch: Buffer[] = [];
           let batchBytes = 0;
           const limit = to + 1;
-          const writeBatch = async (): Promise<void> => {
+          const writeBatch = (): void => {
             if (batchBytes === 0) return;
-            const bufs = batch;
             const bytes = batchBytes;
-            batch = [];
-            batchBytes = 0;
-            await inlineCatchUp(pos);
-            await handle.writev(bufs, pos);
+            writeAllSync(handle.fd, batch, pos, bytes);
             if (inline) {
-              for (const b of bufs) inline.hash.update(b);
+              for (const b of batch) inline.hash.update(b);
               inline.at = pos + bytes;
             }
+            batch = [];
+            batchBytes = 0;
             pos += bytes;
             state.progress[i]! += bytes;
             fetched += bytes;
@@ -331,16 +347,27 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
             hasher?.advanceTo(contiguousPrefix());
             maybeFlush();
           };
-          for await (const raw of res.body) {
-            let buf = raw as Buffer;
+          const body = res.body;
+          body.on('data', (raw: Buffer) => {
+            let buf = raw;
             if (pos + batchBytes + buf.length > limit) buf = buf.subarray(0, limit - pos - batchBytes);
-            if (buf.length === 0) continue;
+            if (buf.length === 0) return;
             gotBytes = true;
             batch.push(buf);
             batchBytes += buf.length;
-            if (batchBytes >= WRITE_BATCH) await writeBatch();
+            if (batchBytes < WRITE_BATCH) return;
+            try {
+              writeBatch();
+            } catch (err) {
+              body.destroy(err as Error);
+            }
+          });
+          try {
+            await finished(body);
+          } finally {
+            // What arrived before an error is good data: keep it.
+            writeBatch();
           }
-          await writeBatch();
           if (state.progress[i]! < len(i)) throw new TransientError(`connection closed at byte ${pos} of ${t.size}`);
         } catch (err) {
           if (err instanceof Restart || err instanceof MstingError || signal.aborted) throw err;
