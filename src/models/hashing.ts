@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -18,9 +18,33 @@ export function newHash(algorithm: HashAlgorithm, size: number): Hash {
 /** Hash a whole file in one sequential pass. */
 export async function hashFile(path: string, algorithm: HashAlgorithm, size: number, signal?: AbortSignal): Promise<string> {
   const h = newHash(algorithm, size);
-  const stream = createReadStream(path, { highWaterMark: 4 * 1024 * 1024, ...(signal ? { signal } : {}) });
-  for await (const chunk of stream) h.update(chunk as Buffer);
+  const handle = await open(path, 'r');
+  try {
+    await hashRange(handle, h, 0, Infinity, signal);
+  } finally {
+    await handle.close();
+  }
   return h.digest('hex');
+}
+
+const READ_BLOCK = 1024 * 1024;
+
+/**
+ * Feed bytes [from, to) of an open file (to its end at most) into `hash`, through one reused
+ * buffer: a fresh buffer per block (as a read stream makes) is garbage the size of the file,
+ * which shows in the process's memory and in page faults.
+ */
+export async function hashRange(handle: FileHandle, hash: Hash, from: number, to: number, signal?: AbortSignal): Promise<number> {
+  const buf = Buffer.allocUnsafe(READ_BLOCK);
+  let pos = from;
+  while (pos < to) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, to - pos), pos);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return pos;
 }
 
 /**

@@ -1,12 +1,12 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createReadStream, writeSync, writevSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { bootId } from './boot.js';
-import { hashFile, newHash, startPrefixHasher, type HashAlgorithm } from './hashing.js';
+import { hashFile, hashRange, newHash, startPrefixHasher, type HashAlgorithm } from './hashing.js';
 import {
   TransientError,
   backoffDelay,
@@ -271,7 +271,8 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
     const inline = sequential ? { hash: newHash(t.algorithm, t.size), at: 0 } : undefined;
     const inlineCatchUp = async (to: number): Promise<void> => {
       if (!inline || inline.at >= to) return;
-      for await (const c of createReadStream(t.incomplete, { start: inline.at, end: to - 1, highWaterMark: 4 << 20 })) inline.hash.update(c as Buffer);
+      const at = await hashRange(handle, inline.hash, inline.at, to);
+      if (at < to) throw new Error(`${t.incomplete}: short read at byte ${at}`);
       inline.at = to;
     };
     const hasher = !sequential && t.tuning.hashMode === 'inorder' ? startPrefixHasher(t.incomplete, t.algorithm, t.size) : undefined;
