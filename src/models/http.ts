@@ -1,11 +1,33 @@
 import { availableParallelism } from 'node:os';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 
+/** Connections a parallel transfer opens first; `planConnections` decides whether more follow. */
+export const FIRST_CONNECTIONS = 2;
+
+/**
+ * A connection at least this fast (128 MiB/s, about 1 Gbit/s) is left alone with its sibling:
+ * two such already carry more than most links, and each further connection costs CPU (more
+ * sockets, ranges finishing out of order for the hash to wait on) that a fast link needs for the
+ * copy and the hash.
+ */
+export const FAST_CONNECTION_BYTES_PER_SECOND = 128 * 1024 * 1024;
+
+/**
+ * How many connections a parallel transfer should have open, given how many are open and the
+ * bytes per second they received together over the last interval. CDNs hold each connection to a
+ * rate well below what the link carries, so while the connections are slow their number doubles,
+ * up to `max`; once each is fast it stays. It never shrinks: a range once started runs to its end.
+ */
+export function planConnections(open: number, max: number, bytesPerSecond: number): number {
+  if (open >= max) return open;
+  return bytesPerSecond / open >= FAST_CONNECTION_BYTES_PER_SECOND ? open : Math.min(max, open * 2);
+}
+
 /** Knobs of the transfer; every one has an operator-facing env override (docs/models.md). */
 export interface TransferTuning {
   /** Files downloaded at once. */
   concurrentFiles: number;
-  /** Parallel byte ranges per large file. */
+  /** Most parallel byte ranges per large file (it starts with two, see `planConnections`). */
   connectionsPerFile: number;
   /** Size of one byte range. Files no larger than this are fetched in one stream. */
   chunkSize: number;

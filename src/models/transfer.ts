@@ -9,12 +9,14 @@ import { bootId } from './boot.js';
 import { hashFile, hashRange, newHash, startPrefixHasher, type HashAlgorithm } from './hashing.js';
 import {
   TransientError,
+  FIRST_CONNECTIONS,
   backoffDelay,
   headerValue,
   isStall,
   isTransientNetworkError,
   normalizeEtag,
   parseRetryAfter,
+  planConnections,
   sleep,
   type TransferTuning,
 } from './http.js';
@@ -98,6 +100,8 @@ interface Sidecar {
 }
 
 const RECORD_EVERY_MS = 100;
+/** How often a parallel transfer weighs opening more connections. */
+const RAMP_EVERY_MS = 500;
 const SYNC_EVERY_MS = 5000;
 
 class Restart extends Error {
@@ -390,7 +394,7 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
     };
 
     try {
-      const workers = Math.max(1, Math.min(sequential ? 1 : t.tuning.connectionsPerFile, pending.length));
+      const most = Math.max(1, Math.min(sequential ? 1 : t.tuning.connectionsPerFile, pending.length));
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < pending.length) {
@@ -398,14 +402,43 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
           await fetchChunk(i);
         }
       };
-      const results = await Promise.allSettled(Array.from({ length: workers }, async () => {
-        try {
-          await worker();
-        } catch (err) {
-          siblings.abort(err);
-          throw err;
-        }
-      }));
+      const running: Array<Promise<void>> = [];
+      const open = (): void => {
+        running.push(
+          (async () => {
+            try {
+              await worker();
+            } catch (err) {
+              siblings.abort(err);
+              throw err;
+            }
+          })(),
+        );
+      };
+      while (running.length < Math.min(most, FIRST_CONNECTIONS)) open();
+      // Every interval, more connections if the open ones are slow (planConnections).
+      let measuredAt = Date.now();
+      let measuredBytes = fetched;
+      const ramp =
+        running.length < most
+          ? setInterval(() => {
+              const now = Date.now();
+              const rate = ((fetched - measuredBytes) * 1000) / Math.max(1, now - measuredAt);
+              measuredAt = now;
+              measuredBytes = fetched;
+              const want = planConnections(running.length, most, rate);
+              while (running.length < want && next < pending.length && !signal.aborted) open();
+              if (running.length >= most || next >= pending.length) clearInterval(ramp);
+            }, RAMP_EVERY_MS)
+          : undefined;
+      let results: Array<PromiseSettledResult<void>>;
+      try {
+        // Connections opened while waiting are waited for too.
+        do results = await Promise.allSettled(running);
+        while (results.length < running.length);
+      } finally {
+        clearInterval(ramp);
+      }
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) {
         const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);

@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TUNING, backoffDelay, defaultHashMode, normalizeEtag, parseRetryAfter, tuningFromEnv } from '../../../src/models/http.js';
+import { DEFAULT_TUNING, FAST_CONNECTION_BYTES_PER_SECOND, backoffDelay, defaultHashMode, normalizeEtag, parseRetryAfter, planConnections, tuningFromEnv } from '../../../src/models/http.js';
 import { endpointFromEnv } from '../../../src/models/hub-client.js';
 import { isOffline, resolveToken } from '../../../src/models/token.js';
+
+describe('connections per file', () => {
+  const MB = 1_000_000;
+  it('doubles while each connection is held to a CDN-like rate, up to the most allowed', () => {
+    expect(planConnections(2, 8, 2 * 20 * MB)).toBe(4);
+    expect(planConnections(4, 8, 4 * 20 * MB)).toBe(8);
+    expect(planConnections(4, 6, 4 * 20 * MB)).toBe(6);
+    expect(planConnections(8, 8, 8 * 20 * MB)).toBe(8);
+  });
+  it('keeps two connections that each already fill a fast link', () => {
+    expect(planConnections(2, 8, 2 * FAST_CONNECTION_BYTES_PER_SECOND)).toBe(2);
+    expect(planConnections(2, 8, 2 * 350 * MB)).toBe(2);
+  });
+  it('adds connections when nothing arrived in the interval (a slow start, a retry)', () => {
+    expect(planConnections(2, 8, 0)).toBe(4);
+  });
+});
 
 describe('retry timing', () => {
   it('reads Retry-After as seconds or an HTTP date', () => {
