@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import Docker from 'dockerode';
 import { MstingError } from '../errors.js';
+import { readVolumeThroughPipe, type VolumeReader } from './volume-pipe.js';
 
 /**
  * The Docker engine as backup and restore need it: the compose project's containers and volumes,
@@ -19,8 +20,11 @@ export interface BackupEngine {
    * tail of stderr; never throws for a non-zero exit.
    */
   exec(containerId: string, spec: ExecSpec): Promise<ExecResult>;
-  /** Volume contents as a tar stream (entries relative to the volume root), read-only. */
-  readVolume(volume: string, helperImage: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Volume contents as a tar stream (entries relative to the volume root), read-only, through a
+   * named pipe when the engine shares this machine's filesystem, else the attach stream.
+   */
+  readVolume(volume: string, helperImage: string, signal?: AbortSignal): Promise<VolumeReader>;
   /** Extract a tar stream into a volume. */
   writeVolume(volume: string, helperImage: string, tar: Readable): Promise<void>;
   /**
@@ -249,8 +253,10 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
       }),
     readVolume: (volume, image, signal) =>
       wrap(`reading volume ${volume}`, async () => {
-        // `tar` run in a helper container streams several times faster than the engine's archive
-        // endpoint; an image without tar falls back to that endpoint.
+        const piped = await readVolumeThroughPipe(docker, volume, image, { [HELPER_LABEL]: 'backup' }, signal);
+        if (piped) return piped;
+        // Otherwise `tar` in a helper container over the attach stream, several times faster than the
+        // engine's archive endpoint; an image without tar falls back to that endpoint.
         const c = await docker.createContainer({
           Image: image,
           Entrypoint: ['sleep', '3600'],
@@ -287,7 +293,8 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           tar.once('end', cleanup);
           tar.once('error', cleanup);
           signal?.addEventListener('abort', () => tar.destroy(new MstingError('INTERRUPTED', 'interrupted')), { once: true });
-          return tar;
+          // The demultiplexer checks tar's exit status before it ends the stream.
+          return { tar, finished: Promise.resolve() };
         } catch (err) {
           cleanup();
           throw err;
