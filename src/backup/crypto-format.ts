@@ -205,12 +205,15 @@ export function nonceFor(counter: number, last: boolean): Buffer {
   return nonce;
 }
 
-function sealChunk(key: Buffer, aad: Buffer, counter: number, last: boolean, plain: Buffer): Buffer {
+/** Seal one chunk given as consecutive pieces: the ciphertext pieces, then the tag (no joining copy). */
+function sealChunk(key: Buffer, aad: Buffer, counter: number, last: boolean, pieces: Buffer[]): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', key, nonceFor(counter, last));
   cipher.setAAD(aad);
-  const first = cipher.update(plain);
+  const out = pieces.map((piece) => cipher.update(piece));
   const final = cipher.final();
-  return Buffer.concat([first, final, cipher.getAuthTag()]);
+  if (final.length > 0) out.push(final);
+  out.push(cipher.getAuthTag());
+  return out;
 }
 
 function openChunk(key: Buffer, aad: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
@@ -234,6 +237,25 @@ class ByteQueue {
     if (b.length === 0) return;
     this.parts.push(b);
     this.length += b.length;
+  }
+  /** The next `n` bytes as views of the buffers pushed (nothing copied). */
+  takePieces(n: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const head = this.parts[0]!;
+      if (head.length <= left) {
+        pieces.push(head);
+        this.parts.shift();
+        left -= head.length;
+      } else {
+        pieces.push(head.subarray(0, left));
+        this.parts[0] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.length -= n;
+    return pieces;
   }
   take(n: number): Buffer {
     const head = this.parts[0]!;
@@ -280,14 +302,13 @@ export class EncryptStream extends Transform {
     this.queue.push(chunk);
     // Keep at least one byte back: a full chunk is sealed as "last" only when the input ends.
     while (this.queue.length > CHUNK_SIZE) {
-      this.push(sealChunk(this.key, this.aad, this.counter++, false, this.queue.take(CHUNK_SIZE)));
+      for (const piece of sealChunk(this.key, this.aad, this.counter++, false, this.queue.takePieces(CHUNK_SIZE))) this.push(piece);
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    const rest = this.queue.length > 0 ? this.queue.take(this.queue.length) : Buffer.alloc(0);
-    this.push(sealChunk(this.key, this.aad, this.counter++, true, rest));
+    for (const piece of sealChunk(this.key, this.aad, this.counter++, true, this.queue.takePieces(this.queue.length))) this.push(piece);
     done();
   }
 }
