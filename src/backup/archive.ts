@@ -5,11 +5,11 @@ import * as tar from 'tar-stream';
 import { MstingError } from '../errors.js';
 
 /**
- * The plain archive: a ustar/pax tar stream. Layout (docs/backup.md):
+ * The plain archive: a ustar/pax tar stream. Layout, in this order (docs/backup.md):
  *
+ *   volumes/<key>/...           every file of each volume, ownership and modes kept
  *   db/globals.sql              pg_dumpall --globals-only
  *   db/<database>.dump          pg_dump -Fc, one per database
- *   volumes/<key>/...           every file of each volume, ownership and modes kept
  *   config/config.yml           the user's config
  *   config/docker-compose.override.yml   when present
  *   keys/...                    Vault init material, only with --include-vault-keys

@@ -11,10 +11,22 @@ import type { BackupEngine, ProjectContainer } from './engine.js';
 import { BACKUP_KEY_FILE } from './keys.js';
 import { archiveName, planBackup, type BackupPlan } from './plan.js';
 import { postgresInfo, listDatabases, superuserOf } from './postgres.js';
-import { createSpool } from './spool.js';
+import { createSpool, type Spool } from './spool.js';
 import type { KdfParams } from './crypto-format.js';
 import { fsyncFile, syncDir } from './fs.js';
 import { createWriteStream } from 'node:fs';
+
+/**
+ * Bytes queued for the archive file before the writers wait: a deep queue lets each write be one
+ * large writev instead of a write per 64 KiB chunk.
+ */
+const WRITE_BUFFER = 8 * 1024 * 1024;
+
+/**
+ * zlib level of the custom-format dumps. Level 1 dumps about 2.5 times faster than pg_dump's default
+ * (6) for dumps about 5% larger: a shorter dump, and less CPU taken from the running stack.
+ */
+const DUMP_COMPRESSION = 1;
 
 export type Encryption = { kind: 'none' } | { kind: 'key'; master: Buffer; kdf: KdfParams };
 
@@ -23,7 +35,8 @@ export interface CreateBackupOptions {
   stack: { imagesVersion: string; imagesRegistry: string; profile: string };
   layout: InstallLayout;
   outputDir: string;
-  encryption: Encryption;
+  /** May still be settling (a passphrase's scrypt): it is awaited only when the archive starts. */
+  encryption: Encryption | Promise<Encryption>;
   includeVaultKeys: boolean;
   mstingVersion: string;
   signal: AbortSignal;
@@ -74,7 +87,8 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   callbacks.onStage?.({ stage: 'plan', databases, volumes: plan.volumes.map((v) => v.volume.name), skipped: plan.skipped });
 
   const created = (options.now ?? (() => new Date()))();
-  const encrypted = options.encryption.kind !== 'none';
+  const encryption = await options.encryption;
+  const encrypted = encryption.kind !== 'none';
   const name = archiveName(options.project, created, encrypted);
   await mkdir(options.outputDir, { recursive: true, mode: 0o700 });
   const finalPath = join(options.outputDir, name);
@@ -85,34 +99,44 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   const writer = new ArchiveWriter(callbacks.onBytes);
   const counter = new ByteCounter();
   const stages: NodeJS.ReadWriteStream[] = [];
-  if (options.encryption.kind === 'key') {
-    const { header, payloadKey } = buildHeader(options.encryption.master, options.encryption.kdf);
+  if (encryption.kind === 'key') {
+    const { header, payloadKey } = buildHeader(encryption.master, encryption.kdf);
     stages.push(new EncryptStream(header, payloadKey));
   }
-  const written = pipeline([Readable.from(writer.pack), ...stages, counter, createWriteStream(tmpPath, { flags: 'r+' })]);
+  const written = pipeline([Readable.from(writer.pack), counter, ...stages, createWriteStream(tmpPath, { flags: 'r+', highWaterMark: WRITE_BUFFER })]);
   written.catch(() => undefined);
-  const onAbort = (): void => writer.pack.destroy(new MstingError('INTERRUPTED', 'interrupted'));
+  // `stop` ends every running stage: on Ctrl-C, and when a dump or a volume copy fails.
+  const stop = new AbortController();
+  const onAbort = (): void => {
+    stop.abort();
+    writer.pack.destroy(new MstingError('INTERRUPTED', 'interrupted'));
+  };
   signal.addEventListener('abort', onAbort, { once: true });
 
-  try {
-    // Databases: globals first (roles must exist before objects that name them), then each database.
-    callbacks.onStage?.({ stage: 'database', name: 'globals' });
-    await dumpInto(writer, engine, db, 'db/globals.sql', ['pg_dumpall', '--globals-only', '--username', superuser], 'pg_dumpall --globals-only', options.outputDir, signal);
-    const dumped: Manifest['databases'] = [];
-    for (const database of databases) {
-      signal.throwIfAborted();
-      callbacks.onStage?.({ stage: 'database', name: database });
-      const path = `db/${database}.dump`;
-      await dumpInto(writer, engine, db, path, ['pg_dump', '--format=custom', '--username', superuser, '--dbname', database], `pg_dump of ${database}`, options.outputDir, signal);
-      dumped.push({ name: database, path });
-    }
+  // The dumps run in the database container while the volumes are copied: two tools on two cores
+  // instead of one after the other. Each dump is spooled (a tar header needs its size first) and goes
+  // into the archive after the volumes; globals first, so a restore creates the roles before the
+  // databases that name them.
+  let dumpFailure: unknown;
+  const dumps = dumpDatabases(engine, db, superuser, databases, options.outputDir, stop.signal, callbacks).catch((err: unknown) => {
+    dumpFailure = err;
+    stop.abort();
+    throw err;
+  });
+  dumps.catch(() => undefined);
 
+  let spooled: SpooledDump[] = [];
+  try {
     const volumeRecords: ManifestVolume[] = [];
     for (const step of plan.volumes) {
-      signal.throwIfAborted();
-      const record = await copyVolume(writer, engine, step, db.imageId, signal, callbacks);
+      stop.signal.throwIfAborted();
+      const record = await copyVolume(writer, engine, step, db.imageId, stop.signal, callbacks);
       volumeRecords.push(record);
     }
+
+    spooled = await dumps;
+    for (const dump of spooled) await writer.addStream(dump.path, dump.size, dump.spool.open());
+    const dumped: Manifest['databases'] = spooled.filter((d) => d.database).map((d) => ({ name: d.database!, path: d.path }));
 
     callbacks.onStage?.({ stage: 'files' });
     const config: string[] = [];
@@ -157,13 +181,17 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     const size = (await stat(finalPath)).size;
     return { path: finalPath, size, plainBytes: counter.plainIn, encrypted, manifest };
   } catch (err) {
+    stop.abort();
     writer.pack.destroy();
     await written.catch(() => undefined);
+    spooled = await dumps.catch(() => spooled);
     await rm(tmpPath, { force: true });
     if (signal.aborted) throw new MstingError('INTERRUPTED', 'backup interrupted; no archive was written', { hint: 'run msting backup again' });
-    throw err;
+    // A volume copy cut short because a dump failed reports the dump's failure.
+    throw dumpFailure !== undefined && err !== dumpFailure && isInterruption(err) ? dumpFailure : err;
   } finally {
     signal.removeEventListener('abort', onAbort);
+    await Promise.all(spooled.map((d) => d.spool.dispose()));
   }
 }
 
@@ -175,17 +203,44 @@ class ByteCounter extends Transform {
   }
 }
 
-/** Run a dump command in the database container, spool it, check it, and add it to the archive. */
-async function dumpInto(
-  writer: ArchiveWriter,
+interface SpooledDump {
+  path: string;
+  /** The database, for a pg_dump (not for the globals). */
+  database?: string;
+  size: number;
+  spool: Spool;
+}
+
+/** pg_dumpall --globals-only, then pg_dump of each database, one after the other, each spooled and checked. */
+async function dumpDatabases(
   engine: BackupEngine,
   db: ProjectContainer,
-  path: string,
-  cmd: string[],
-  what: string,
+  superuser: string,
+  databases: string[],
   spoolDir: string,
   signal: AbortSignal,
-): Promise<void> {
+  callbacks: BackupCallbacks,
+): Promise<SpooledDump[]> {
+  const done: SpooledDump[] = [];
+  try {
+    callbacks.onStage?.({ stage: 'database', name: 'globals' });
+    done.push(await spoolDump(engine, db, 'db/globals.sql', ['pg_dumpall', '--globals-only', '--username', superuser], 'pg_dumpall --globals-only', spoolDir, signal));
+    for (const database of databases) {
+      signal.throwIfAborted();
+      callbacks.onStage?.({ stage: 'database', name: database });
+      const path = `db/${database}.dump`;
+      const dump = await spoolDump(engine, db, path, ['pg_dump', '--format=custom', `--compress=${DUMP_COMPRESSION}`, '--username', superuser, '--dbname', database], `pg_dump of ${database}`, spoolDir, signal);
+      done.push({ ...dump, database });
+    }
+    return done;
+  } catch (err) {
+    await Promise.all(done.map((d) => d.spool.dispose()));
+    throw err;
+  }
+}
+
+/** Run a dump command in the database container into a spool, and check what came out. */
+async function spoolDump(engine: BackupEngine, db: ProjectContainer, path: string, cmd: string[], what: string, spoolDir: string, signal: AbortSignal): Promise<SpooledDump> {
   const spool = createSpool(spoolDir);
   try {
     const result = await engine.exec(db.id, { cmd, user: 'postgres', stdout: spool.input, signal });
@@ -201,12 +256,17 @@ async function dumpInto(
     if (path.endsWith('.dump') && data.head.subarray(0, 5).toString('latin1') !== 'PGDMP') {
       throw new MstingError('EXTERNAL', `${what} did not produce a PostgreSQL custom-format archive`, { hint: 'no archive was written' });
     }
-    await writer.addStream(path, data.size, spool.open());
-  } finally {
+    return { path, size: data.size, spool };
+  } catch (err) {
     spool.input.destroy();
     await spool.done.catch(() => undefined);
     await spool.dispose();
+    throw err;
   }
+}
+
+function isInterruption(err: unknown): boolean {
+  return (err instanceof MstingError && err.code === 'INTERRUPTED') || (err instanceof Error && err.name === 'AbortError');
 }
 
 async function copyVolume(
@@ -231,8 +291,17 @@ async function copyVolume(
       await engine.pause(c.id);
       paused.push(c);
     }
-    const tar = await engine.readVolume(step.volume.name, helperImage, signal);
-    const { files, bytes } = await writer.addTarStream(`volumes/${step.volume.key}`, tar);
+    const reader = await engine.readVolume(step.volume.name, helperImage, signal);
+    let copied: { files: number; bytes: number };
+    try {
+      copied = await writer.addTarStream(`volumes/${step.volume.key}`, reader.tar);
+    } catch (err) {
+      reader.tar.destroy();
+      await reader.finished.catch(() => undefined);
+      throw err;
+    }
+    await reader.finished;
+    const { files, bytes } = copied;
     return {
       key: step.volume.key,
       name: step.volume.name,

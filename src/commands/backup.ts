@@ -156,13 +156,14 @@ export async function run(options: BackupCommandOptions, ctx: Context): Promise<
   }
   if (wantsPassphrase && options.keyFile) throw usageError('give either a passphrase or --key-file, not both');
 
-  let encryption: Encryption = { kind: 'none' };
+  let encryption: Encryption | Promise<Encryption> = { kind: 'none' };
   let keyNote: { kind: 'none' | 'passphrase' | 'key-file'; location: string | null; id: string | null; created?: boolean } = { kind: 'none', location: null, id: null };
   if (encrypt && wantsPassphrase) {
     const passphrase = await obtainPassphrase(passSources, true);
     const salt = randomBytes(SCRYPT_SALT_SIZE);
-    const master = await scryptKey(passphrase, salt, DEFAULT_SCRYPT);
-    encryption = { kind: 'key', master, kdf: { kind: 'scrypt', ...DEFAULT_SCRYPT, salt } };
+    // scrypt runs on the thread pool while the backup looks at the stack; it is awaited when the archive starts.
+    encryption = scryptKey(passphrase, salt, DEFAULT_SCRYPT).then((master): Encryption => ({ kind: 'key', master, kdf: { kind: 'scrypt', ...DEFAULT_SCRYPT, salt } }));
+    encryption.catch(() => undefined);
     keyNote = { kind: 'passphrase', location: null, id: null };
   } else if (encrypt) {
     const path = options.keyFile ?? defaultKeyFilePath(layout.secretsDir);

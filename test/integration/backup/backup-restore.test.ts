@@ -290,6 +290,23 @@ describe('backup and restore of an installed stack on a real engine', () => {
     expect((await msting(['backup', 'verify', made[2]!])).code).toBe(0);
   });
 
+  it('fails with the dump\'s own message when pg_dump fails while the volumes are copied, leaving no archive or spool, every service running', async () => {
+    const dir = join(work, 'dump-failing');
+    // Every new session of sting_app now fails at start (a library that does not exist), so its
+    // pg_dump fails while the other databases and the server stay fine.
+    psql("ALTER DATABASE sting_app SET session_preload_libraries = 'msting_test_missing'", 'postgres');
+    try {
+      const r = await msting(['backup', '--output', dir]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/pg_dump of sting_app failed/);
+      expect(existsSync(dir) ? await readdir(dir) : []).toEqual([]);
+      expect(runningServices()).toEqual(installedServices);
+      expect(docker(['ps', '-q', '--filter', 'status=paused', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
+    } finally {
+      psql('ALTER DATABASE sting_app RESET session_preload_libraries', 'postgres');
+    }
+  });
+
   it('fails when the database is unreachable and leaves no archive behind', async () => {
     const dir = join(work, 'failing');
     const db = container('db');
