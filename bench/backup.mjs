@@ -5,7 +5,7 @@
 //
 // over the same data: a volume of BENCH_VOLUME_MB of files (default 2048, half random, half
 // compressible) and a database of about BENCH_DB_MB (default 300). BENCH_SCALE multiplies both
-// (0.05 for a quick run). Each side runs BENCH_ROUNDS times (default 2), interleaved, each after a
+// (0.05 for a quick run). Each side runs BENCH_ROUNDS times (default 3), interleaved, each after a
 // sync; the best run of each is compared. A second reference runs pg_dump at zlib level 1, the level
 // msting dumps with, to show how much of the ratio the dump level accounts for. Reports MB/s of each, the ratio (target >= 0.8) and the
 // peak RSS of the msting child (target < 200 MB). Needs the test images (test/images/build.sh).
@@ -18,7 +18,7 @@ const root = resolve(import.meta.dirname, '..');
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const volumeMb = Math.max(8, Math.round(Number(process.env.BENCH_VOLUME_MB ?? 2048) * scale));
 const dbMb = Math.max(4, Math.round(Number(process.env.BENCH_DB_MB ?? 300) * scale));
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const image = JSON.parse(readFileSync(join(root, '.cache/test-images.json'), 'utf8')).debian;
 const project = `mstbench${process.pid}`;
 const home = mkdtempSync(join(tmpdir(), 'msting-bench-backup-'));
