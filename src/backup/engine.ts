@@ -84,6 +84,8 @@ export interface ExecResult {
 }
 
 const HELPER_LABEL = 'org.sting-ce.msting.helper';
+/** Attempts at freezing a container before the backup fails (see `pause`). */
+const PAUSE_ATTEMPTS = 5;
 
 export function dockerError(err: unknown, doing: string): MstingError {
   const e = err as NodeJS.ErrnoException & { statusCode?: number; json?: { message?: string } };
@@ -328,7 +330,22 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           await c.remove({ force: true }).catch(() => undefined);
         }
       }),
-    pause: (id) => wrap('pausing a service', () => docker.getContainer(id).pause()),
+    pause: (id) =>
+      wrap('pausing a service', async () => {
+        // The cgroup freezer gives up when a task stays in an uninterruptible wait (disk I/O) for
+        // its whole freeze attempt, and runc leaves the container running; under I/O load that is
+        // transient, so a few attempts with a short wait.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await docker.getContainer(id).pause();
+            return;
+          } catch (err) {
+            const message = (err as { json?: { message?: string } }).json?.message ?? (err instanceof Error ? err.message : String(err));
+            if (attempt >= PAUSE_ATTEMPTS || !/unable to freeze/i.test(message)) throw err;
+            await new Promise((r) => setTimeout(r, 250 * attempt));
+          }
+        }
+      }),
     unpause: (id) => wrap('resuming a service', () => docker.getContainer(id).unpause()),
     stop: (id) =>
       wrap('stopping a service', async () => {
