@@ -373,17 +373,26 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
       const corrupt = takeFault(faults.corruptAt, file.path, from, to);
       const stopAt = Math.min(drop?.byte ?? to, stall?.byte ?? to);
       const piece = faults.rateCap > 0 ? 64 * 1024 : 1024 * 1024;
+      // A few read buffers, each reused once the socket has taken its bytes: a fresh buffer per
+      // read costs this server page faults on new memory, CPU it shares with the client it serves.
+      const free = Array.from({ length: 4 }, () => Buffer.allocUnsafe(piece));
+      const waiting: Array<() => void> = [];
+      const release = (b: (typeof free)[number]): void => {
+        free.push(b);
+        waiting.shift()?.();
+      };
       while (pos < stopAt) {
         if (res.destroyed) return;
         const n = Math.min(piece, stopAt - pos);
+        if (free.length === 0) await new Promise<void>((resolve) => waiting.push(resolve));
+        const own = free.pop()!;
         let buf: Buffer;
         if (handle) {
-          buf = Buffer.allocUnsafe(n);
-          const { bytesRead } = await handle.read(buf, 0, n, pos);
-          buf = buf.subarray(0, bytesRead);
-        } else buf = Buffer.from(file.data!.subarray(pos, pos + n));
+          const { bytesRead } = await handle.read(own, 0, n, pos);
+          buf = own.subarray(0, bytesRead);
+        } else buf = own.subarray(0, file.data!.copy(own, 0, pos, pos + n));
         if (corrupt && corrupt.byte >= pos && corrupt.byte < pos + buf.length) buf[corrupt.byte - pos] = (buf[corrupt.byte - pos] ?? 0) ^ 0xff;
-        const ok = res.write(buf);
+        const ok = res.write(buf, () => release(own));
         count(buf.length);
         pos += buf.length;
         sent += buf.length;
