@@ -1,10 +1,10 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { SECRET_SPECS } from '../../../src/stack/secrets.js';
 
 /**
@@ -15,7 +15,6 @@ import { SECRET_SPECS } from '../../../src/stack/secrets.js';
  * every secret; uninstall --purge.
  */
 
-const root = resolve(import.meta.dirname, '../../..');
 const project = `msting-it-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100;
 const messagingImage = `msting-it/messaging:${process.pid}`;
@@ -43,41 +42,17 @@ function logLines(): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
-  execFileSync(join(root, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
-  const built = JSON.parse(await readFile(join(root, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
-  const vault = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-  images = { ...built, vault };
+  images = stackImages();
   docker(['tag', images.busybox, messagingImage]);
-  work = await mkdtemp(join(tmpdir(), 'msting-install-it-'));
-  home = join(work, 'home');
-  await mkdir(join(home, 'conf'), { recursive: true });
-  await mkdir(join(home, 'compose'), { recursive: true });
-  const stand = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge'];
-  const ports = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
-  await writeFile(
-    join(home, 'conf', 'config.yml'),
-    [
-      'project:',
-      `  name: ${project}`,
-      'images:',
-      '  overrides:',
-      `    vault: ${images.vault}`,
-      `    db: ${images.debian}`,
-      `    redis: ${images.debian}`,
-      `    messaging: ${messagingImage}`,
-      ...stand.map((s) => `    ${s}: ${images.busybox}`),
-      'ports:',
-      ...ports.map((p, i) => `  ${p}: ${base + i}`),
-      '',
-    ].join('\n'),
-  );
-  // Health checks every second instead of every 30 s: the user's override file, which msting keeps and applies.
-  const fast = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
-  // Failures inside the start period do not count (PostgreSQL's first start runs initdb); messaging's
-  // is short so that a broken image is found unhealthy quickly.
-  const override = fast.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: ${s === 'messaging' ? 3 : 60}s\n      timeout: 5s\n      retries: 3\n`);
-  await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
+  ({ work, home } = await writeStackHome({
+    prefix: 'msting-install-it-',
+    project,
+    basePort: base,
+    images,
+    overrides: { messaging: messagingImage },
+    // messaging's start period is short so that a broken image is found unhealthy quickly.
+    startPeriod: (s: string) => (s === 'messaging' ? 3 : 60),
+  }));
 }, 600_000);
 
 afterAll(async () => {

@@ -43,7 +43,8 @@ function ensurePebble(): string | undefined {
 }
 
 const missing = ensurePebble();
-if (missing && process.env.CI) throw new Error(`the ACME integration test needs Pebble: ${missing}`);
+const ci = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
+if (missing && ci) throw new Error(`the ACME integration test needs Pebble: ${missing}`);
 if (missing) console.warn(`skipping the ACME integration test: ${missing}`);
 
 function freePort(): Promise<number> {

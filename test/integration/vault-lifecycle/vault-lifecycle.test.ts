@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { quoteEnvValue } from '../../../src/render/env-format.js';
 
 /**
@@ -14,7 +14,6 @@ import { quoteEnvValue } from '../../../src/render/env-format.js';
  * unseals with the stored shares, renders the env files from Vault and brings every service up.
  */
 
-const root = resolve(import.meta.dirname, '../../..');
 const project = `msting-vl-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100 + 50;
 
@@ -59,38 +58,13 @@ function envValue(text: string, name: string): string | undefined {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
-  execFileSync(join(root, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
-  const built = JSON.parse(await readFile(join(root, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
-  const vault = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-  work = await mkdtemp(join(tmpdir(), 'msting-vault-lifecycle-it-'));
-  home = join(work, 'home');
-  await mkdir(join(home, 'conf'), { recursive: true });
-  await mkdir(join(home, 'compose'), { recursive: true });
-  const stand = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
-  const ports = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
-  await writeFile(
-    join(home, 'conf', 'config.yml'),
-    [
-      'project:',
-      `  name: ${project}`,
-      'vault:',
-      '  shares: 3',
-      '  threshold: 2',
-      'images:',
-      '  overrides:',
-      `    vault: ${vault}`,
-      `    db: ${built.debian}`,
-      `    redis: ${built.debian}`,
-      ...stand.map((s) => `    ${s}: ${built.busybox}`),
-      'ports:',
-      ...ports.map((p, i) => `  ${p}: ${base + i}`),
-      '',
-    ].join('\n'),
-  );
-  const fast = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
-  const override = fast.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: 60s\n      timeout: 5s\n      retries: 3\n`);
-  await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
+  ({ work, home } = await writeStackHome({
+    prefix: 'msting-vault-lifecycle-it-',
+    project,
+    basePort: base,
+    images: stackImages(),
+    configLines: ['vault:', '  shares: 3', '  threshold: 2'],
+  }));
   const install = await msting(['install', '--yes', '--skip-models']);
   if (install.code !== 0) throw new Error(`install failed (${install.code}): ${install.stderr.slice(-3000)}`);
 }, 600_000);
