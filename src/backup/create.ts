@@ -98,9 +98,14 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     stages.push(new EncryptStream(header, payloadKey));
   }
   const written = pipeline([Readable.from(writer.pack), counter, ...stages, createWriteStream(tmpPath, { flags: 'r+', highWaterMark: WRITE_BUFFER })]);
-  written.catch(() => undefined);
-  // `stop` ends every running stage: on Ctrl-C, and when a dump or a volume copy fails.
+  // `stop` ends every running stage: on Ctrl-C, and when writing the archive, a dump or a volume copy fails.
   const stop = new AbortController();
+  let writeFailure: unknown;
+  written.catch((err: unknown) => {
+    writeFailure = err;
+    stop.abort();
+    writer.pack.destroy(err as Error);
+  });
   const onAbort = (): void => {
     stop.abort();
     writer.pack.destroy(new MstingError('INTERRUPTED', 'interrupted'));
@@ -175,14 +180,18 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     const size = (await stat(finalPath)).size;
     return { path: finalPath, size, plainBytes: counter.plainIn, encrypted, manifest };
   } catch (err) {
+    // A write failure recorded before this point is what stopped the stages; tearing down below
+    // fails the archive stream too, and that is not news.
+    const failedWrite = writeFailure;
     stop.abort();
     writer.pack.destroy();
     await written.catch(() => undefined);
     spooled = await dumps.catch(() => spooled);
     await rm(tmpPath, { force: true });
     if (signal.aborted) throw new MstingError('INTERRUPTED', 'backup interrupted; no archive was written', { hint: 'run msting backup again' });
-    // A volume copy cut short because a dump failed reports the dump's failure.
-    throw dumpFailure !== undefined && err !== dumpFailure && isInterruption(err) ? dumpFailure : err;
+    // A stage cut short because another one failed reports that failure: the archive file first.
+    const cause = failedWrite ?? (dumpFailure !== undefined && err !== dumpFailure && isInterruption(err) ? dumpFailure : err);
+    throw outputError(cause, options.outputDir);
   } finally {
     signal.removeEventListener('abort', onAbort);
     await Promise.all(spooled.map((d) => d.spool.dispose()));
@@ -253,10 +262,29 @@ async function spoolDump(engine: BackupEngine, db: ProjectContainer, path: strin
     return { path, size: data.size, spool };
   } catch (err) {
     spool.input.destroy();
-    await spool.done.catch(() => undefined);
+    const spoolFailure: unknown = await spool.done.then(() => undefined, (e: unknown) => e);
     await spool.dispose();
-    throw err;
+    // The dump stopped because its spool could not be written (a full disk): say that.
+    throw isFileSystemError(spoolFailure) ? spoolFailure : err;
   }
+}
+
+/** A file-system failure writing the archive or a spool, as one message with what to do. */
+function outputError(err: unknown, dir: string): unknown {
+  if (!isFileSystemError(err)) return err;
+  const code = err.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new MstingError('IO', `no space left in ${dir} for the archive`, { hint: 'free some space there, or choose another directory with --output; no archive was written', cause: err });
+  }
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'EIO') {
+    return new MstingError('IO', `cannot write the archive in ${dir}: ${code}`, { hint: 'choose a writable directory with --output; no archive was written', cause: err });
+  }
+  return err;
+}
+
+function isFileSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string } {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return typeof e?.code === 'string' && typeof e.syscall === 'string';
 }
 
 function isInterruption(err: unknown): boolean {

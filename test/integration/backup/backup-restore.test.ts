@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { copyFile, mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { DATABASE_NAMES } from '../../../src/stack/secrets.js';
 
 /**
@@ -17,7 +17,6 @@ import { DATABASE_NAMES } from '../../../src/stack/secrets.js';
  * own message while the running stack stays as it was.
  */
 
-const root = resolve(import.meta.dirname, '../../..');
 const project = `msting-bk-${process.pid}`;
 const base = 20000 + Math.floor(Math.random() * 80) * 100 + 70;
 const PASSPHRASE = 'correct horse battery staple';
@@ -89,36 +88,7 @@ async function status(): Promise<StatusJson> {
 let installedServices: string[];
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
-  execFileSync(join(root, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
-  const built = JSON.parse(await readFile(join(root, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
-  const vault = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-  work = await mkdtemp(join(tmpdir(), 'msting-backup-it-'));
-  home = join(work, 'home');
-  await mkdir(join(home, 'conf'), { recursive: true });
-  await mkdir(join(home, 'compose'), { recursive: true });
-  const stand = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
-  const ports = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
-  await writeFile(
-    join(home, 'conf', 'config.yml'),
-    [
-      'project:',
-      `  name: ${project}`,
-      'images:',
-      '  overrides:',
-      `    vault: ${vault}`,
-      `    db: ${built.debian}`,
-      `    redis: ${built.debian}`,
-      ...stand.map((s) => `    ${s}: ${built.busybox}`),
-      'ports:',
-      ...ports.map((p, i) => `  ${p}: ${base + i}`),
-      '',
-    ].join('\n'),
-  );
-  // Health checks every second instead of every 30 s: the user's override file, which msting keeps and applies.
-  const fast = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
-  const override = fast.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: 60s\n      timeout: 5s\n      retries: 3\n`);
-  await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
+  ({ work, home } = await writeStackHome({ prefix: 'msting-backup-it-', project, basePort: base, images: stackImages() }));
   passFile = join(work, 'pass.txt');
   await writeFile(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
 
@@ -304,6 +274,22 @@ describe('backup and restore of an installed stack on a real engine', () => {
       expect(docker(['ps', '-q', '--filter', 'status=paused', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
     } finally {
       psql('ALTER DATABASE sting_app RESET session_preload_libraries', 'postgres');
+    }
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('says the disk is full, with a hint, when the output fills up, leaving nothing behind and every service running (needs root to mount a small tmpfs)', async () => {
+    const dir = join(work, 'full');
+    await mkdir(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+    try {
+      const r = await msting(['--json', 'backup', '--output', dir]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      // NDJSON progress, then the error document.
+      expect(JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1))).toMatchObject({ error: { code: 'IO', message: `no space left in ${dir} for the archive`, hint: expect.stringMatching(/--output/) } });
+      expect(await readdir(dir)).toEqual([]);
+      expect(runningServices()).toEqual(installedServices);
+    } finally {
+      execFileSync('umount', [dir]);
     }
   });
 
