@@ -27,6 +27,25 @@ describe('parseNvidiaSmi', () => {
     ]);
   });
 
+  it('reads a real H100 capture (driver 580.159.04, CUDA 13.0; 480 MiB reserved by the driver, MIG off)', () => {
+    // Captured on an H100 80GB HBM3 SXM with the query msting sends; only the UUID is anonymized.
+    const { gpus, unparsed } = parseNvidiaSmi(fixture('nvidia-smi-h100-driver580.csv'));
+    expect(unparsed).toEqual([]);
+    expect(gpus).toEqual([
+      {
+        vendor: 'nvidia',
+        index: 0,
+        name: 'NVIDIA H100 80GB HBM3',
+        uuid: 'GPU-00000000-1111-2222-3333-000000000580',
+        memoryTotalMiB: 81559,
+        memoryFreeMiB: 81079,
+        computeCapability: '9.0',
+        driverVersion: '580.159.04',
+        source: 'nvidia-smi',
+      },
+    ]);
+  });
+
   it('reads consumer cards with their compute capability', () => {
     expect(parseNvidiaSmi(fixture('nvidia-smi-rtx3060.csv')).gpus[0]).toMatchObject({ name: 'NVIDIA GeForce RTX 3060', memoryTotalMiB: 12288, computeCapability: '8.6' });
     expect(parseNvidiaSmi(fixture('nvidia-smi-rtx2080.csv')).gpus[0]).toMatchObject({ name: 'NVIDIA GeForce RTX 2080', memoryTotalMiB: 8192, computeCapability: '7.5' });
