@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from './undici.js';
 
 /** Connections a parallel transfer opens first; `planConnections` decides whether more follow. */
 export const FIRST_CONNECTIONS = 2;

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } f
 import { dirname } from 'node:path';
 import { writeSync, writevSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici.js';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { bootId } from './boot.js';
