@@ -6,7 +6,7 @@ import { ExitCode } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { gatewayGuardMessage } from '../gateway/write-guard.js';
 import { renderForStart, type GatewayGuardAccess } from '../lifecycle/render-step.js';
-import { loadValidatedConfig } from '../lifecycle/stack.js';
+import { loadValidatedConfig } from '../lifecycle/config-cache.js';
 import { resolveProfileServices } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 

@@ -9,11 +9,14 @@ export function resolveModelsDir(ctx: Context): string {
   return modelsDir(ctx.env, process.platform, homedir());
 }
 
+/** config.yml, validated (or as last validated, while neither it nor msting changed: config-cache.ts). */
 export async function loadModelsConfig(ctx: Context) {
-  const { loadConfig } = await import('../config/load.js');
-  const { formatProblem } = await import('../config/problems.js');
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
-  for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, loaded.path));
+  const { loadValidatedConfig } = await import('../lifecycle/config-cache.js');
+  const loaded = await loadValidatedConfig(ctx, undefined);
+  if (loaded.warnings.length > 0) {
+    const { formatProblem } = await import('../config/problems.js');
+    for (const warning of loaded.warnings) ctx.out.warn(formatProblem(warning, ctx.configPath));
+  }
   return loaded.config;
 }
 

@@ -6,6 +6,7 @@ import type { ConfigProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { MSTING_BUILD } from '../package-info.js';
+import type { Context } from '../context.js';
 
 /**
  * The validated config of the last run, kept beside the rendered compose file and reused while
@@ -62,4 +63,18 @@ export async function writeCachedConfig(home: string, key: string, config: Mstin
   );
   if (!composeDir) return;
   await writeFileAtomic(join(home, CONFIG_CACHE_FILE), `${JSON.stringify(data)}\n`, { mode: 0o600 }).catch(() => undefined);
+}
+
+/** config.yml validated, or the cached result of the last validation of the same inputs. */
+export async function loadValidatedConfig(
+  ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home'>,
+  profile: string | undefined,
+): Promise<{ config: MstingConfig; warnings: ConfigProblem[] }> {
+  const key = await cacheKey({ home: ctx.home, configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  const cached = await readCachedConfig(ctx.home, key);
+  if (cached) return cached;
+  const { loadConfig } = await import('../config/load.js');
+  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  await writeCachedConfig(ctx.home, key, loaded.config, loaded.warnings);
+  return { config: loaded.config, warnings: loaded.warnings };
 }

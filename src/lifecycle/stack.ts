@@ -1,13 +1,12 @@
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import type { ConfigProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import type { ComposeProject } from '../docker/compose-cli.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { installLayout, modelsDir } from '../layout.js';
 import { planStack, resolveProfileServices, type StackPlan } from '../stack/plan.js';
-import { cacheKey, readCachedConfig, writeCachedConfig } from './config-cache.js';
+import { loadValidatedConfig } from './config-cache.js';
 
 /**
  * What every lifecycle command starts from: the effective config, the planned stack of the
@@ -59,16 +58,3 @@ export async function profileRecommendation(config: MstingConfig, profile: strin
   return machineRecommendation(config, ctx.home, ctx.env);
 }
 
-/** config.yml validated, or the cached result of the last validation of the same inputs. */
-export async function loadValidatedConfig(
-  ctx: Pick<Context, 'configPath' | 'configExplicit' | 'env' | 'home'>,
-  profile: string | undefined,
-): Promise<{ config: MstingConfig; warnings: ConfigProblem[] }> {
-  const key = await cacheKey({ home: ctx.home, configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
-  const cached = await readCachedConfig(ctx.home, key);
-  if (cached) return cached;
-  const { loadConfig } = await import('../config/load.js');
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
-  await writeCachedConfig(ctx.home, key, loaded.config, loaded.warnings);
-  return { config: loaded.config, warnings: loaded.warnings };
-}
