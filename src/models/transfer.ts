@@ -113,6 +113,9 @@ class Restart extends Error {
   }
 }
 
+/** Files from this size on are hashed on a worker thread even when fetched in one stream. */
+const WORKER_HASH_FROM = 32 * 1024 * 1024;
+
 /** Bytes gathered from the socket before one positional write. */
 const WRITE_BATCH = 1024 * 1024;
 
@@ -270,16 +273,17 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
     const len = (i: number): number => chunkLength(t.size, state.chunkSize, i);
     const sequential = n <= 1 || Math.min(t.tuning.connectionsPerFile, n) === 1;
     let cursor = 0;
-    // One stream in file order: hash while writing. Bytes already on disk (a resumed prefix, or
-    // ranges a parallel run finished) are read back when the stream reaches them.
-    const inline = sequential ? { hash: newHash(t.algorithm, t.size), at: 0 } : undefined;
+    // A small file read in one stream is hashed on this thread as it is written (a worker costs
+    // more to start than such a file to hash). Bytes already on disk (a resumed prefix) are read
+    // back when the stream reaches them. Larger files are hashed on a worker (startPrefixHasher).
+    const inline = sequential && t.size < WORKER_HASH_FROM ? { hash: newHash(t.algorithm, t.size), at: 0 } : undefined;
     const inlineCatchUp = async (to: number): Promise<void> => {
       if (!inline || inline.at >= to) return;
       const at = await hashRange(handle, inline.hash, inline.at, to);
       if (at < to) throw new Error(`${t.incomplete}: short read at byte ${at}`);
       inline.at = to;
     };
-    const hasher = !sequential && t.tuning.hashMode === 'inorder' ? startPrefixHasher(t.incomplete, t.algorithm, t.size) : undefined;
+    const hasher = !inline && (sequential || t.tuning.hashMode === 'inorder') ? startPrefixHasher(t.incomplete, t.algorithm, t.size) : undefined;
     function contiguousPrefix(): number {
       while (cursor < n && state.progress[cursor] === len(cursor)) cursor++;
       return cursor >= n ? t.size : start(cursor) + state.progress[cursor]!;

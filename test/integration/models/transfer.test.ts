@@ -166,9 +166,12 @@ describe('downloadModels against a local hub', () => {
     expect(hub.stats.byPath['model-00001.safetensors']).toBe(size - 2 * MiB);
   });
 
-  it('resumes a parallel partial with one connection, hashing the finished ranges from disk', async () => {
-    const size = 9 * MiB + 123;
-    const { hub, dir } = await setup();
+  // 9 MiB is hashed on the receiving thread as it arrives; from 32 MiB on, a worker follows the file.
+  it.each([
+    ['a small file', 9 * MiB + 123],
+    ['a large file', 40 * MiB + 123],
+  ])('resumes a parallel partial of %s with one connection, hashing the finished ranges from disk', async (_label, size) => {
+    const { hub, dir } = await setup([{ path: 'model-00001.safetensors', data: content(size, 3), lfs: true }]);
     const config = modelsConfig([{ name: 'tiny', repo: 'acme/tiny', files: ['*.safetensors'] }]);
     // Range 1 (bytes 1-2 MiB) keeps dropping; the others finish, then the run gives up.
     hub.faults.dropAt.push({ path: 'model-00001.safetensors', byte: MiB + 1000, times: 5 });
