@@ -68,8 +68,10 @@ async function hub(cmd) {
   return JSON.parse((await lines.next()).value);
 }
 
+// An installed home (conf/ and compose/), where msting keeps the validated config between runs.
 const home = join(work, 'home');
 mkdirSync(join(home, 'conf'), { recursive: true });
+mkdirSync(join(home, 'compose'), { recursive: true });
 writeFileSync(
   join(home, 'conf', 'config.yml'),
   'llm:\n  models:\n    - name: big\n      repo: bench/big\n    - name: capped\n      repo: bench/capped\n',
