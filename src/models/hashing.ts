@@ -71,6 +71,14 @@ const fs = require('node:fs');
 const crypto = require('node:crypto');
 const h = crypto.createHash(workerData.algorithm === 'sha256' ? 'sha256' : 'sha1');
 if (workerData.algorithm === 'git-sha1') h.update('blob ' + workerData.size + '\\0');
+// The digest is the part of a download that can wait: a little below normal priority (Linux keeps
+// nice values per thread) it takes the CPU the receiving thread and the network leave idle
+// instead of contending with them, and catches up when the last bytes are in.
+if (process.platform === 'linux') {
+  try {
+    require('node:os').setPriority(5);
+  } catch {}
+}
 const fd = fs.openSync(workerData.path, 'r');
 const buf = Buffer.allocUnsafe(2 * 1024 * 1024);
 let pos = 0;
