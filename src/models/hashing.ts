@@ -76,7 +76,7 @@ if (workerData.algorithm === 'git-sha1') h.update('blob ' + workerData.size + '\
 // instead of contending with them, and catches up when the last bytes are in.
 if (process.platform === 'linux') {
   try {
-    require('node:os').setPriority(5);
+    require('node:os').setPriority(10);
   } catch {}
 }
 const fd = fs.openSync(workerData.path, 'r');
