@@ -9,40 +9,16 @@ import { parseMemorySize } from '../../../src/hardware/units.js';
 import { fixture } from './fake-machine.js';
 
 describe('parseNvidiaSmi', () => {
-  it('reads an H100: memory in MiB, compute capability, driver, uuid', () => {
-    const { gpus, unparsed } = parseNvidiaSmi(fixture('nvidia-smi-h100.csv'));
+  // The second is a real capture with the query msting sends (driver 580.159.04, CUDA 13.0, 480 MiB
+  // reserved by the driver, MIG off); only its UUID is anonymized.
+  it.each([
+    ['nvidia-smi-h100.csv', 'GPU-6e1b2f0c-5d1a-8f3e-2c44-9a0b7d3e5f11', 81003, '550.54.15'],
+    ['nvidia-smi-h100-driver580.csv', 'GPU-00000000-1111-2222-3333-000000000580', 81079, '580.159.04'],
+  ])('reads an H100 (%s): memory in MiB, compute capability, driver, uuid', (file, uuid, memoryFreeMiB, driverVersion) => {
+    const { gpus, unparsed } = parseNvidiaSmi(fixture(file));
     expect(unparsed).toEqual([]);
     expect(gpus).toEqual([
-      {
-        vendor: 'nvidia',
-        index: 0,
-        name: 'NVIDIA H100 80GB HBM3',
-        uuid: 'GPU-6e1b2f0c-5d1a-8f3e-2c44-9a0b7d3e5f11',
-        memoryTotalMiB: 81559,
-        memoryFreeMiB: 81003,
-        computeCapability: '9.0',
-        driverVersion: '550.54.15',
-        source: 'nvidia-smi',
-      },
-    ]);
-  });
-
-  it('reads a real H100 capture (driver 580.159.04, CUDA 13.0; 480 MiB reserved by the driver, MIG off)', () => {
-    // Captured on an H100 80GB HBM3 SXM with the query msting sends; only the UUID is anonymized.
-    const { gpus, unparsed } = parseNvidiaSmi(fixture('nvidia-smi-h100-driver580.csv'));
-    expect(unparsed).toEqual([]);
-    expect(gpus).toEqual([
-      {
-        vendor: 'nvidia',
-        index: 0,
-        name: 'NVIDIA H100 80GB HBM3',
-        uuid: 'GPU-00000000-1111-2222-3333-000000000580',
-        memoryTotalMiB: 81559,
-        memoryFreeMiB: 81079,
-        computeCapability: '9.0',
-        driverVersion: '580.159.04',
-        source: 'nvidia-smi',
-      },
+      { vendor: 'nvidia', index: 0, name: 'NVIDIA H100 80GB HBM3', uuid, memoryTotalMiB: 81559, memoryFreeMiB, computeCapability: '9.0', driverVersion, source: 'nvidia-smi' },
     ]);
   });
 
