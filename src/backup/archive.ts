@@ -74,6 +74,8 @@ export class ArchiveWriter {
     let written = 0;
     const entryDone = new Promise<void>((resolve, reject) => {
       const sink = this.pack.entry({ name: path, size, mode: 0o600, mtime: this.mtime, ...header, type: 'file' }, (err) => (err ? reject(err) : resolve()));
+      // A destroyed entry emits its error; it fails this entry (and the archive), never the process.
+      (sink as unknown as NodeJS.EventEmitter).on('error', reject);
       void (async () => {
         try {
           for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -109,12 +111,19 @@ export class ArchiveWriter {
     const extract = tar.extract();
     let files = 0;
     let bytes = 0;
+    // A reader that breaks (an abort, a helper that died) fails the extractor too, so the loop below
+    // ends with the reader's error instead of waiting for entries that will never come.
     const fed = new Promise<void>((resolve, reject) => {
-      source.on('error', reject);
+      source.on('error', (err) => {
+        extract.destroy(err);
+        reject(err);
+      });
       extract.on('error', reject);
       source.pipe(extract as unknown as NodeJS.WritableStream);
       extract.on('finish', resolve);
     });
+    // The loop reports a failure first; `fed` is awaited (and its failure reported) after it.
+    fed.catch(() => undefined);
     for await (const entry of extract) {
       const h = entry.header;
       const rel = relativeName(h.name);
