@@ -208,6 +208,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
       }),
     exec: (containerId, spec) =>
       wrap(`running ${spec.cmd[0]} in a container`, async () => {
+        if (spec.signal?.aborted) throw new MstingError('INTERRUPTED', 'interrupted');
         const container = docker.getContainer(containerId);
         const exec = await container.exec({
           Cmd: spec.cmd,
@@ -237,6 +238,8 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
               demux.on('end', resolve);
             }
           });
+          // Stopped while the command was starting: end it now rather than let it run to the end.
+          if (spec.signal?.aborted) onAbort();
           if (spec.stdin) {
             const input = spec.stdin;
             input.on('error', (err) => stream.destroy(err));
@@ -294,6 +297,11 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           tar.once('close', cleanup);
           tar.once('end', cleanup);
           tar.once('error', cleanup);
+          if (signal?.aborted) {
+            // Stopped while the helper was starting: no reader, and no copy left running.
+            tar.destroy();
+            throw new MstingError('INTERRUPTED', 'interrupted');
+          }
           signal?.addEventListener('abort', () => tar.destroy(new MstingError('INTERRUPTED', 'interrupted')), { once: true });
           // The demultiplexer checks tar's exit status before it ends the stream.
           return { tar, finished: Promise.resolve() };

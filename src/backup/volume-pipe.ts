@@ -46,6 +46,7 @@ export function engineSharesFilesystem(docker: Docker): boolean {
  */
 export async function readVolumeThroughPipe(docker: Docker, volume: string, image: string, labels: Record<string, string>, signal?: AbortSignal): Promise<VolumeReader | undefined> {
   if (!engineSharesFilesystem(docker)) return undefined;
+  throwIfInterrupted(signal);
   const dir = await mkdtemp(join(tmpdir(), 'msting-volume-'));
   const fifo = join(dir, 'tar');
   let container: Docker.Container | undefined;
@@ -112,6 +113,14 @@ export async function readVolumeThroughPipe(docker: Docker, volume: string, imag
     return undefined;
   }
 
+  // Stopped while tar was starting (another stage of the backup failed): no reader, and no copy
+  // that would go on to the end with nobody waiting for it.
+  if (signal?.aborted) {
+    socket.destroy();
+    await cleanup();
+    throwIfInterrupted(signal);
+  }
+
   let cleaned: Promise<void> | undefined;
   const finish = (): Promise<void> => (cleaned ??= cleanup());
   const onAbort = (): void => {
@@ -133,6 +142,10 @@ export async function readVolumeThroughPipe(docker: Docker, volume: string, imag
   })();
   finished.catch(() => undefined);
   return { tar: socket, finished };
+}
+
+function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new MstingError('INTERRUPTED', 'interrupted');
 }
 
 function mkfifo(path: string): Promise<void> {

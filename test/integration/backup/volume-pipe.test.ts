@@ -70,6 +70,9 @@ describeDocker('reading a volume through a named pipe', () => {
   afterAll(async () => {
     if (savedTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = savedTmp;
+    // A helper left by a failed test would hold the volume and keep it from going.
+    const left = helpers().split('\n').filter(Boolean);
+    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     execFileSync('docker', ['volume', 'rm', '-f', volume], { stdio: 'ignore' });
     execFileSync('docker', ['image', 'rm', '-f', noShellImage], { stdio: 'ignore' });
     if (work) await rm(work, { recursive: true, force: true });
@@ -95,6 +98,16 @@ describeDocker('reading a volume through a named pipe', () => {
   it('reports an image that cannot run tar as unusable, leaving no container and no pipe behind', async () => {
     const reader = await readVolumeThroughPipe(new Docker(), volume, noShellImage, { [LABEL]: 'test' });
     expect(reader).toBeUndefined();
+    expect(helpers()).toBe('');
+    expect((await readdir(work)).filter((n) => n.startsWith('msting-volume-'))).toEqual([]);
+  });
+
+  it('gives no reader when stopped while tar starts, leaving no container and no pipe behind', async () => {
+    const abort = new AbortController();
+    const reading = readVolumeThroughPipe(new Docker(), volume, testImages().busybox, { [LABEL]: 'test' }, abort.signal);
+    // After the call has begun, before its helper could have started.
+    setTimeout(() => abort.abort(), 0);
+    await expect(reading).rejects.toThrow(/interrupted/);
     expect(helpers()).toBe('');
     expect((await readdir(work)).filter((n) => n.startsWith('msting-volume-'))).toEqual([]);
   });
