@@ -8,6 +8,7 @@ import type { InstallLayout } from '../layout.js';
 import { ArchiveWriter, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type ManifestVolume } from './archive.js';
 import { EncryptStream, buildHeader } from './crypto-format.js';
 import type { BackupEngine, ProjectContainer } from './engine.js';
+import { PauseJournal } from './interrupted.js';
 import { BACKUP_KEY_FILE } from './keys.js';
 import { archiveName, planBackup, type BackupPlan } from './plan.js';
 import { postgresInfo, listDatabases, superuserOf } from './postgres.js';
@@ -124,12 +125,13 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   });
   dumps.catch(() => undefined);
 
+  const journal = new PauseJournal(options.layout.home);
   let spooled: SpooledDump[] = [];
   try {
     const volumeRecords: ManifestVolume[] = [];
     for (const step of plan.volumes) {
       stop.signal.throwIfAborted();
-      const record = await copyVolume(writer, engine, step, db.imageId, stop.signal, callbacks);
+      const record = await copyVolume(writer, engine, journal, step, db.imageId, stop.signal, callbacks);
       volumeRecords.push(record);
     }
 
@@ -294,6 +296,7 @@ function isInterruption(err: unknown): boolean {
 async function copyVolume(
   writer: ArchiveWriter,
   engine: BackupEngine,
+  journal: PauseJournal,
   step: BackupPlan['volumes'][number],
   helperImage: string,
   signal: AbortSignal,
@@ -307,9 +310,13 @@ async function copyVolume(
     }
   }
   const paused: ProjectContainer[] = [];
+  const noted: ProjectContainer[] = [];
   callbacks.onStage?.({ stage: 'volume', name: step.volume.name, quiesce: step.quiesce, paused: step.pause.map((c) => c.service) });
   try {
     for (const c of step.pause) {
+      // Noted first: if this process dies before it resumes the service, the next backup does.
+      await journal.add(c);
+      noted.push(c);
       await engine.pause(c.id);
       paused.push(c);
     }
@@ -336,7 +343,14 @@ async function copyVolume(
       options: step.volume.options,
     };
   } finally {
-    for (const c of paused.reverse()) await engine.unpause(c.id).catch(() => callbacks.onWarning?.(`could not resume ${c.name}; run \`docker unpause ${c.name}\``));
+    for (const c of paused.reverse()) {
+      await engine.unpause(c.id).then(
+        () => journal.remove(c),
+        () => callbacks.onWarning?.(`could not resume ${c.name}; run \`docker unpause ${c.name}\``),
+      );
+    }
+    // A pause that failed: nothing to resume.
+    for (const c of noted.filter((n) => !paused.includes(n))) await journal.remove(c);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import Docker from 'dockerode';
 import { MstingError } from '../errors.js';
+import { OWNER_LABEL, ownerValue } from './interrupted.js';
 import { readVolumeThroughPipe, type VolumeReader } from './volume-pipe.js';
 
 /**
@@ -33,6 +34,10 @@ export interface BackupEngine {
    * Vault) must be able to create files there.
    */
   setVolumeRoot(volume: string, helperImage: string, root: { uid: number; gid: number; mode: number }): Promise<void>;
+  /** A container's state (`paused`, `running`, ...), or `missing`. */
+  containerState(containerId: string): Promise<string>;
+  /** Every backup helper container on the engine, with the `host/pid` of the msting that made it. */
+  listHelpers(): Promise<Array<{ id: string; owner: string | undefined }>>;
   pause(containerId: string): Promise<void>;
   unpause(containerId: string): Promise<void>;
   stop(containerId: string): Promise<void>;
@@ -84,6 +89,11 @@ export interface ExecResult {
 }
 
 const HELPER_LABEL = 'org.sting-ce.msting.helper';
+
+/** Labels of a helper container: what it is, and which msting process made it (see interrupted.ts). */
+function helperLabels(): Record<string, string> {
+  return { [HELPER_LABEL]: 'backup', [OWNER_LABEL]: ownerValue() };
+}
 /** Attempts at freezing a container before the backup fails (see `pause`). */
 const PAUSE_ATTEMPTS = 5;
 
@@ -169,7 +179,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
       Image: image,
       Entrypoint: ['/bin/true'],
       Cmd: [],
-      Labels: { [HELPER_LABEL]: 'backup' },
+      Labels: helperLabels(),
       NetworkDisabled: true,
       HostConfig: { Binds: [`${volume}:/volume${readOnly ? ':ro' : ''}`], NetworkMode: 'none' },
     });
@@ -258,7 +268,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
       }),
     readVolume: (volume, image, signal) =>
       wrap(`reading volume ${volume}`, async () => {
-        const piped = await readVolumeThroughPipe(docker, volume, image, { [HELPER_LABEL]: 'backup' }, signal);
+        const piped = await readVolumeThroughPipe(docker, volume, image, helperLabels(), signal);
         if (piped) return piped;
         // Otherwise `tar` in a helper container over the attach stream, several times faster than the
         // engine's archive endpoint; an image without tar falls back to that endpoint.
@@ -267,7 +277,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           Entrypoint: ['sleep', '3600'],
           Cmd: [],
           User: '0',
-          Labels: { [HELPER_LABEL]: 'backup' },
+          Labels: helperLabels(),
           NetworkDisabled: true,
           HostConfig: { Binds: [`${volume}:/volume:ro`], NetworkMode: 'none' },
         });
@@ -326,7 +336,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           Entrypoint: ['sh', '-c', 'chown "$1" /volume && chmod "$2" /volume', 'sh', `${root.uid}:${root.gid}`, (root.mode & 0o7777).toString(8)],
           Cmd: [],
           User: '0',
-          Labels: { [HELPER_LABEL]: 'backup' },
+          Labels: helperLabels(),
           NetworkDisabled: true,
           HostConfig: { Binds: [`${volume}:/volume`], NetworkMode: 'none' },
         });
@@ -337,6 +347,21 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         } finally {
           await c.remove({ force: true }).catch(() => undefined);
         }
+      }),
+    containerState: (id) =>
+      wrap('inspecting a service', async () => {
+        try {
+          const info = await docker.getContainer(id).inspect();
+          return info.State.Paused ? 'paused' : info.State.Status;
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode === 404) return 'missing';
+          throw err;
+        }
+      }),
+    listHelpers: () =>
+      wrap('listing helper containers', async () => {
+        const list = await docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=backup`] } });
+        return list.map((c) => ({ id: c.Id, owner: c.Labels[OWNER_LABEL] }));
       }),
     pause: (id) =>
       wrap('pausing a service', async () => {
@@ -388,7 +413,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           Entrypoint: ['sleep', '3600'],
           Cmd: [],
           User: 'postgres',
-          Labels: { [HELPER_LABEL]: 'backup' },
+          Labels: helperLabels(),
           NetworkDisabled: true,
           HostConfig: { NetworkMode: 'none', AutoRemove: false },
         });

@@ -10,6 +10,7 @@ import type { Output } from '../ui/output.js';
 import { DEFAULT_SCRYPT, SCRYPT_SALT_SIZE, keyIdOf, scryptKey, type KeySource } from '../backup/crypto-format.js';
 import { createBackup, type BackupStage, type Encryption } from '../backup/create.js';
 import { createDockerEngine } from '../backup/engine.js';
+import { recoverInterrupted } from '../backup/interrupted.js';
 import { PASSPHRASE_ENV, defaultKeyFilePath, ensureKeyFile, keyIdHex, obtainPassphrase, passphraseOffered, readKeyFile, type PassphraseSources } from '../backup/keys.js';
 import { pruneArchives, removeLeftovers } from '../backup/store.js';
 import { formatBytes } from '../backup/restore.js';
@@ -173,8 +174,10 @@ export async function run(options: BackupCommandOptions, ctx: Context): Promise<
   }
 
   await removeLeftovers(outputDir);
-  const progress = new Progress(ctx.out, 'backup');
   const engine = createDockerEngine();
+  // A backup killed in the middle left services paused and a helper holding a volume: put that right first.
+  const recovered = await recoverInterrupted(engine, layout.home, (m) => ctx.out.warn(m));
+  const progress = new Progress(ctx.out, 'backup');
   const started = Date.now();
   const result = await createBackup(
     engine,
@@ -209,6 +212,7 @@ export async function run(options: BackupCommandOptions, ctx: Context): Promise<
       volumes: result.manifest.volumes.map((v) => ({ name: v.name, files: v.files, bytes: v.bytes, quiesce: v.quiesce })),
       includesVaultKeys: result.manifest.includesVaultKeys,
       pruned,
+      recovered,
       seconds: Math.round(seconds * 10) / 10,
     });
     return 0;

@@ -292,6 +292,40 @@ describe('backup and restore of an installed stack on a real engine', () => {
     }
   });
 
+  it('a backup killed while it copies leaves a service paused; the next backup resumes it, removes the helper and writes its archive', async () => {
+    const dir = join(work, 'killed');
+    const big = `${project}_knowledge_data`;
+    inVolume(big, 'truncate -s 2G /v/sparse.bin');
+    try {
+      // Killed once the copy of that volume (its service paused) is under way.
+      const killed = await runInstalledCli(home, work, ['--json', 'backup', '--output', dir], (child) => {
+        let out = '';
+        let copying = false;
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          copying ||= out.includes(`"stage":"volume","name":"${big}"`);
+          if (copying && out.slice(out.indexOf(`"name":"${big}"`)).includes('"event":"progress"')) child.kill('SIGKILL');
+        });
+      });
+      expect(killed.code).toBe(128);
+      expect(docker(['ps', '-q', '--filter', 'status=paused', '--filter', `label=com.docker.compose.project=${project}`])).toBe(container('knowledge'));
+      expect(docker(['ps', '-aq', '--filter', 'label=org.sting-ce.msting.helper'])).not.toBe('');
+      inVolume(big, 'rm -f /v/sparse.bin');
+
+      const r = await msting(['--json', 'backup', '--output', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/resumed msting-bk-\d+-knowledge-1, left paused by a backup that was interrupted/);
+      const result = lastEvent(r.stdout);
+      expect(result.recovered).toEqual({ resumed: [expect.stringMatching(/-knowledge-1$/)], helpers: 1 });
+      expect(existsSync(String(result.path))).toBe(true);
+      expect(runningServices()).toEqual(installedServices);
+      expect(docker(['ps', '-aq', '--filter', 'label=org.sting-ce.msting.helper'])).toBe('');
+      expect((await readdir(home)).filter((n) => n.endsWith('.paused'))).toEqual([]);
+    } finally {
+      inVolume(big, 'rm -f /v/sparse.bin');
+    }
+  });
+
   it.skipIf(process.getuid?.() !== 0)('says the disk is full, with a hint, when the output fills up, leaving nothing behind and every service running (needs root to mount a small tmpfs)', async () => {
     const dir = join(work, 'full');
     await mkdir(dir);
