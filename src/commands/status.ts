@@ -83,6 +83,11 @@ export function printStatus(report: StatusReport, out: Output): void {
     out.print(painted.map((c, i) => (i === 1 || i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
   }
   if (report.services.some((s) => !s.in_profile)) out.print('* not in this profile');
+  const paused = report.services.filter((s) => s.state === 'paused').map((s) => s.service);
+  if (paused.length > 0) {
+    // A backup freezes a service while it copies its volume; one killed in the middle leaves it so.
+    out.print(`paused: ${paused.join(', ')} (frozen, not serving): a running backup resumes it when its copy ends; one that was killed is put right by the next \`msting backup\`, or run \`docker unpause\``);
+  }
   if (report.vault) {
     const v = report.vault;
     const tone = v.state === 'unsealed' ? 'green' : v.state === 'sealed' ? 'yellow' : 'red';

@@ -64,3 +64,13 @@ describe('status: the LLM gateway’s upstreams', () => {
     expect(text()).not.toContain('llm-gateway:');
   });
 });
+
+describe('status: paused services', () => {
+  it('names a paused service as not healthy and says what resumes it', () => {
+    const report = buildStatus({ plan: makePlan(), config: makeConfig(), containers: [container('db'), container('knowledge', { state: 'paused', statusText: 'Up 5 minutes (Paused)' })] });
+    expect(report.services.find((s) => s.service === 'knowledge')).toMatchObject({ state: 'paused', ok: false });
+    const { out, text } = capture();
+    printStatus(report, out);
+    expect(text()).toMatch(/^paused: knowledge \(frozen, not serving\): .*next `msting backup`, or run `docker unpause`$/m);
+  });
+});
