@@ -125,7 +125,7 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   });
   dumps.catch(() => undefined);
 
-  const journal = new PauseJournal(options.layout.home);
+  const journal = new PauseJournal(options.layout.home, callbacks.onWarning);
   let spooled: SpooledDump[] = [];
   try {
     const volumeRecords: ManifestVolume[] = [];

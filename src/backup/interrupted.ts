@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import type { BackupEngine, ProjectContainer } from './engine.js';
 
@@ -34,13 +33,20 @@ interface JournalFile {
   containers: Array<{ id: string; name: string }>;
 }
 
-/** The running backup's note of the services it has paused. */
+/**
+ * The running backup's note of the services it has paused. A note that cannot be written (an
+ * install directory this user may not write) does not stop the backup: it warns once that a kill
+ * now would leave the services paused, and goes on without it.
+ */
 export class PauseJournal {
   private readonly path: string;
   private readonly paused = new Map<string, string>();
+  private readonly onWarning: (message: string) => void;
+  private unwritable = false;
 
-  constructor(dir: string, pid = process.pid) {
+  constructor(dir: string, onWarning: (message: string) => void = () => undefined, pid = process.pid) {
     this.path = join(dir, `.msting-backup-${pid}.paused`);
+    this.onWarning = onWarning;
   }
 
   /** Note a container before pausing it. */
@@ -52,17 +58,19 @@ export class PauseJournal {
   /** Forget a container once it runs again; the note goes with the last one. */
   async remove(c: ProjectContainer): Promise<void> {
     this.paused.delete(c.id);
+    if (this.unwritable) return;
     if (this.paused.size > 0) await this.write();
     else await rm(this.path, { force: true });
   }
 
   private async write(): Promise<void> {
+    if (this.unwritable) return;
     const body: JournalFile = { host: hostname(), pid: process.pid, containers: [...this.paused].map(([id, name]) => ({ id, name })) };
     await writeFileAtomic(this.path, `${JSON.stringify(body)}\n`, { mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
-      throw new MstingError('IO', `cannot note the paused services in ${this.path}: ${err.code ?? err.message}`, {
-        hint: 'the install directory must be writable for a backup (run it as the user that installed msting); no archive was written',
-        cause: err,
-      });
+      this.unwritable = true;
+      this.onWarning(
+        `cannot note the paused services in ${this.path} (${err.code ?? err.message}): if this backup is killed, the next one cannot resume them; run backups as the user that installed msting`,
+      );
     });
   }
 }

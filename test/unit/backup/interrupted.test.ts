@@ -85,3 +85,18 @@ describe('recovering from a killed backup', () => {
     expect(processGone(deadPid())).toBe(true);
   });
 });
+
+describe('a note that cannot be written', () => {
+  it('warns once that a kill would leave the services paused, and lets the backup go on', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'msting-recover-')), 'not-a-directory');
+    await writeFile(dir, 'a file where the install directory should be');
+    const warnings: string[] = [];
+    const journal = new PauseJournal(dir, (m) => warnings.push(m));
+    const a = container('a1', 'stack-chroma-1');
+    await journal.add(a);
+    await journal.add(container('b1', 'stack-knowledge-1'));
+    await journal.remove(a);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^cannot note the paused services in .*not-a-directory\/\.msting-backup-\d+\.paused \(E[A-Z]+\): if this backup is killed, the next one cannot resume them/);
+  });
+});
