@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'HUB_GATED'
   | 'HUB_NOT_FOUND'
   | 'HUB_RATE_LIMITED'
+  | 'HUB_TLS'
   | 'INTEGRITY'
   | 'IO'
   | 'INTERRUPTED'
@@ -96,6 +97,7 @@ function defaultExitCode(code: ErrorCode): ExitCode {
     case 'HUB_GATED':
     case 'HUB_NOT_FOUND':
     case 'HUB_RATE_LIMITED':
+    case 'HUB_TLS':
     case 'INTEGRITY':
     case 'GATEWAY_CONFIG':
       return ExitCode.external;

@@ -16,6 +16,7 @@ import { linkSnapshotFile, writeRef } from './snapshot.js';
 import { inspectFile, readModelState, stateFromListing, stateMatches, writeModelState, type ModelState, type StateFile } from './state.js';
 import { isOffline, resolveToken, tokenFromEnv, type TokenProvider } from './token.js';
 import { IntegrityMismatch, transferBlob } from './transfer.js';
+import { loadTrustStore } from './trust.js';
 import { verifyModels } from './verify.js';
 
 export interface DownloadModelsOptions {
@@ -83,7 +84,8 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
   const token = tokenFromEnv(env);
   let providerTried = false;
   const endpoint = endpointFromEnv(env);
-  const dispatcher = createDispatcher(env, tuning.stallTimeoutMs);
+  const trust = loadTrustStore(env);
+  const dispatcher = createDispatcher(env, tuning.stallTimeoutMs, trust);
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -92,6 +94,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
     token: token?.token,
     tokenSource: token?.source,
     dispatcher,
+    trust,
     signal: stop.signal,
     tuning,
     onRetry: (info) => emit(event('', null, 0, 0, 0, 'retrying', `${info.reason}; retrying in ${Math.ceil(info.delayMs / 1000)} s`)),
@@ -279,6 +282,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
             emit(event(name, file.path, 0, file.size, 0, 'restarting', reason));
           },
           httpError: (status, headers) => client.httpError(status, headers, run.ref, file.path),
+          networkError: (err) => client.certificateProblem(err, resolved.url),
         });
         return;
       } catch (err) {

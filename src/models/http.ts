@@ -1,5 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from './undici.js';
+import type { SecureContext } from 'node:tls';
+import type { buildConnector as Connectors } from 'undici';
+import { Agent, EnvHttpProxyAgent, buildConnector, type Dispatcher } from './undici.js';
+import { lazySecureContext, type TrustStore } from './trust.js';
 
 /** Connections a parallel transfer opens first; `planConnections` decides whether more follow. */
 export const FIRST_CONNECTIONS = 2;
@@ -91,21 +94,46 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv, base: TransferTuning = DEF
  * are read here and handed to undici's EnvHttpProxyAgent (which also honours NO_PROXY).
  * Undici's own timeouts double as the stall detector: no header or body byte for
  * `stallTimeoutMs` ends the request with a timeout error, which the caller retries.
+ * TLS connections trust `trust`'s certificates beside Node's (trust.ts); the context holding
+ * them is built on the first TLS connection, so plain-HTTP runs never pay for it.
  */
-export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number): Dispatcher {
-  const timeouts = { headersTimeout: stallTimeoutMs, bodyTimeout: stallTimeoutMs, connectTimeout: Math.min(stallTimeoutMs, 30_000) };
+export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number, trust: TrustStore = { extra: [], sources: [] }): Dispatcher {
+  const connectTimeout = Math.min(stallTimeoutMs, 30_000);
+  const timeouts = { headersTimeout: stallTimeoutMs, bodyTimeout: stallTimeoutMs, connectTimeout };
+  const secureContext = lazySecureContext(env, trust);
   const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
   const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
   if (httpsProxy || httpProxy) {
     const noProxy = env.NO_PROXY ?? env.no_proxy;
+    // Tunnels take their TLS options as objects, read when the agent is made.
+    const context = secureContext();
+    const tlsOptions = context ? { requestTls: { secureContext: context }, proxyTls: { secureContext: context } } : {};
     return new EnvHttpProxyAgent({
       ...timeouts,
+      ...tlsOptions,
+      connect: trustingConnector(connectTimeout, secureContext),
       ...(httpProxy ? { httpProxy } : {}),
       ...(httpsProxy ? { httpsProxy } : {}),
       ...(noProxy !== undefined ? { noProxy } : {}),
     });
   }
-  return new Agent(timeouts);
+  return new Agent({ ...timeouts, connect: trustingConnector(connectTimeout, secureContext) });
+}
+
+/** undici's connector, with the trusted context for TLS connections once one is needed. */
+function trustingConnector(timeout: number, secureContext: () => SecureContext | undefined): Connectors.connector {
+  const plain = buildConnector({ timeout });
+  let secure: Connectors.connector | undefined;
+  return (options, callback) => {
+    if (options.protocol === 'https:') {
+      const context = secureContext();
+      if (context) {
+        secure ??= buildConnector({ timeout, secureContext: context });
+        return secure(options, callback);
+      }
+    }
+    return plain(options, callback);
+  };
 }
 
 /** Seconds or an HTTP date, as Retry-After allows. */

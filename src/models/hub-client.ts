@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from './undici.js';
 import { MstingError } from '../errors.js';
+import { certificateError, type TrustStore } from './trust.js';
 import {
   TransientError,
   backoffDelay,
@@ -47,6 +48,8 @@ export interface HubClientOptions {
   /** Where a token would have come from, for the hint of a 401. */
   tokenSource: string | undefined;
   dispatcher: Dispatcher;
+  /** The certificates the dispatcher trusts beside Node's, for the hint of a certificate failure. */
+  trust?: TrustStore;
   signal: AbortSignal;
   tuning: Pick<TransferTuning, 'retries' | 'retryBaseMs' | 'maxRetryAfterMs'>;
   onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
@@ -224,7 +227,14 @@ export class HubClient {
     }
   }
 
+  /** A TLS certificate failure talking to `url`'s host as one msting error; undefined for anything else. */
+  certificateProblem(err: unknown, url: string): MstingError | undefined {
+    return certificateError(err, new URL(url).host, this.options.trust);
+  }
+
   private networkError(err: unknown, url: string): MstingError {
+    const tls = this.certificateProblem(err, url);
+    if (tls) return tls;
     const code = (err as { code?: string }).code;
     const host = new URL(url).host;
     return new MstingError('HUB', `cannot reach ${host}: ${code ?? (err as Error).message}`, {

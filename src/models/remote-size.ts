@@ -3,13 +3,15 @@ import { createDispatcher, DEFAULT_TUNING } from './http.js';
 import { HubClient, endpointFromEnv } from './hub-client.js';
 import { selectPaths } from './glob.js';
 import { tokenFromEnv } from './token.js';
+import { loadTrustStore } from './trust.js';
 
 /**
  * The size a model would take, asked from the hub without downloading or recording anything
  * (for `models list` before the first download). Quick to give up: 5 s per request, no retries.
  */
 export async function remoteModelSize(model: ModelConfig, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<{ size: number; commit: string }> {
-  const dispatcher = createDispatcher(env, 5000);
+  const trust = loadTrustStore(env);
+  const dispatcher = createDispatcher(env, 5000, trust);
   const token = tokenFromEnv(env);
   try {
     const client = new HubClient({
@@ -17,6 +19,7 @@ export async function remoteModelSize(model: ModelConfig, env: NodeJS.ProcessEnv
       token: token?.token,
       tokenSource: token?.source,
       dispatcher,
+      trust,
       signal,
       tuning: { ...DEFAULT_TUNING, retries: 0 },
     });

@@ -56,6 +56,8 @@ export interface BlobTransfer {
   onRestart?: (reason: string) => void;
   /** Turns an HTTP error answer into the hub adapter's error. */
   httpError: (status: number, headers: Record<string, string | string[] | undefined>) => MstingError;
+  /** Turns a connection failure no retry can fix (a certificate the machine does not trust) into the hub adapter's error. */
+  networkError?: (err: unknown) => MstingError | undefined;
 }
 
 export interface RetryInfo {
@@ -380,7 +382,7 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
           if (state.progress[i]! < len(i)) throw new TransientError(`connection closed at byte ${pos} of ${t.size}`);
         } catch (err) {
           if (err instanceof Restart || err instanceof MstingError || signal.aborted) throw err;
-          if (!(err instanceof TransientError) && !isTransientNetworkError(err)) throw err;
+          if (!(err instanceof TransientError) && !isTransientNetworkError(err)) throw t.networkError?.(err) ?? err;
           if (gotBytes) attempt = 0;
           const retryAfter = err instanceof TransientError ? err.retryAfterMs : undefined;
           if (attempt >= t.tuning.retries || (retryAfter !== undefined && retryAfter > t.tuning.maxRetryAfterMs)) {

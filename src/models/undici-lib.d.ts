@@ -22,3 +22,7 @@ declare module 'undici/lib/api/index.js' {
   };
   export default api;
 }
+declare module 'undici/lib/core/connect.js' {
+  import { buildConnector } from 'undici';
+  export default buildConnector;
+}

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import AgentImpl from 'undici/lib/dispatcher/agent.js';
 import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
 import EnvHttpProxyAgentImpl from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import buildConnectorImpl from 'undici/lib/core/connect.js';
 import api from 'undici/lib/api/index.js';
 
 // What undici's index does on load: dispatchers get request(), connect() and the rest as methods
@@ -14,6 +15,7 @@ Object.assign(DispatcherImpl.prototype, api);
 export type { Dispatcher };
 export const Agent = AgentImpl;
 export const EnvHttpProxyAgent = EnvHttpProxyAgentImpl;
+export const buildConnector = buildConnectorImpl;
 
 export interface RequestOptions {
   method?: Dispatcher.HttpMethod;

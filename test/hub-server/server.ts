@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface HubFileSpec {
@@ -72,6 +73,15 @@ export interface HubOptions {
   pageSize?: number;
   port?: number;
   storagePort?: number;
+  /** Serve the hub over HTTPS with this certificate (PEM chain and key). */
+  tls?: TlsIdentity;
+  /** Serve the storage origin over HTTPS with this one; defaults to `tls`. */
+  storageTls?: TlsIdentity;
+}
+
+export interface TlsIdentity {
+  cert: string;
+  key: string;
 }
 
 interface StoredFile {
@@ -178,14 +188,17 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
   const faults = emptyFaults();
   const stats: HubStats = { bytesServed: 0, byPath: {}, requests: [] };
 
-  const hub = createServer((req, res) => {
+  const serve = (identity: TlsIdentity | undefined, listener: RequestListener): Server => (identity ? createTlsServer(identity, listener) : createServer(listener));
+  const hubTls = options.tls;
+  const storageTls = options.storageTls ?? options.tls;
+  const hub = serve(hubTls, (req, res) => {
     stats.requests.push({ origin: 'hub', method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers } });
     handleHub(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
       else res.destroy();
     });
   });
-  const storage = createServer((req, res) => {
+  const storage = serve(storageTls, (req, res) => {
     stats.requests.push({ origin: 'storage', method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers } });
     handleStorage(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
@@ -194,8 +207,8 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
   });
   const hubPort = await listen(hub, options.port ?? 0);
   const storagePort = await listen(storage, options.storagePort ?? 0);
-  const url = `http://127.0.0.1:${hubPort}`;
-  const storageUrl = `http://127.0.0.1:${storagePort}`;
+  const url = `${hubTls ? 'https' : 'http'}://127.0.0.1:${hubPort}`;
+  const storageUrl = `${storageTls ? 'https' : 'http'}://127.0.0.1:${storagePort}`;
 
   function error(res: ServerResponse, status: number, code: string | undefined, message: string, extra: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': `req-${stats.requests.length}`, ...(code ? { 'x-error-code': code } : {}), 'x-error-message': message, ...extra });
