@@ -4,10 +4,11 @@
 //      (BENCH_ROUNDS interleaved rounds, default 5, each run after a sync; best of each, medians shown:
 //      on a VM whose host takes back freed memory, writing 2 GiB into fresh page-cache pages costs
 //      from 0.5 s to 3 s from one run to the next, whichever program does it)
+//   1b. the same over HTTPS (a certificate made with openssl), BENCH_TLS_ROUNDS rounds, default 3   no target
 //   2. each connection capped at 20 MB/s, as CDNs do (512 MiB): parallel ranges        target >= 3x curl
 //   3. msting's peak memory (maxRSS of the process, /usr/bin/time)                      target < 150 MB
 //   4. bytes fetched again after a kill -9 mid-file                                     target < one range (64 MiB)
-// Run after `npm run build`: node bench/download.mjs   (needs curl; ~2 minutes; ~6 GiB of temp disk)
+// Run after `npm run build`: node bench/download.mjs   (needs curl and openssl; ~3 minutes; ~6 GiB of temp disk)
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -51,24 +52,33 @@ const bigSha = makeFile(bigSource, BIG, 'big');
 const cappedSha = makeFile(cappedSource, CAPPED, 'capped');
 console.log(`generated ${BIG / MiB} MiB + ${CAPPED / MiB} MiB test files in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-const spec = join(work, 'hub.json');
-writeFileSync(
-  spec,
-  JSON.stringify({
-    repos: [
-      { repo: 'bench/big', files: [{ path: 'model.safetensors', source: bigSource, sha256: bigSha, lfs: true }, { path: 'config.json', data: undefined }].filter((f) => f.source) },
-      { repo: 'bench/capped', files: [{ path: 'model.safetensors', source: cappedSource, sha256: cappedSha, lfs: true }] },
-    ],
-  }),
-);
-const hubProc = spawn(process.execPath, [join(ROOT, '.cache', 'hub-server', 'main.js'), spec], { stdio: ['pipe', 'pipe', 'inherit'] });
-process.on('exit', () => hubProc.kill());
-const lines = createInterface({ input: hubProc.stdout })[Symbol.asyncIterator]();
-const { url } = JSON.parse((await lines.next()).value);
-async function hub(cmd) {
-  hubProc.stdin.write(`${JSON.stringify(cmd)}\n`);
-  return JSON.parse((await lines.next()).value);
+const hubSpec = {
+  repos: [
+    { repo: 'bench/big', files: [{ path: 'model.safetensors', source: bigSource, sha256: bigSha, lfs: true }] },
+    { repo: 'bench/capped', files: [{ path: 'model.safetensors', source: cappedSource, sha256: cappedSha, lfs: true }] },
+  ],
+};
+/** One local hub process; `tls` serves it over HTTPS. */
+async function startHubProcess(name, tls) {
+  const path = join(work, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ ...hubSpec, ...(tls ? { tls } : {}) }));
+  const proc = spawn(process.execPath, [join(ROOT, '.cache', 'hub-server', 'main.js'), path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  process.on('exit', () => proc.kill());
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  const { url } = JSON.parse((await lines.next()).value);
+  return {
+    proc,
+    url,
+    async command(cmd) {
+      proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+      return JSON.parse((await lines.next()).value);
+    },
+  };
 }
+const plainHub = await startHubProcess('hub');
+const hubProc = plainHub.proc;
+const url = plainHub.url;
+const hub = plainHub.command;
 
 // An installed home (conf/ and compose/), where msting keeps the validated config between runs.
 const home = join(work, 'home');
@@ -80,39 +90,39 @@ writeFileSync(
 );
 
 /** Time one command; maxRSS (KiB) from /usr/bin/time when asked. */
-function timed(cmd, args, env = {}) {
+function timed(cmd, args, env = {}, serverPid = hubProc.pid) {
   const rssFile = join(work, 'rss.txt');
   const began = process.hrtime.bigint();
-  const serverBefore = serverCpu();
+  const serverBefore = serverCpu(serverPid);
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-  const server = serverCpu() - serverBefore;
+  const server = serverCpu(serverPid) - serverBefore;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   const [user, sys, rss] = readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
   return { seconds, cpu: user + sys, rssKiB: rss, serverCpu: server };
 }
 
 /** CPU seconds the hub server has used so far: it shares this machine's cores with the client. */
-function serverCpu() {
-  const fields = readFileSync(`/proc/${hubProc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+function serverCpu(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function msting(model, extraEnv = {}) {
+function msting(model, extraEnv = {}, target = plainHub) {
   const modelsDir = join(work, `models-${Math.random().toString(36).slice(2)}`);
-  const r = timed(process.execPath, [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', model], {
-    HF_ENDPOINT: url,
-    STING_MODELS_DIR: modelsDir,
-    HF_TOKEN: '',
-    ...extraEnv,
-  });
+  const r = timed(
+    process.execPath,
+    [join(ROOT, 'bin', 'msting.js'), '--home', home, 'models', 'download', model],
+    { HF_ENDPOINT: target.url, STING_MODELS_DIR: modelsDir, HF_TOKEN: '', ...extraEnv },
+    target.proc.pid,
+  );
   rmSync(modelsDir, { recursive: true, force: true });
   return r;
 }
 
-function curl(repo) {
+function curl(repo, target = plainHub, extraArgs = []) {
   const out = join(work, 'curl.bin');
-  const r = timed('curl', ['-sS', '-f', '-L', '-o', out, `${url}/${repo}/resolve/main/model.safetensors`]);
+  const r = timed('curl', ['-sS', '-f', '-L', ...extraArgs, '-o', out, `${target.url}/${repo}/resolve/main/model.safetensors`], {}, target.proc.pid);
   rmSync(out, { force: true });
   return r;
 }
@@ -160,6 +170,40 @@ console.log(
   `                  the local server's CPU seconds meanwhile: ${c1.serverCpu.toFixed(2)} (curl), ${m1.serverCpu.toFixed(2)} (in-order), ${m1after.serverCpu.toFixed(2)} (after); ` +
     `${availableParallelism()} cores shared by client and server`,
 );
+
+// 1b. The same over HTTPS, as every download from the real hub is (no target: it shows what TLS
+// costs each client; the local server encrypts on the same cores). Needs openssl for a certificate.
+const TLS_ROUNDS = Math.max(1, Number(process.env.BENCH_TLS_ROUNDS ?? 3));
+const certDir = join(work, 'tls');
+mkdirSync(certDir);
+const madeCert = spawnSync('openssl', [
+  'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+  '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-subj', '/CN=127.0.0.1',
+  '-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE',
+], { encoding: 'utf8' });
+if (madeCert.status !== 0) {
+  console.log(`2 GiB over HTTPS: skipped (openssl could not make a certificate: ${madeCert.error?.message ?? madeCert.stderr.trim()})`);
+} else {
+  const caFile = join(certDir, 'cert.pem');
+  const tlsHub = await startHubProcess('hub-tls', { cert: readFileSync(caFile, 'utf8'), key: readFileSync(join(certDir, 'key.pem'), 'utf8') });
+  const tlsRounds = { curl: [], msting: [] };
+  for (let round = 0; round < TLS_ROUNDS; round++) {
+    execFileSync('sync');
+    tlsRounds.curl.push(curl('bench/big', tlsHub, ['--cacert', caFile]));
+    execFileSync('sync');
+    tlsRounds.msting.push(msting('big', { SSL_CERT_FILE: caFile }, tlsHub));
+  }
+  const ct = best(tlsRounds.curl);
+  const mt = best(tlsRounds.msting);
+  console.log(`2 GiB over HTTPS, ${TLS_ROUNDS} rounds (seconds): curl ${secondsOf(tlsRounds.curl)}; msting ${secondsOf(tlsRounds.msting)}`);
+  console.log(
+    `                  best: curl ${mbps(BIG, ct.seconds).toFixed(0)} MB/s, msting ${mbps(BIG, mt.seconds).toFixed(0)} MB/s, ratio ${(ct.seconds / mt.seconds).toFixed(2)}x; ` +
+      `medians ${median(tlsRounds.curl).toFixed(2)} s and ${median(tlsRounds.msting).toFixed(2)} s (ratio ${(median(tlsRounds.curl) / median(tlsRounds.msting)).toFixed(2)}x)`,
+  );
+  console.log(`                  CPU seconds: curl ${ct.cpu.toFixed(2)}, msting ${mt.cpu.toFixed(2)}; the server's meanwhile ${ct.serverCpu.toFixed(2)} and ${mt.serverCpu.toFixed(2)}`);
+  results.tls = { curl_MBps: mbps(BIG, ct.seconds), msting_MBps: mbps(BIG, mt.seconds) };
+  tlsHub.proc.stdin.end();
+}
 
 // 2. Every connection capped at 20 MB/s.
 await hub({ cmd: 'faults', set: { rateCap: CAP } });
