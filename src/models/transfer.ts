@@ -18,6 +18,7 @@ import {
   parseRetryAfter,
   planConnections,
   sleep,
+  type RampStep,
   type TransferTuning,
 } from './http.js';
 
@@ -422,9 +423,13 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
         );
       };
       while (running.length < Math.min(most, FIRST_CONNECTIONS)) open();
-      // Every interval, more connections if the open ones are slow (planConnections).
+      // Every interval, more connections if the open ones are slow and the last ones added paid
+      // off (planConnections). The interval in which added connections start (handshakes, slow
+      // start) is not judged: it would make them look as if they brought nothing.
       let measuredAt = Date.now();
       let measuredBytes = fetched;
+      let last: RampStep | undefined;
+      let settling = false;
       const ramp =
         running.length < most
           ? setInterval(() => {
@@ -432,7 +437,15 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
               const rate = ((fetched - measuredBytes) * 1000) / Math.max(1, now - measuredAt);
               measuredAt = now;
               measuredBytes = fetched;
-              const want = planConnections(running.length, most, rate);
+              if (settling) {
+                settling = false;
+                return;
+              }
+              const want = planConnections(running.length, most, rate, last);
+              if (want > running.length) {
+                last = { open: running.length, bytesPerSecond: rate };
+                settling = true;
+              }
               while (running.length < want && next < pending.length && !signal.aborted) open();
               if (running.length >= most || next >= pending.length) clearInterval(ramp);
             }, RAMP_EVERY_MS)

@@ -50,6 +50,8 @@ export interface Faults {
   corruptAt: ByteFault[];
   /** Bytes per second per connection for file bodies (0: no cap). */
   rateCap: number;
+  /** Bytes per second for all file bodies together, as a slow link would carry them (0: no cap). */
+  totalRateCap: number;
   /** The next N API/resolve requests answer 429 with this Retry-After (seconds). */
   rateLimit: { count: number; retryAfter: number };
   /** Storage answers 200 with the whole body to a Range request. */
@@ -109,6 +111,8 @@ export interface HubStats {
   bytesServed: number;
   byPath: Record<string, number>;
   requests: RecordedRequest[];
+  /** The most file bodies being sent at once since the last reset. */
+  peakConcurrentBodies: number;
 }
 
 export interface HubServer {
@@ -123,7 +127,7 @@ export interface HubServer {
 }
 
 function emptyFaults(): Faults {
-  return { dropAt: [], stallAt: [], corruptAt: [], rateCap: 0, rateLimit: { count: 0, retryAfter: 1 }, ignoreRange: false };
+  return { dropAt: [], stallAt: [], corruptAt: [], rateCap: 0, totalRateCap: 0, rateLimit: { count: 0, retryAfter: 1 }, ignoreRange: false };
 }
 
 async function hashSource(path: string): Promise<{ sha256: string; gitSha1: string; size: number }> {
@@ -186,7 +190,11 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
   const tokens = new Set(options.tokens ?? []);
   const pageSize = options.pageSize ?? 1000;
   const faults = emptyFaults();
-  const stats: HubStats = { bytesServed: 0, byPath: {}, requests: [] };
+  const stats: HubStats = { bytesServed: 0, byPath: {}, requests: [], peakConcurrentBodies: 0 };
+  // Bodies in flight, and the schedule all of them share under `totalRateCap` (restarted whenever
+  // none is in flight, so an idle server does not bank credit).
+  let bodiesInFlight = 0;
+  const link = { begun: 0, sent: 0 };
 
   const serve = (identity: TlsIdentity | undefined, listener: RequestListener): Server => (identity ? createTlsServer(identity, listener) : createServer(listener));
   const hubTls = options.tls;
@@ -375,6 +383,8 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
     const handle = file.source ? await open(file.source, 'r') : undefined;
     const begun = Date.now();
     let sent = 0;
+    if (bodiesInFlight++ === 0) Object.assign(link, { begun, sent: 0 });
+    stats.peakConcurrentBodies = Math.max(stats.peakConcurrentBodies, bodiesInFlight);
     let pos = from;
     const count = (n: number): void => {
       stats.bytesServed += n;
@@ -385,7 +395,7 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
       const stall = takeFault(faults.stallAt, file.path, from, to);
       const corrupt = takeFault(faults.corruptAt, file.path, from, to);
       const stopAt = Math.min(drop?.byte ?? to, stall?.byte ?? to);
-      const piece = faults.rateCap > 0 ? 64 * 1024 : 1024 * 1024;
+      const piece = faults.rateCap > 0 || faults.totalRateCap > 0 ? 64 * 1024 : 1024 * 1024;
       // A few read buffers, each reused once the socket has taken its bytes: a fresh buffer per
       // read costs this server page faults on new memory, CPU it shares with the client it serves.
       const free = Array.from({ length: 4 }, () => Buffer.allocUnsafe(piece));
@@ -418,11 +428,13 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
           res.on('drain', done);
           res.on('close', done);
         });
-        if (faults.rateCap > 0) {
-          const due = begun + (sent / faults.rateCap) * 1000;
-          const wait = due - Date.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
+        if (faults.totalRateCap > 0) link.sent += buf.length;
+        // The caps hold the next piece back; after the last one there is nothing to hold.
+        if (pos >= stopAt) break;
+        let due = faults.rateCap > 0 ? begun + (sent / faults.rateCap) * 1000 : 0;
+        if (faults.totalRateCap > 0) due = Math.max(due, link.begun + (link.sent / faults.totalRateCap) * 1000);
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
       if (drop && pos >= drop.byte) {
         res.socket?.destroy();
@@ -435,6 +447,7 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
       }
       res.end();
     } finally {
+      bodiesInFlight--;
       await handle?.close();
     }
   }
@@ -454,6 +467,7 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
       stats.bytesServed = 0;
       stats.byPath = {};
       stats.requests.length = 0;
+      stats.peakConcurrentBodies = bodiesInFlight;
     },
     async close() {
       for (const s of [hub, storage]) s.closeAllConnections();

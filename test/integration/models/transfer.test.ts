@@ -185,4 +185,32 @@ describe('downloadModels against a local hub', () => {
     // A digest that missed the finished ranges would mean a mismatch and a whole second download.
     expect(hub.stats.byPath['model-00001.safetensors']).toBeLessThan(size);
   });
+
+  it('adds connections while each one is held to a rate, and stops adding when more bring nothing (a slow link)', async () => {
+    const size = 24 * MiB;
+    const weights = content(size, 31);
+    const { hub, dir } = await setup([{ path: 'model.safetensors', data: weights, lfs: true }]);
+    const fetch = (subdir: string) =>
+      downloadModels({
+        config: modelsConfig([{ name: 'tiny', repo: 'acme/tiny' }]),
+        modelsDir: join(dir, subdir),
+        env: { HF_ENDPOINT: hub.url },
+        signal: new AbortController().signal,
+        tuning: { ...tuning, connectionsPerFile: 8 },
+      });
+    // A CDN holding each connection to 2 MiB/s: two, four, then eight connections.
+    hub.faults.rateCap = 2 * MiB;
+    const [capped] = await fetch('per-connection');
+    expect(capped!.state).toBe('verified');
+    expect(hub.stats.peakConcurrentBodies).toBe(8);
+    // A link that carries 8 MiB/s whatever the number of connections: four bring what two
+    // brought, so it stays at four.
+    hub.faults.rateCap = 0;
+    hub.faults.totalRateCap = 8 * MiB;
+    hub.resetStats();
+    const [linked] = await fetch('per-link');
+    expect(linked!.state).toBe('verified');
+    expect(hub.stats.peakConcurrentBodies).toBe(4);
+    expect(hub.stats.byPath['model.safetensors']).toBe(size);
+  });
 });

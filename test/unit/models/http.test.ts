@@ -18,6 +18,15 @@ describe('connections per file', () => {
   it('adds connections when nothing arrived in the interval (a slow start, a retry)', () => {
     expect(planConnections(2, 8, 0)).toBe(4);
   });
+  it('stops adding connections once doubling them brought less than a quarter more', () => {
+    // Per-connection caps: doubling doubles the rate, so it goes on.
+    expect(planConnections(4, 8, 4 * 20 * MB, { open: 2, bytesPerSecond: 2 * 20 * MB })).toBe(8);
+    // The CPU or the link is the limit (TLS on two cores): four bring what two brought.
+    expect(planConnections(4, 8, 260 * MB, { open: 2, bytesPerSecond: 250 * MB })).toBe(4);
+    expect(planConnections(4, 8, 2.4 * 20 * MB, { open: 2, bytesPerSecond: 2 * 20 * MB })).toBe(4);
+    // A later interval that does gain (the link got faster) starts the doubling again.
+    expect(planConnections(4, 8, 330 * MB, { open: 2, bytesPerSecond: 250 * MB })).toBe(8);
+  });
 });
 
 describe('retry timing', () => {
