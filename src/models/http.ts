@@ -114,7 +114,7 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv, base: TransferTuning = DEF
  * TLS connections trust `trust`'s certificates beside Node's (trust.ts); the context holding
  * them is built on the first TLS connection, so plain-HTTP runs never pay for it.
  */
-export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number, trust: TrustStore = { extra: [], sources: [] }): Dispatcher {
+export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number, trust: TrustStore): Dispatcher {
   const connectTimeout = Math.min(stallTimeoutMs, 30_000);
   const timeouts = { headersTimeout: stallTimeoutMs, bodyTimeout: stallTimeoutMs, connectTimeout };
   const secureContext = lazySecureContext(env, trust);

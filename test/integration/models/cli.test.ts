@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type HubServer } from '../../hub-server/server.js';
-import { content, sha256, tempDir } from './helpers.js';
+import { content, sha256, startProxy, tempDir } from './helpers.js';
 
 /**
  * The built binary against the local hub over real sockets: bin/msting.js with HF_ENDPOINT
@@ -282,30 +280,9 @@ describe('msting models (built binary, local hub)', () => {
 
   it('goes through HTTP_PROXY when set, and around it for NO_PROXY hosts', async () => {
     // undici tunnels through the proxy with CONNECT (for http:// targets too); plain forwarding is kept for other clients.
-    const seen: string[] = [];
-    const proxy: Server = createServer((req, res) => {
-      seen.push(req.url ?? '');
-      const upstream = httpRequest(req.url!, { method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    proxy.on('connect', (req, socket, head) => {
-      seen.push(`CONNECT ${req.url ?? ''}`);
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host!, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const proxy = await startProxy();
+    const { seen } = proxy;
+    const proxyUrl = proxy.url;
     try {
       const via = await msting(['models', 'download', 'tiny'], { STING_MODELS_DIR: join(work.dir, 'proxied'), HTTP_PROXY: proxyUrl });
       expect(via.code).toBe(0);
@@ -316,8 +293,7 @@ describe('msting models (built binary, local hub)', () => {
       expect(around.code).toBe(0);
       expect(seen).toEqual([]);
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((r) => proxy.close(r));
+      await proxy.close();
     }
   });
 

@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLocalCertificates } from '../../../src/ssl/local-ca.js';
 import { startHub, type HubServer, type TlsIdentity } from '../../hub-server/server.js';
-import { content, sha256, tempDir } from './helpers.js';
+import { content, sha256, startProxy, tempDir } from './helpers.js';
 
 /**
  * Downloads over HTTPS, as from the real hub: the built binary against the local hub serving TLS
@@ -134,30 +132,15 @@ describe('msting models over HTTPS (built binary, local hub with a private CA)',
   });
 
   it('tunnels HTTPS through HTTPS_PROXY with CONNECT, to the hub and to the storage host', async () => {
-    const seen: string[] = [];
-    const proxy: Server = createServer((_req, res) => res.writeHead(405).end());
-    proxy.on('connect', (req, socket, head) => {
-      seen.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host!, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const proxy = await startProxy();
     try {
-      const run = await msting(hub, ['models', 'download', 'secure'], { SSL_CERT_FILE: caA, HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      const run = await msting(hub, ['models', 'download', 'secure'], { SSL_CERT_FILE: caA, HTTPS_PROXY: proxy.url });
       expect(run.stderr).not.toContain('error');
       expect(run.code).toBe(0);
-      expect(seen).toContain(new URL(hub.url).host);
-      expect(seen).toContain(new URL(hub.storageUrl).host);
+      expect(proxy.seen).toContain(`CONNECT ${new URL(hub.url).host}`);
+      expect(proxy.seen).toContain(`CONNECT ${new URL(hub.storageUrl).host}`);
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((r) => proxy.close(r));
+      await proxy.close();
     }
   });
 
