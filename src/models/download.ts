@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
 import { MstingError } from '../errors.js';
 import { bootId } from './boot.js';
+import { createBodyClient } from './body-client.js';
 import { blobPath, incompletePath, lockPath, repoPaths, sidecarPath, type RepoPaths } from './cache-layout.js';
 import { checkDiskSpace } from './disk.js';
 import { selectPaths } from './glob.js';
@@ -16,7 +17,7 @@ import { linkSnapshotFile, writeRef } from './snapshot.js';
 import { inspectFile, readModelState, stateFromListing, stateMatches, writeModelState, type ModelState, type StateFile } from './state.js';
 import { isOffline, resolveToken, tokenFromEnv, type TokenProvider } from './token.js';
 import { IntegrityMismatch, transferBlob } from './transfer.js';
-import { loadTrustStore } from './trust.js';
+import { lazySecureContext, loadTrustStore } from './trust.js';
 import { verifyModels } from './verify.js';
 
 export interface DownloadModelsOptions {
@@ -86,6 +87,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
   const endpoint = endpointFromEnv(env);
   const trust = loadTrustStore(env);
   const dispatcher = createDispatcher(env, tuning.stallTimeoutMs, trust);
+  const bodies = createBodyClient(env, tuning.stallTimeoutMs, lazySecureContext(env, trust), dispatcher);
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -172,6 +174,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
     });
   } finally {
     signal.removeEventListener('abort', onAbort);
+    await bodies.close();
     await dispatcher.close().catch(() => undefined);
   }
 
@@ -255,7 +258,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
           incomplete: incompletePath(run.paths, file.etag),
           sidecar: sidecarPath(run.paths, file.etag),
           dest: blobPath(run.paths, file.etag),
-          dispatcher,
+          client: bodies,
           signal: stop.signal,
           tuning,
           onStart: (have) => {

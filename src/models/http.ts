@@ -107,7 +107,8 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv, base: TransferTuning = DEF
 }
 
 /**
- * One connection pool for a run. Node 20's fetch ignores HTTPS_PROXY, so the proxy variables
+ * One connection pool for a run: the hub API, and the blob bodies behind a proxy (body-client.ts
+ * fetches them itself on direct connections). Node 20's fetch ignores HTTPS_PROXY, so the proxy variables
  * are read here and handed to undici's EnvHttpProxyAgent (which also honours NO_PROXY).
  * Undici's own timeouts double as the stall detector: no header or body byte for
  * `stallTimeoutMs` ends the request with a timeout error, which the caller retries.
@@ -118,8 +119,7 @@ export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number,
   const connectTimeout = Math.min(stallTimeoutMs, 30_000);
   const timeouts = { headersTimeout: stallTimeoutMs, bodyTimeout: stallTimeoutMs, connectTimeout };
   const secureContext = lazySecureContext(env, trust);
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  const { httpsProxy, httpProxy } = proxyFromEnv(env) ?? {};
   if (httpsProxy || httpProxy) {
     const noProxy = env.NO_PROXY ?? env.no_proxy;
     // Tunnels take their TLS options as objects, read when the agent is made.
@@ -135,6 +135,14 @@ export function createDispatcher(env: NodeJS.ProcessEnv, stallTimeoutMs: number,
     });
   }
   return new Agent({ ...timeouts, connect: trustingConnector(connectTimeout, secureContext) });
+}
+
+/** The proxies the environment names (HTTPS_PROXY, HTTP_PROXY, either case); undefined when none. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv): { httpsProxy?: string; httpProxy?: string } | undefined {
+  const httpsProxy = env.HTTPS_PROXY || env.https_proxy || undefined;
+  const httpProxy = env.HTTP_PROXY || env.http_proxy || undefined;
+  if (!httpsProxy && !httpProxy) return undefined;
+  return { ...(httpsProxy ? { httpsProxy } : {}), ...(httpProxy ? { httpProxy } : {}) };
 }
 
 /** undici's connector, with the trusted context for TLS connections once one is needed. */
@@ -223,6 +231,8 @@ export function isTransientNetworkError(err: unknown): boolean {
       'UND_ERR_CLOSED',
       'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
       'ERR_STREAM_PREMATURE_CLOSE',
+      STALL_CODE,
+      'MSTING_HTTP_PROTOCOL',
     ].includes(code) || err.name === 'TransientError'
   );
 }
@@ -237,7 +247,10 @@ export class TransientError extends Error {
   }
 }
 
+/** The code of the error a direct body connection ends with when no byte arrived for the stall timeout. */
+export const STALL_CODE = 'MSTING_STALL';
+
 export function isStall(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;
-  return code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT';
+  return code === STALL_CODE || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT';
 }

@@ -1,8 +1,7 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeSync, writevSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
-import { request, type Dispatcher } from './undici.js';
+import type { BodyClient } from './body-client.js';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { bootId } from './boot.js';
@@ -45,7 +44,7 @@ export interface BlobTransfer {
   incomplete: string;
   sidecar: string;
   dest: string;
-  dispatcher: Dispatcher;
+  client: BodyClient;
   signal: AbortSignal;
   tuning: TransferTuning;
   /** Bytes already on disk when the transfer starts (resume). */
@@ -119,17 +118,25 @@ class Restart extends Error {
 /** Files from this size on are hashed on a worker thread even when fetched in one stream. */
 const WORKER_HASH_FROM = 32 * 1024 * 1024;
 
-/** Bytes gathered from the socket before one positional write. */
-const WRITE_BATCH = 1024 * 1024;
-
 /** Write `bytes` from `buffers` at `position`, however many writev calls that takes. */
-function writeAllSync(fd: number, buffers: Buffer[], position: number, bytes: number): void {
+function writeAllSync(fd: number, buffers: readonly Buffer[], position: number, bytes: number): void {
   let done = writevSync(fd, buffers, position);
   while (done < bytes) {
     // A short write (rare: a signal, a nearly full disk); write the rest from where it stopped.
     const rest = Buffer.concat(buffers).subarray(done);
     done += writeSync(fd, rest, 0, rest.length, position + done);
   }
+}
+
+/** The first `bytes` bytes of `pieces`. */
+function firstBytes(pieces: readonly Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const p of pieces) {
+    if (bytes <= 0) break;
+    out.push(p.length <= bytes ? p : p.subarray(0, bytes));
+    bytes -= p.length;
+  }
+  return out;
 }
 
 function chunkCount(size: number, chunkSize: number): number {
@@ -309,77 +316,53 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
         let gotBytes = false;
         try {
           await inlineCatchUp(from);
-          const res = await request(t.url, { method: 'GET', headers, dispatcher: t.dispatcher, signal });
+          const res = await t.client.get(t.url, headers, signal);
           const status = res.statusCode;
           if (status === 200 && !whole) {
-            await res.body.dump();
+            await res.discard();
             throw new Restart('range-ignored');
           }
           if (status !== 200 && status !== 206) {
-            await res.body.dump().catch(() => undefined);
+            await res.discard();
             if (status === 429 || status === 408 || status >= 500) throw new TransientError(`HTTP ${status}`, parseRetryAfter(res.headers['retry-after']));
             throw t.httpError(status, res.headers);
           }
           if (status === 206) {
             const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(res.headers, 'content-range') ?? '');
             if (!m || Number(m[1]) !== from || (m[3] !== '*' && Number(m[3]) !== t.size)) {
-              await res.body.dump();
+              await res.discard();
               throw new TransientError(`unexpected Content-Range "${headerValue(res.headers, 'content-range') ?? ''}" for bytes ${from}-${to}`);
             }
           }
           const etag = normalizeEtag(headerValue(res.headers, 'etag')) ?? null;
           if (state.etag !== null && etag !== null && etag !== state.etag) {
-            await res.body.dump();
+            await res.discard();
             throw new Restart('etag-changed', etag);
           }
           if (state.etag === null) state.etag = etag;
-          // Bytes go to disk straight from the 'data' events, in one positional writev per batch,
-          // on this thread: an async write per batch costs a thread-pool hand-off each time, and
-          // the async iterator another promise per chunk, which together measured more CPU than
-          // the copy itself. A write into the page cache is short; a disk that cannot keep up
-          // holds the writer (and so the socket) back either way.
+          // Bytes go to disk as they are handed over, in one positional write per run of about a
+          // MiB, on this thread: an async write per run costs a thread-pool hand-off each time,
+          // which measured more CPU than the copy itself. A write into the page cache is short; a
+          // disk that cannot keep up holds the writer (and so the socket) back either way.
           let pos = from;
-          let batch: Buffer[] = [];
-          let batchBytes = 0;
           const limit = to + 1;
-          const writeBatch = (): void => {
-            if (batchBytes === 0) return;
-            const bytes = batchBytes;
-            writeAllSync(handle.fd, batch, pos, bytes);
+          await res.receive((pieces, bytes) => {
+            const n = Math.min(bytes, limit - pos);
+            if (n <= 0) return;
+            const parts = n === bytes ? pieces : firstBytes(pieces, n);
+            gotBytes = true;
+            writeAllSync(handle.fd, parts, pos, n);
             if (inline) {
-              for (const b of batch) inline.hash.update(b);
-              inline.at = pos + bytes;
+              for (const b of parts) inline.hash.update(b);
+              inline.at = pos + n;
             }
-            batch = [];
-            batchBytes = 0;
-            pos += bytes;
-            state.progress[i]! += bytes;
-            fetched += bytes;
-            t.onBytes(bytes);
+            pos += n;
+            state.progress[i]! += n;
+            fetched += n;
+            t.onBytes(n);
             hasher?.advanceTo(contiguousPrefix());
             maybeFlush();
-          };
-          const body = res.body;
-          body.on('data', (raw: Buffer) => {
-            let buf = raw;
-            if (pos + batchBytes + buf.length > limit) buf = buf.subarray(0, limit - pos - batchBytes);
-            if (buf.length === 0) return;
-            gotBytes = true;
-            batch.push(buf);
-            batchBytes += buf.length;
-            if (batchBytes < WRITE_BATCH) return;
-            try {
-              writeBatch();
-            } catch (err) {
-              body.destroy(err as Error);
-            }
           });
-          try {
-            await finished(body);
-          } finally {
-            // What arrived before an error is good data: keep it.
-            writeBatch();
-          }
           if (state.progress[i]! < len(i)) throw new TransientError(`connection closed at byte ${pos} of ${t.size}`);
         } catch (err) {
           if (err instanceof Restart || err instanceof MstingError || signal.aborted) throw err;

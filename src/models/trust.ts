@@ -143,13 +143,19 @@ export function loadTrustStore(env: NodeJS.ProcessEnv, options: TrustOptions = {
  * should not pay. Undefined when the store adds nothing (Node's default context serves).
  */
 export function lazySecureContext(env: NodeJS.ProcessEnv, store: TrustStore): () => tls.SecureContext | undefined {
-  let context: tls.SecureContext | undefined;
   return () => {
     if (store.extra.length === 0) return undefined;
-    context ??= tls.createSecureContext({ ca: [...nodeDefaults(env), ...store.extra] });
+    let context = contexts.get(store);
+    if (!context) {
+      context = tls.createSecureContext({ ca: [...nodeDefaults(env), ...store.extra] });
+      contexts.set(store, context);
+    }
     return context;
   };
 }
+
+/** One context per store, shared by the run's clients (the API's and the downloads'). */
+const contexts = new WeakMap<TrustStore, tls.SecureContext>();
 
 /** OpenSSL's verdicts on a certificate chain, as Node reports them in `err.code`. */
 const UNTRUSTED = new Set([
