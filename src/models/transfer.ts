@@ -351,7 +351,11 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
             if (n <= 0) return;
             const parts = n === bytes ? pieces : firstBytes(pieces, n);
             gotBytes = true;
-            writeAllSync(handle.fd, parts, pos, n);
+            try {
+              writeAllSync(handle.fd, parts, pos, n);
+            } catch (err) {
+              throw writeFailure(err, t);
+            }
             if (inline) {
               for (const b of parts) inline.hash.update(b);
               inline.at = pos + n;
@@ -460,6 +464,25 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
       t.signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** A write into the partial file that failed, as one error that says what to do; the partial is kept. */
+function writeFailure(err: unknown, t: BlobTransfer): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const resume = 'run the same command again: it resumes from the bytes already on disk';
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new MstingError('IO', `cannot write ${t.label}: ${code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded'} (${t.incomplete})`, {
+      hint: `free some space (or set STING_MODELS_DIR to a larger disk), then ${resume}`,
+      cause: err,
+    });
+  }
+  if (code === 'EIO' || code === 'EROFS' || code === 'EFBIG') {
+    return new MstingError('IO', `cannot write ${t.label} to ${t.incomplete}: ${(err as Error).message}`, {
+      hint: `check the disk that holds STING_MODELS_DIR (dmesg shows device errors), then ${resume}`,
+      cause: err,
+    });
+  }
+  return err;
 }
 
 function describe(err: unknown): string {

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type HubServer } from '../../hub-server/server.js';
@@ -76,6 +76,17 @@ function start(args: string[], extra: Record<string, string> = {}): { child: Chi
 }
 
 const msting = (args: string[], extra: Record<string, string> = {}): Promise<Run> => start(args, extra).done;
+
+/** Bytes a partial download's record says are on disk (0 before there is one). */
+async function recorded(blobs: string): Promise<number> {
+  const name = existsSync(blobs) ? (await readdir(blobs)).find((f) => f.endsWith('.incomplete.json')) : undefined;
+  if (!name) return 0;
+  try {
+    return (JSON.parse(await readFile(join(blobs, name), 'utf8')) as { progress: number[] }).progress.reduce((a, b) => a + b, 0);
+  } catch {
+    return 0; // being replaced at this moment
+  }
+}
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('build first: npm run build');
@@ -170,6 +181,39 @@ describe('msting models (built binary, local hub)', () => {
     const verify = await msting(['models', 'verify', 'big']);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('big: 1 files verified');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('says the disk filled up during a download, keeps what was written, and the next run finishes it (needs root to mount a small tmpfs)', async () => {
+    // Room for the file and msting's margin when it starts; then something else takes the space.
+    const dir = join(work.dir, 'small-disk');
+    await mkdir(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1100m', 'tmpfs', dir]);
+    try {
+      const extra = { STING_MODELS_DIR: join(dir, 'models'), MSTING_DOWNLOAD_CONNECTIONS: '2' };
+      hub.resetStats();
+      hub.faults.rateCap = 4 * MiB;
+      const run = start(['models', 'download', 'big'], extra);
+      const blobs = join(dir, 'models', 'models--acme--big', 'blobs');
+      for (let i = 0; i < 200 && (await recorded(blobs)) < 4 * MiB; i++) await new Promise((r) => setTimeout(r, 50));
+      const { bavail, bsize } = await statfs(dir);
+      execFileSync('fallocate', ['-l', String(Number(bavail) * Number(bsize) - 256 * 1024), join(dir, 'filler')]);
+      const full = await run.done;
+      hub.faults.rateCap = 0;
+      expect(full.code).toBe(1);
+      expect(full.stderr).toContain('no space left on the device');
+      expect(full.stderr).toContain('model.safetensors');
+      expect(full.stderr).toMatch(/hint: free some space.*resumes/);
+      const kept = await recorded(blobs);
+      expect(kept).toBeGreaterThanOrEqual(4 * MiB);
+      await rm(join(dir, 'filler'));
+      hub.resetStats();
+      const again = await msting(['models', 'download', 'big'], extra);
+      expect(again.code).toBe(0);
+      expect(hub.stats.byPath['model.safetensors']).toBe(BIG - kept);
+    } finally {
+      hub.faults.rateCap = 0;
+      execFileSync('umount', [dir]);
+    }
   });
 
   it('reports a gated model: which model, where to accept the license, which token scope', async () => {
