@@ -235,7 +235,8 @@ class Connection {
     }
     this.socket.setNoDelay(true);
     this.socket.setTimeout(stallTimeoutMs, () => {
-      if (this.x) this.fail(stallError(this.stallTimeoutMs));
+      if (this.socket.connecting) this.fail(Object.assign(new Error(`connecting to ${u.host} timed out`), { code: 'ETIMEDOUT', syscall: 'connect' }));
+      else if (this.x) this.fail(stallError(this.stallTimeoutMs));
       else this.destroy();
     });
     this.socket.on('error', (err) => this.fail(err));

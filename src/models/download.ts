@@ -285,7 +285,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
             emit(event(name, file.path, 0, file.size, 0, 'restarting', reason));
           },
           httpError: (status, headers) => client.httpError(status, headers, run.ref, file.path),
-          networkError: (err) => client.certificateProblem(err, resolved.url),
+          networkError: (err) => client.storageProblem(err, resolved.url),
         });
         return;
       } catch (err) {

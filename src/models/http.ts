@@ -237,6 +237,16 @@ export function isTransientNetworkError(err: unknown): boolean {
   );
 }
 
+/**
+ * The connection could not be opened at all: the name did not resolve, or the host refused, was
+ * unreachable, or never answered the connect. What a firewall that blocks a host looks like.
+ */
+export function isConnectFailure(err: unknown): boolean {
+  const e = err as { code?: string; syscall?: string } | undefined;
+  if (e?.syscall === 'getaddrinfo' || e?.syscall === 'connect') return true;
+  return ['ENOTFOUND', 'EAI_FAIL', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(e?.code ?? '');
+}
+
 /** Marks a failure that another attempt may fix (short body, 5xx, 429). */
 export class TransientError extends Error {
   readonly retryAfterMs: number | undefined;

@@ -5,6 +5,7 @@ import {
   TransientError,
   backoffDelay,
   headerValue,
+  isConnectFailure,
   isTransientNetworkError,
   normalizeEtag,
   parseRetryAfter,
@@ -230,6 +231,21 @@ export class HubClient {
   /** A TLS certificate failure talking to `url`'s host as one msting error; undefined for anything else. */
   certificateProblem(err: unknown, url: string): MstingError | undefined {
     return certificateError(err, new URL(url).host, this.options.trust);
+  }
+
+  /**
+   * A storage host that cannot be reached while the hub can: a firewall or proxy that lets the
+   * hub through but not the CDN its downloads are redirected to. Undefined for other failures.
+   */
+  storageProblem(err: unknown, url: string): MstingError | undefined {
+    const tls = this.certificateProblem(err, url);
+    if (tls || !isConnectFailure(err)) return tls;
+    const host = new URL(url).host;
+    const code = (err as { code?: string }).code;
+    return new MstingError('HUB', `cannot reach ${host}, the storage host the hub sends this download to: ${code ?? (err as Error).message}`, {
+      hint: `the hub (${new URL(this.options.endpoint).host}) answers but its storage host does not: allow ${host} (for huggingface.co: *.hf.co and cdn-lfs*.huggingface.co) through the firewall, or set HTTPS_PROXY`,
+      cause: err,
+    });
   }
 
   private networkError(err: unknown, url: string): MstingError {

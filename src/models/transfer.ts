@@ -56,7 +56,11 @@ export interface BlobTransfer {
   onRestart?: (reason: string) => void;
   /** Turns an HTTP error answer into the hub adapter's error. */
   httpError: (status: number, headers: Record<string, string | string[] | undefined>) => MstingError;
-  /** Turns a connection failure no retry can fix (a certificate the machine does not trust) into the hub adapter's error. */
+  /**
+   * Turns a connection failure into the hub adapter's error, or undefined to leave it be: asked
+   * at once for one no retry can fix (a certificate the machine does not trust, a name that does
+   * not resolve), and for the last one when the retries are spent.
+   */
   networkError?: (err: unknown) => MstingError | undefined;
 }
 
@@ -374,7 +378,7 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
           if (gotBytes) attempt = 0;
           const retryAfter = err instanceof TransientError ? err.retryAfterMs : undefined;
           if (attempt >= t.tuning.retries || (retryAfter !== undefined && retryAfter > t.tuning.maxRetryAfterMs)) {
-            throw new MstingError('HUB', `downloading ${t.label} failed after ${attempt + 1} attempts: ${describe(err)}`, {
+            throw t.networkError?.(err) ?? new MstingError('HUB', `downloading ${t.label} failed after ${attempt + 1} attempts: ${describe(err)}`, {
               hint: 'run the same command again: it resumes from the bytes already on disk',
               cause: err,
             });

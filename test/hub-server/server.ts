@@ -56,6 +56,8 @@ export interface Faults {
   rateLimit: { count: number; retryAfter: number };
   /** Storage answers 200 with the whole body to a Range request. */
   ignoreRange: boolean;
+  /** LFS redirects point at this origin instead of the storage server (a CDN a firewall blocks). */
+  redirectOrigin: string | undefined;
 }
 
 export interface RecordedRequest {
@@ -127,7 +129,7 @@ export interface HubServer {
 }
 
 function emptyFaults(): Faults {
-  return { dropAt: [], stallAt: [], corruptAt: [], rateCap: 0, totalRateCap: 0, rateLimit: { count: 0, retryAfter: 1 }, ignoreRange: false };
+  return { dropAt: [], stallAt: [], corruptAt: [], rateCap: 0, totalRateCap: 0, rateLimit: { count: 0, retryAfter: 1 }, ignoreRange: false, redirectOrigin: undefined };
 }
 
 async function hashSource(path: string): Promise<{ sha256: string; gitSha1: string; size: number }> {
@@ -315,7 +317,7 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
       if (!file) return error(res, 404, 'EntryNotFound', `${path} does not exist on "${parts[3]}"`);
       if (file.lfs) {
         res.writeHead(302, {
-          location: `${storageUrl}/lfs/${file.sha256}?signature=${createHash('md5').update(file.sha256).digest('hex')}`,
+          location: `${faults.redirectOrigin ?? storageUrl}/lfs/${file.sha256}?signature=${createHash('md5').update(file.sha256).digest('hex')}`,
           'x-repo-commit': commit,
           'x-linked-etag': `"${file.sha256}"`,
           'x-linked-size': String(file.advertised),

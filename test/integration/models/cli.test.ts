@@ -216,6 +216,23 @@ describe('msting models (built binary, local hub)', () => {
     }
   });
 
+  it('names the storage host when the hub answers but the host its downloads are redirected to cannot be reached', async () => {
+    try {
+      for (const [origin, host] of [
+        ['http://127.0.0.1:1', '127.0.0.1:1'],
+        ['http://storage.invalid', 'storage.invalid'],
+      ] as const) {
+        hub.faults.redirectOrigin = origin;
+        const r = await msting(['models', 'download', 'big'], { STING_MODELS_DIR: join(work.dir, 'blocked') });
+        expect(r.code).toBe(5);
+        expect(r.stderr).toContain(`cannot reach ${host}, the storage host the hub sends this download to`);
+        expect(r.stderr).toMatch(new RegExp(`hint: the hub \\(127\\.0\\.0\\.1:\\d+\\) answers but its storage host does not: allow ${host.replace(/\./g, '\\.')}`));
+      }
+    } finally {
+      hub.faults.redirectOrigin = undefined;
+    }
+  });
+
   it('reports a gated model: which model, where to accept the license, which token scope', async () => {
     const anon = await msting(['models', 'download', 'gated']);
     expect(anon.code).toBe(5);

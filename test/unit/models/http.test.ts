@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TUNING, FAST_CONNECTION_BYTES_PER_SECOND, backoffDelay, defaultHashMode, normalizeEtag, parseRetryAfter, planConnections, tuningFromEnv } from '../../../src/models/http.js';
+import { DEFAULT_TUNING, FAST_CONNECTION_BYTES_PER_SECOND, backoffDelay, defaultHashMode, isConnectFailure, isTransientNetworkError, normalizeEtag, parseRetryAfter, planConnections, proxyFromEnv, tuningFromEnv } from '../../../src/models/http.js';
 import { endpointFromEnv } from '../../../src/models/hub-client.js';
 import { isOffline, resolveToken } from '../../../src/models/token.js';
 
@@ -72,5 +72,31 @@ describe('settings from the environment', () => {
   it('normalizes weak and quoted ETags', () => {
     expect(normalizeEtag('W/"abc"')).toBe('abc');
     expect(normalizeEtag('"abc"')).toBe('abc');
+  });
+});
+
+describe('network failures', () => {
+  const failure = (code: string, syscall?: string) => Object.assign(new Error(code), { code, ...(syscall ? { syscall } : {}) });
+
+  it('tells a connection that never opened from one that broke', () => {
+    expect(isConnectFailure(failure('ENOTFOUND', 'getaddrinfo'))).toBe(true);
+    expect(isConnectFailure(failure('ECONNREFUSED', 'connect'))).toBe(true);
+    expect(isConnectFailure(failure('ETIMEDOUT', 'connect'))).toBe(true);
+    expect(isConnectFailure(failure('UND_ERR_CONNECT_TIMEOUT'))).toBe(true);
+    expect(isConnectFailure(failure('ECONNRESET', 'read'))).toBe(false);
+    expect(isConnectFailure(failure('MSTING_STALL'))).toBe(false);
+    expect(isConnectFailure(failure('ENOSPC', 'write'))).toBe(false);
+  });
+
+  it('retries what another attempt may fix, and nothing else', () => {
+    for (const code of ['ECONNRESET', 'ECONNREFUSED', 'MSTING_STALL', 'MSTING_HTTP_PROTOCOL', 'ERR_STREAM_PREMATURE_CLOSE']) expect(isTransientNetworkError(failure(code))).toBe(true);
+    for (const code of ['ENOTFOUND', 'ENOSPC', 'SELF_SIGNED_CERT_IN_CHAIN']) expect(isTransientNetworkError(failure(code))).toBe(false);
+  });
+
+  it('reads the proxies from either case, ignoring empty values', () => {
+    expect(proxyFromEnv({})).toBeUndefined();
+    expect(proxyFromEnv({ HTTPS_PROXY: '', HTTP_PROXY: '' })).toBeUndefined();
+    expect(proxyFromEnv({ https_proxy: 'http://p:3128' })).toEqual({ httpsProxy: 'http://p:3128' });
+    expect(proxyFromEnv({ HTTPS_PROXY: '', https_proxy: 'http://a:1', HTTP_PROXY: 'http://b:2' })).toEqual({ httpsProxy: 'http://a:1', httpProxy: 'http://b:2' });
   });
 });
