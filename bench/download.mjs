@@ -153,6 +153,8 @@ const median = (runs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 console.log(`2 GiB, no cap, ${ROUNDS} rounds (seconds): curl ${secondsOf(rounds.curl)}; msting in-order ${secondsOf(rounds.inorder)}; msting after ${secondsOf(rounds.after)}`);
+const spread = (runs) => (Math.max(...runs.map((r) => r.seconds)) / Math.min(...runs.map((r) => r.seconds))).toFixed(2);
+console.log(`                  spread, slowest run over fastest: curl ${spread(rounds.curl)}x, msting in-order ${spread(rounds.inorder)}x (a wide one for curl too is the machine varying, not the client)`);
 results.uncapped = {
   curl_MBps: mbps(BIG, c1.seconds),
   msting_inorder_MBps: mbps(BIG, m1.seconds),
