@@ -210,8 +210,13 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
   // Both may run at once: every version of the file is true on its own.
   const tmp = `${t.sidecar}.${process.pid}.tmp`;
   const record = async (): Promise<void> => {
-    await writeFile(tmp, snapshot(), { mode: 0o644 });
-    await rename(tmp, t.sidecar);
+    try {
+      await writeFile(tmp, snapshot(), { mode: 0o644 });
+      await rename(tmp, t.sidecar);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
   };
   const syncData = async (): Promise<void> => {
     const covered = state.progress.slice();
@@ -239,9 +244,13 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
     }
     if (!recording && now - lastRecord >= RECORD_EVERY_MS) {
       lastRecord = now;
-      recording = record().finally(() => {
-        recording = undefined;
-      });
+      // A record that cannot be written (a disk that just filled up) leaves the last one in place,
+      // still true; the data write that fails next reports the disk.
+      recording = record()
+        .catch(() => undefined)
+        .finally(() => {
+          recording = undefined;
+        });
     }
   };
   await flushNow(false);
