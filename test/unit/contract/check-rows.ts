@@ -73,7 +73,8 @@ function checkEnv(row: ContractRow & { expect: { kind: 'env' } }, service: strin
     if (entry.from === 'compose environment') return fail(`${row.name} is set in the compose file; a secret belongs in the 0600 env file`);
     const file = view.files.get(entry.from);
     if (file && file.mode !== 0o600) return fail(`${row.name} is in ${entry.from}, whose mode is ${file.mode.toString(8)}, not 600`);
-    if (view.composeText.includes(entry.value)) return fail(`the value of ${row.name} appears in the compose file`);
+    // Compose doubles every `$` of a literal, so look for the value in both spellings.
+    if (view.composeText.includes(entry.value) || view.composeText.includes(entry.value.replaceAll('$', '$$$$'))) return fail(`the value of ${row.name} appears in the compose file`);
     return ok;
   }
   return entry.value === want.literal ? ok : fail(`${row.name} is ${JSON.stringify(entry.value)} in ${entry.from}, the contract says ${JSON.stringify(want.literal)}`);
@@ -115,7 +116,8 @@ function checkHost(row: ContractRow & { expect: { kind: 'host' } }, service: str
     }
     const elsewhere = ctx.allViews.filter((v) => Object.keys(v.services).some((other) => [...v.namesOn(other).values()].some((l) => l.includes(host))));
     if (elsewhere.length > 0) return { status: 'skip', why: `${host} runs only in ${elsewhere.map((v) => v.profile).join(', ')}` };
-    const known = [...new Set(Object.keys(view.services).flatMap((o) => [...view.namesOn(o).values()].flat()))].sort();
+    const mine = new Set(view.networks(service));
+    const known = [...new Set(Object.keys(view.services).flatMap((o) => [...view.namesOn(o)].filter(([n]) => mine.has(n)).flatMap(([, l]) => l)))].sort();
     return fail(`no service of any profile answers to ${host}; names on ${service}'s networks: ${names(known)}`);
   }
   const evidence = targets.map((t) => listenEvidence(view, t, port));

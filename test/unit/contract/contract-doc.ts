@@ -8,7 +8,8 @@
 export const KINDS = ['env', 'mount', 'host', 'listen', 'cookie', 'database', 'vault', 'not-rendered'] as const;
 export type Kind = (typeof KINDS)[number];
 
-export const HEADER = ['kind', 'name', 'expect', 'sting-ce source', 'msting value from'];
+export const HEADER = ['kind', 'name', 'expect', 'STING-CE source', 'msting value from'];
+const HEADER_TEXT = HEADER.join(' | ');
 
 export const VAULT_CAPABILITIES = ['read', 'list', 'create', 'update', 'patch', 'delete'] as const;
 
@@ -207,13 +208,13 @@ export function parseContract(markdown: string): ParsedContract {
     if (!current) return;
     const cells = tableCells(line);
     if (table === 'none') {
-      const isContract = cells.length === HEADER.length && cells.every((c, i) => c.toLowerCase() === HEADER[i]);
+      const isContract = cells.length === HEADER.length && cells.every((c, i) => c.toLowerCase() === HEADER[i]!.toLowerCase());
       if (isContract) {
         current.hasTable = true;
         table = 'header';
       } else {
         table = 'other';
-        if (current.sourceLine !== undefined || current.hasTable) problem(lineNo, `a table in section ${current.service} whose header is not "${HEADER.join(' | ')}"`);
+        if (current.sourceLine !== undefined || current.hasTable) problem(lineNo, `a table in section ${current.service} whose header is not "${HEADER_TEXT}"`);
       }
       return;
     }
@@ -224,7 +225,7 @@ export function parseContract(markdown: string): ParsedContract {
       problem(lineNo, 'the contract table needs a separator line (| --- | ... |) under its header');
     }
     if (cells.length !== HEADER.length) {
-      problem(lineNo, `row has ${cells.length} cells; a contract row has ${HEADER.length}: ${HEADER.join(' | ')}`);
+      problem(lineNo, `row has ${cells.length} cells; a contract row has ${HEADER.length}: ${HEADER_TEXT}`);
       return;
     }
     const [kindText, nameText, expectText, source, from] = cells as [string, string, string, string, string];

@@ -5,11 +5,12 @@ import type { CheckContext } from './check-rows.js';
 import { viewRender, type RenderView } from './render-view.js';
 
 /**
- * Every built-in profile rendered from the default config with fixed fake secrets. The full
- * profile is rendered on hardware where every default model fits, so the model services are in it.
+ * Every built-in profile rendered from the default config with fixed fake secrets, every default
+ * model enabled (llama3 and zephyr are off by default), and the full profile on hardware where
+ * they all fit, so every model service is rendered.
  */
 export function renderProfiles(): RenderView[] {
-  const config = makeConfig();
+  const config = makeConfig({ llm: { models: makeConfig().llm.models.map((m) => ({ ...m, enabled: true })) } });
   return BUILTIN_PROFILES.map((profile) => {
     const recommendation = profile === 'full' ? gpuRecommendation(config) : cpuRecommendation(config);
     return viewRender(render(config, profile, { recommendation }).files, profile);

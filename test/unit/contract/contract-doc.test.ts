@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseContract, tableCells } from './contract-doc.js';
+
+const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)), 'utf8');
+
+describe('parseContract', () => {
+  it('reads sections, Source lines and rows, skipping prose sections and prose tables', () => {
+    const { sections, problems } = parseContract(fixture('contract.md'));
+    expect(problems).toEqual([]);
+    expect(sections.map((s) => s.service)).toEqual(['app', 'kratos', 'db', 'redis', 'chatbot', 'knowledge']);
+    const app = sections[0]!;
+    expect(app.sources).toEqual(['app', 'conf', 'scripts']);
+    expect(sections[1]!.sources).toBe('none');
+    expect(app.rows).toHaveLength(21);
+    expect(app.rows[0]).toMatchObject({ kind: 'env', name: 'DATABASE_URL', expect: { kind: 'env', value: { type: 'secret' } }, source: 'app/run.py:4', line: 15 });
+    expect(app.rows.find((r) => r.name === 'APP_MODE')?.expect).toEqual({ kind: 'env', value: { type: 'literal', literal: 'prod$uction' } });
+    expect(app.rows.find((r) => r.kind === 'host')?.expect).toEqual({ kind: 'host', host: 'db', port: 5432 });
+    expect(app.rows.find((r) => r.kind === 'database')?.expect).toEqual({ kind: 'database', database: 'sting_app', role: 'app_user' });
+    expect(app.rows.find((r) => r.name === 'sting/data/files/*')?.expect).toEqual({ kind: 'vault', capabilities: ['read', 'create'] });
+    expect(app.rows.find((r) => r.kind === 'not-rendered')?.expect).toEqual({ kind: 'not-rendered', reason: 'the fixture leaves it out on purpose' });
+  });
+
+  it('names the line of every unknown kind, malformed row, repeated section and foreign table', () => {
+    const { problems, sections } = parseContract(fixture('malformed.md'));
+    expect(problems.map((p) => `${p.line}: ${p.message}`)).toEqual([
+      '15: unknown kind "envv" (kinds: env, mount, host, listen, cookie, database, vault, not-rendered)',
+      '16: row has 4 cells; a contract row has 5: kind | name | expect | STING-CE source | msting value from',
+      '17: env expect must be set, secret or a value in backticks, not "maybe"',
+      '18: mount name must be an absolute container path, not "app/uploads"',
+      '19: host name must be host:port, not "kratos"',
+      '20: database name must be "dbname as role", not "sting_app"',
+      '21: vault expect must list capabilities (read, list, create, update, patch, delete), not "sudo"',
+      '22: not-rendered needs the reason in the expect column',
+      '23: row env LOG_DIR names no STING-CE source',
+      "23: row env LOG_DIR does not say where msting's value comes from",
+      '25: section app appears twice (first at line 9)',
+      '27: Source line names no folders: write the STING-CE folders in backticks, or "none (why)"',
+      '40: a table in section knowlege whose header is not "kind | name | expect | STING-CE source | msting value from"',
+    ]);
+    // An unknown service parses; the render decides that msting does not know it.
+    expect(sections.find((s) => s.service === 'knowlege')).toMatchObject({ sources: undefined, rows: [{ kind: 'listen', name: '8090' }] });
+  });
+
+  it('splits cells at unescaped pipes outside code spans', () => {
+    expect(tableCells('| env | `A|B` | `x\\|y` | f.py:1 | const |')).toEqual(['env', '`A|B`', '`x|y`', 'f.py:1', 'const']);
+  });
+});
