@@ -23,29 +23,9 @@ const BUILD_TIME_JS = /^(REACT_APP_\w+|NODE_ENV|PUBLIC_URL)$/;
 
 /** Blank out comments (keeping offsets and newlines) so commented-out reads are not reported. */
 export function blankPythonComments(text: string): string {
-  const out = text.split('');
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '#') {
-      while (i < text.length && text[i] !== '\n') out[i++] = ' ';
-      continue;
-    }
-    if (c === "'" || c === '"') {
-      const triple = text.startsWith(c.repeat(3), i);
-      const quote = triple ? c.repeat(3) : c;
-      i += quote.length;
-      while (i < text.length && !text.startsWith(quote, i)) {
-        if (text[i] === '\\') i++;
-        else if (!triple && text[i] === '\n') break;
-        i++;
-      }
-      i += quote.length;
-      continue;
-    }
-    i++;
-  }
-  return out.join('');
+  // Strings are matched first, so a `#` inside one is not a comment.
+  const token = /'''[\s\S]*?'''|"""[\s\S]*?"""|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|#[^\n]*/g;
+  return text.replace(token, (t) => (t.startsWith('#') ? ' '.repeat(t.length) : t));
 }
 
 function lineAt(text: string, offset: number): number {
