@@ -16,7 +16,7 @@ export interface RowOutcome {
   row: ContractRow;
   /** Profiles the row was checked in. */
   checked: string[];
-  /** `profile <name>: <what was found>` per failing profile. */
+  /** `profile <name>: <what was found>`, profiles with the same finding named together. */
   failures: string[];
 }
 
@@ -43,15 +43,17 @@ export function evaluateSection(section: ContractSection, views: readonly Render
   if (section.sources === undefined) problems.push('the Source line is not written: name the STING-CE folders in backticks, or "none (why)"');
   if (section.rows.length === 0) problems.push('the section has no rows: the contract of this service is not written');
   const rows = section.rows.map((row) => {
-    const failures: string[] = [];
+    // The same finding in several profiles is reported once, naming them all.
+    const found = new Map<string, string[]>();
     const checked: string[] = [];
     const skipped: string[] = [];
     for (const view of profiles) {
       const result = checkRow(row, section.service, view, ctx);
-      if (result.status === 'fail') failures.push(`profile ${view.profile}: ${result.found}`);
+      if (result.status === 'fail') found.set(result.found, [...(found.get(result.found) ?? []), view.profile]);
       if (result.status === 'skip') skipped.push(`profile ${view.profile}: ${result.why}`);
       else checked.push(view.profile);
     }
+    const failures = [...found].map(([what, where]) => `${where.length > 1 ? 'profiles' : 'profile'} ${where.join(', ')}: ${what}`);
     if (profiles.length > 0 && checked.length === 0) failures.push(`no profile that renders ${section.service} could check this row (${skipped.join('; ')})`);
     return { row, checked, failures };
   });
