@@ -43,6 +43,15 @@ describe('parseContract', () => {
     expect(sections.find((s) => s.service === 'knowlege')).toMatchObject({ sources: undefined, rows: [{ kind: 'listen', name: '8090' }] });
   });
 
+  it('reads the folders of a Source line, past a note in parentheses', () => {
+    const source = (line: string) => parseContract(`## app\n\nSource: ${line}\n`);
+    expect(source('`app/`, `conf/` (the image copies both, built from `app/Dockerfile.app`)').sections[0]!.sources).toEqual(['app', 'conf']);
+    expect(source('`llm_service/server.py` and `llm_service/utils/`').sections[0]!.sources).toEqual(['llm_service/server.py', 'llm_service/utils']);
+    expect(source('the app folder').problems.map((p) => p.message)).toEqual(['Source line names no folders: write the STING-CE folders in backticks, or "none (why)"']);
+    expect(source('`app/` and the routes').problems.map((p) => p.message)).toEqual(['Source line must list backticked folders separated by commas, not "`app/` and the routes"']);
+    expect(source('`../app`').problems.map((p) => p.message)).toEqual(["Source paths are relative to the tree's STING/ folder: ../app"]);
+  });
+
   it('splits cells at unescaped pipes outside code spans', () => {
     expect(tableCells('| env | `A|B` | `x\\|y` | f.py:1 | const |')).toEqual(['env', '`A|B`', '`x|y`', 'f.py:1', 'const']);
   });

@@ -155,8 +155,10 @@ const NONE = /^none\b/i;
 function parseSources(text: string): Parsed<string[] | 'none' | undefined> {
   if (NONE.test(text)) return { ok: 'none' };
   if (/^\(to be written\)$/i.test(text)) return { ok: undefined };
-  const spans = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.trim());
-  const rest = text.replace(/`[^`]*`/g, '').replace(/[,\s]|and/g, '');
+  // A note in parentheses may follow (or sit between) the folders; it names none.
+  const folders = text.replace(/\([^)]*\)/g, ' ');
+  const spans = [...folders.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.trim());
+  const rest = folders.replace(/`[^`]*`/g, '').replace(/[,;\s]|\band\b/g, '');
   if (spans.length === 0) return { error: `Source line names no folders: write the STING-CE folders in backticks, or "none (why)"` };
   if (rest !== '') return { error: `Source line must list backticked folders separated by commas, not ${JSON.stringify(text)}` };
   const bad = spans.filter((s) => s.startsWith('/') || s.split('/').includes('..'));
