@@ -76,6 +76,7 @@ const FLOW_LIFESPAN = 'lifespan of a sign-in or registration flow; msting keeps 
 const NO_EQUIVALENT = 'no msting equivalent';
 const KEYCLOAK = 'Keycloak setting: STING-CE replaced Keycloak with Ory Kratos, which msting configures from `auth` and `hostname`';
 const HEALTH = 'msting sets every service\'s health check itself (30s interval, 10s timeout, 40s start period, 3 retries)';
+const PRESETS = 'STING-CE\'s speed presets: msting follows the hardware recommendation (`msting hardware`)';
 const PROFILE_HINT = 'msting starts services by profile: `profile: observability` (or `full`, which adds the local models)';
 
 /** Reasons for whole sections and keys msting has no place for; `*` matches one segment. */
@@ -190,7 +191,11 @@ const REASONS: ReadonlyArray<[string, string]> = [
   ['maintenance', NO_EQUIVALENT],
   ['performance', 'STING-CE\'s performance presets: msting follows the hardware recommendation (`msting hardware`)'],
   ['demo_env', 'STING-CE demo mode has no msting equivalent'],
-  ['speed_preset', 'STING-CE\'s performance presets: msting follows the hardware recommendation (`msting hardware`)'],
+  ['speed_preset', PRESETS],
+  ['maximum_speed', PRESETS],
+  ['balanced', PRESETS],
+  ['maximum_quality', PRESETS],
+  ['apple_silicon_balanced', PRESETS],
   ['app.flask.host', CONTAINER_PORT.replace('container port', 'listen address of the API inside its container')],
   ['observability.profiles', 'msting\'s profiles are built in (default, observability, full) plus `profiles`'],
   ['observability.enabled', PROFILE_HINT],
@@ -213,6 +218,23 @@ const REASONS: ReadonlyArray<[string, string]> = [
   ['observability.alerting', 'msting renders no alerting rules or channels'],
 ];
 
+/** What a msting key takes, for the reason a value that does not convert is dropped. */
+const EXPECTED: ReadonlyArray<[string, string]> = [
+  ['app.env', 'production or development; STING-CE\'s demo mode has no msting equivalent'],
+  ['app.log_level', 'debug, info, warning or error'],
+  ['app.max_upload_mb', 'a size in bytes'],
+  ['ports', 'a port from 1 to 65535'],
+  ['llm.device', 'auto, cuda, rocm, mps or cpu'],
+  ['llm.precision', 'auto, bf16, fp16, int8 or int4'],
+  ['auth.session', 'a duration such as 30m or 24h, or a number of seconds'],
+  ['llm.gateway.read_timeout', 'a number of seconds'],
+  ['observability.loki.retention', 'a duration such as 168h'],
+  ['auth.methods', 'true or false'],
+  ['app.debug', 'true or false'],
+  ['database.max_connections', 'a whole number'],
+  ['mail.smtp.port', 'a port from 1 to 65535'],
+];
+
 /** Flat keys of conf/config_schema.py (the older manager). */
 const FLAT_REASONS: ReadonlyArray<[RegExp, string]> = [
   [/^(KC_|KEYCLOAK_|NEXT_PUBLIC_KEYCLOAK_|OIDC_CLIENT_SECRETS$|KEYSTORE_)/, KEYCLOAK],
@@ -220,7 +242,9 @@ const FLAT_REASONS: ReadonlyArray<[RegExp, string]> = [
   [/^BACKUP_/, 'msting backup takes these as options: `msting backup --output DIR --keep N`'],
   [/^INSTALL_DIR$/, 'the install directory is `--home` (or MSTING_HOME), not a config key'],
   [/^REQUIRED_STING_VERSION$/, 'msting pins STING-CE images by images.version'],
-  [/^(DB_PORT|APP_HOST|FLASK_APP)$/, CONTAINER_PORT],
+  [/^DB_PORT$/, CONTAINER_PORT],
+  [/^APP_HOST$/, 'the API\'s name inside the stack is fixed (app)'],
+  [/^FLASK_APP$/, 'the Flask entry point is fixed by the STING-CE image'],
   [/^LOG_MAX_SIZE$/, 'Docker log rotation is not configurable in msting'],
   [/^POSTGRES_USER$/, 'msting creates one database and one least-privilege user per service'],
 ];
@@ -503,7 +527,7 @@ class Importer {
     this.take([...base, 'promtail', 'sanitization', 'enabled'], 'observability.promtail.pii_sanitization', asBool);
     if (base[0] === 'monitoring') {
       // STING-CE's config_loader.py reads the top-level `observability`, not this nested copy.
-      const note = 'STING-CE\'s shipped config.yml nests it under monitoring; its loader reads only a top-level observability section';
+      const note = 'nested under monitoring, where STING-CE\'s loader does not read it (it reads a top-level observability)';
       for (const m of this.mapped) if (m.from.startsWith('monitoring.observability.') && !m.note) m.note = note;
     }
   }
@@ -523,7 +547,11 @@ class Importer {
       const at = key(path);
       if (path.length > 0 && this.consumed.has(at)) return;
       if (path.length > 0) {
-        const reason = shape === 'sting-ce-flat' ? flatReason(String(path[0])) : reasonFor(path);
+        const unknownSection = path.length === 1 && shape === 'sting-ce' && !STING_SECTIONS.has(String(path[0])) && !MSTING_TOP.has(String(path[0]));
+        const reason =
+          shape === 'sting-ce-flat'
+            ? flatReason(String(path[0]))
+            : (reasonFor(path) ?? (unknownSection ? `a section STING-CE's loader does not read; ${NO_EQUIVALENT}` : undefined));
         if (reason !== undefined) {
           this.dropSection(path, reason);
           return;
@@ -562,7 +590,19 @@ class Importer {
         }
       }
     }
-    return { shape, config: this.config as ConfigInput, mapped: this.mapped, dropped: this.dropped, warnings };
+    // Report in the order of the source file, so the report reads alongside it.
+    const order = new Map<string, number>();
+    const leaves: { path: Path; value: unknown }[] = [];
+    collectLeaves(this.doc, [], leaves);
+    leaves.forEach((leaf, i) => {
+      for (let n = leaf.path.length; n > 0; n--) {
+        const k = key(leaf.path.slice(0, n));
+        if (!order.has(k)) order.set(k, i);
+      }
+    });
+    const rank = (from: string) => order.get(from) ?? Number.MAX_SAFE_INTEGER;
+    const byOrder = <T extends { from: string }>(list: T[]) => list.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e.from) - rank(b.e.from) || a.i - b.i).map((x) => x.e);
+    return { shape, config: this.config as ConfigInput, mapped: byOrder(this.mapped), dropped: byOrder(this.dropped), warnings };
   }
 
   // --- primitives ---------------------------------------------------------------------------
@@ -598,7 +638,8 @@ class Importer {
     }
     const converted = convert(value);
     if (converted === undefined) {
-      this.dropKey(path, `${JSON.stringify(value)} does not fit ${to}`);
+      const expected = EXPECTED.find(([prefix]) => to === prefix || to.startsWith(`${prefix}.`))?.[1];
+      this.dropKey(path, `${JSON.stringify(value)} does not fit ${to}${expected ? ` (${expected})` : ''}`);
       return;
     }
     const existing = this.mapped.find((m) => m.to === to);
