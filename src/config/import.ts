@@ -478,13 +478,14 @@ class Importer {
       this.dropSection(path, `${why}; add the model with its repository: \`msting config set llm.models.N.repo ORG/NAME\``);
       return undefined;
     }
-    const item: Plain = { name, repo };
-    from.push({ key: 'name', from: at, ...(name !== rawName ? { note: `renamed from "${rawName}": msting model names are lower-case letters, digits and dashes` } : {}) });
-    const base = known && known.repo === repo ? known : undefined;
-    if (base) Object.assign(item, { exclude: base.exclude, gated: base.gated, ...(base.parameters_b ? { parameters_b: base.parameters_b } : {}) });
-    else if (repo.startsWith('meta-llama/')) item.gated = true;
     const enabled = spec.enabled === undefined ? true : asBool(this.resolve(spec.enabled).value);
-    item.enabled = enabled ?? true;
+    const item: Plain = { name, repo, enabled: enabled ?? true };
+    from.push({ key: 'name', from: spec.name !== undefined ? `${at}.name` : at, ...(name !== rawName ? { note: `renamed from "${rawName}": msting model names are lower-case letters, digits and dashes` } : {}) });
+    // What msting knows about its own default repositories (gated licence, files to skip) still holds.
+    const base = known && known.repo === repo ? known : undefined;
+    if (base?.gated || repo.startsWith('meta-llama/')) item.gated = true;
+    if (base && base.exclude.length > 0) item.exclude = base.exclude;
+    if (base?.parameters_b) item.parameters_b = base.parameters_b;
     from.push({ key: 'enabled', from: spec.enabled === undefined ? at : `${at}.enabled`, ...(spec.enabled === undefined ? { note: 'STING-CE enables a listed model unless it says enabled: false' } : {}) });
     const size = parseBillions(this.resolve(spec.size).value);
     if (size !== undefined) {
