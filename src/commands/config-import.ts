@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { access, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Context } from '../context.js';
 import { ExitCode, MstingError, usageError } from '../errors.js';
@@ -42,7 +42,8 @@ export async function run(options: ConfigImportOptions, ctx: Context): Promise<n
     throw usageError('--output - prints the config on stdout, where --json prints the report', 'drop one of them, or write the config to a file with --output FILE');
   }
   const source = resolve(options.file);
-  const result = importStingConfig(await readSource(source), source, { env: ctx.env });
+  const sourceTree = await stingSourceTree(source);
+  const result = importStingConfig(await readSource(source), source, { env: ctx.env, ...(sourceTree ? { sourceTree } : {}) });
   const text = renderImportedConfig(result, {
     source,
     schemaLocation: JSON_SCHEMA_FILE,
@@ -135,6 +136,19 @@ async function readSource(path: string): Promise<unknown> {
   const error = doc.errors[0];
   if (error) throw importError(`${path} is not YAML: ${error.message.split('\n')[0]!.replace(/:$/, '')}`, hint);
   return doc.toJS({ maxAliasCount: 1000 });
+}
+
+/**
+ * The STING-CE source tree holding `file` as conf/config.yml, or undefined. STING-CE's installer
+ * copies its tree into the install directory and builds every image from it, so its conf/config.yml
+ * usually lies in one; a copy taken elsewhere does not.
+ */
+async function stingSourceTree(file: string): Promise<string | undefined> {
+  if (basename(dirname(file)) !== 'conf') return undefined;
+  const tree = dirname(dirname(file));
+  const markers = ['conf/config_loader.py', 'docker-compose.yml', 'app', 'frontend'];
+  const present = await Promise.all(markers.map((m) => access(join(tree, m)).then(() => true, () => false)));
+  return present.every(Boolean) ? tree : undefined;
 }
 
 function importError(message: string, hint: string): MstingError {

@@ -54,7 +54,15 @@ export interface ImportResult {
 export interface ImportOptions {
   /** Resolves `${VAR}` and `${VAR:-default}` in values, as STING-CE's manager did from its .env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The STING-CE source tree the file lies in (its conf/ folder's parent), when it does: STING-CE
+   * builds every image from that tree, so msting's images.source_dir points at it.
+   */
+  sourceTree?: string;
 }
+
+/** Stands for the file's location in `from` of the images.source_dir entry. */
+export const FILE_LOCATION = '(the file\'s location)';
 
 type Path = (string | number)[];
 
@@ -293,6 +301,7 @@ export function importStingConfig(doc: unknown, source: string, options: ImportO
   const run = new Importer(doc as Plain, options.env ?? {});
   if (shape === 'sting-ce-flat') run.mapFlat();
   else run.mapSections();
+  if (options.sourceTree !== undefined) run.mapSourceTree(options.sourceTree);
   run.dropRest(shape);
   return run.finish(shape);
 }
@@ -540,6 +549,16 @@ class Importer {
     this.take(['REACT_PORT'], 'ports.frontend', asPort);
     this.take(['KRATOS_PUBLIC_PORT'], 'ports.kratos', asPort);
     this.take(['KRATOS_ADMIN_PORT'], 'ports.kratos-admin', asPort);
+  }
+
+  mapSourceTree(dir: string): void {
+    setIn(this.config, ['images', 'source_dir'], dir);
+    this.mapped.push({
+      from: FILE_LOCATION,
+      to: 'images.source_dir',
+      value: dir,
+      note: 'the file lies in conf/ of a STING-CE source tree, whose Dockerfiles STING-CE built its images from; msting builds them from there too',
+    });
   }
 
   /** Every key no mapping consumed: secrets on their own, sections and keys with their reason. */

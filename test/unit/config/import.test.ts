@@ -343,6 +343,27 @@ describe('msting config import (command)', () => {
     await expect(stat(ctx.configPath)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('points images.source_dir at the STING-CE source tree the file lies in, and only then', async () => {
+    const { ctx, stdout } = await makeContext();
+    const tree = join(ctx.home, 'sting-ce-src');
+    await mkdir(join(tree, 'conf'), { recursive: true });
+    await mkdir(join(tree, 'app'));
+    await mkdir(join(tree, 'frontend'));
+    await writeFile(join(tree, 'conf', 'config_loader.py'), '# loader\n');
+    await writeFile(join(tree, 'docker-compose.yml'), 'services: {}\n');
+    await writeFile(join(tree, 'conf', 'config.yml'), await readFile(FIXTURE, 'utf8'));
+    const target = join(ctx.home, 'out.yml');
+    await importCommand({ file: join(tree, 'conf', 'config.yml'), force: false, output: target }, ctx);
+    expect(parse(await readFile(target, 'utf8'))).toMatchObject({ images: { source_dir: tree } });
+    expect(stdout()).toContain(`(the file's location) -> images.source_dir = ${JSON.stringify(tree)}`);
+
+    const copy = join(ctx.home, 'copy', 'conf', 'config.yml');
+    await mkdir(dirname(copy), { recursive: true });
+    await writeFile(copy, await readFile(FIXTURE, 'utf8'));
+    await importCommand({ file: copy, force: true, output: target }, ctx);
+    expect(parse(await readFile(target, 'utf8'))).not.toHaveProperty('images');
+  });
+
   it.each([
     ['a missing file', async () => '/nonexistent/sting/conf/config.yml', 'does not exist'],
     ['a directory', async () => dirname(await sourceFile('system: {}\n')), 'is a directory, not a STING-CE config file'],
