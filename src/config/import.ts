@@ -404,7 +404,7 @@ class Importer {
         // STING-CE's loader: port 465 means TLS from the first byte, otherwise STARTTLS when enabled.
         const port = asPort(this.resolve(this.get([...smtp, 'port'])).value);
         const value = !tls && starttls !== true ? 'none' : port === 465 ? 'tls' : 'starttls';
-        this.take(tlsKey, 'mail.smtp.tls', () => value, `from tls_enabled ${String(tls)}${starttls === undefined ? '' : `, starttls_enabled ${String(starttls)}`} and the port`);
+        this.take(tlsKey, 'mail.smtp.tls', () => value, `from ${String(tlsKey.at(-1))} ${String(tls)}${starttls === undefined ? '' : `, starttls_enabled ${String(starttls)}`} and the port`);
         if (starttls !== undefined) this.dropKey([...smtp, 'starttls_enabled'], `folded into mail.smtp.tls with ${tlsKey.join('.')}`);
       }
       const inactive = active === 'production' ? 'development' : 'production';
