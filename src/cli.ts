@@ -85,6 +85,23 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addHelpText('after', examples(['msting config init', 'msting --home ./sting config init --force']))
     .action(action(() => import('./commands/config-init.js'), (_a, o) => ({ force: Boolean(o.force) })));
   config
+    .command('import')
+    .description('write config.yml from a STING-CE conf/config.yml and report every key mapped or dropped')
+    .argument('<file>', 'the STING-CE config.yml (its install\'s conf/config.yml)')
+    .option('--force', 'replace an existing config.yml (the old one is kept as config.yml.bak)', false)
+    .option('-o, --output <file>', 'write the config here instead of <home>/conf/config.yml; - prints it on stdout')
+    .addHelpText(
+      'after',
+      examples(['msting config import /opt/sting-ce-old/conf/config.yml', 'msting config import sting/conf/config.yml --output - > config.yml', 'msting config import old.yml --json']),
+    )
+    .action(
+      action(() => import('./commands/config-import.js'), (a, o) => ({
+        file: String(a[0]),
+        force: Boolean(o.force),
+        output: o.output as string | undefined,
+      })),
+    );
+  config
     .command('validate')
     .description('check config.yml and report every problem with its line and column')
     .addHelpText('after', examples(['msting config validate', 'msting config validate --json']))
