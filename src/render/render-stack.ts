@@ -36,6 +36,8 @@ export interface RenderInput {
   secrets: SecretsProvider;
   /** Absolute host directory of the downloaded models. */
   modelsDir: string;
+  /** Model name → commit of its downloaded snapshot (see PlanOptions.modelCommits). */
+  modelCommits?: ReadonlyMap<string, string> | undefined;
 }
 
 export interface RenderedStack {
@@ -90,7 +92,7 @@ function mergePending(lists: PendingSecret[][]): PendingSecret[] {
 
 export function renderStack(input: RenderInput): RenderedStack {
   const { config, pending: refPending } = withoutUnresolvedRefs(input.config, input.secrets);
-  const plan = planStack(config, input.recommendation, input.profile, { modelsDir: input.modelsDir });
+  const plan = planStack(config, input.recommendation, input.profile, { modelsDir: input.modelsDir, modelCommits: input.modelCommits });
   const has = (name: string) => plan.services.some((s) => s.name === name);
   const files = new Map<string, RenderedFile>();
   const add = (path: string, content: string, mode = PUBLIC) => files.set(path, { content, mode, secret: mode === SECRET });
