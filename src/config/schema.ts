@@ -215,7 +215,7 @@ export const configSchema = z
     observability: section(
       {
         grafana: section({ anonymous_viewer: z.boolean().default(false).describe('Let anyone view dashboards without signing in.') }, 'Grafana.'),
-        loki: section({ retention: duration.default('744h').describe('How long logs are kept.') }, 'Loki.'),
+        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships).') }, 'Loki.'),
         promtail: section(
           { pii_sanitization: z.boolean().default(true).describe('Mask emails, phone numbers, card numbers and tokens before logs are stored.') },
           'Promtail.',
