@@ -104,7 +104,7 @@ export const configSchema = z
           .default('127.0.0.1')
           .describe('Address the internal services (database, Redis, Vault, Kratos admin, Mailpit, models) publish on. 0.0.0.0 opens them deliberately.'),
         public_bind_address: ipAddress.default('0.0.0.0').describe('Address the frontend publishes on.'),
-        subnet: z.string().optional().describe('Subnet of the private network sting_local (default: chosen by Docker).'),
+        subnet: z.string().optional().describe('IPv4 subnet msting cuts into eight equal parts for the stack networks: edge, app, data, models, ports (default: chosen by Docker).'),
       },
       'Which addresses the stack listens on.',
     ),

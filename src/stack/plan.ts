@@ -353,7 +353,8 @@ function draftFixed(name: string, ctx: Ctx): Draft {
     case 'redis':
       return {
         ...base,
-        ports: [port(config, 'redis', 6379)],
+        // Never published: STING-CE's clients connect without a password, so Redis is reachable
+        // only on the internal data network (src/stack/networks.ts). ports.redis is not used.
         health: shellHealth('redis-cli ping | grep -q PONG'),
         mounts: [volume('redis_data', '/data')],
         // The password travels on standard input (`redis-server -`), never in argv or a file.
