@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { modelsOrThrow } from '../../../src/commands/start.js';
+import { validateConfigText } from '../../../src/config/validate.js';
 import { MstingError } from '../../../src/errors.js';
 import { planStart } from '../../../src/lifecycle/start.js';
 import { readModelCommits } from '../../../src/models/snapshots.js';
@@ -52,6 +53,11 @@ describe('segmented networks', () => {
 
   it('never publishes Redis, and puts a published data store on the ports network alone besides data', () => {
     expect(c.services.redis!.ports).toBeUndefined();
+    const set = validateConfigText('ports:\n  redis: 16379\n');
+    expect(set.errors).toEqual([]);
+    expect(set.warnings.map((w) => w.path)).toEqual(['ports.redis']);
+    expect(set.warnings[0]!.message).toContain('ports.redis is not used');
+    expect(compose(makeConfig({ ports: { redis: 16379 } })).services.redis!.ports).toBeUndefined();
     expect(on('db')).toEqual(['data', 'ports']);
     expect(on('vault')).toEqual(['data', 'ports']);
     expect(members('ports')).toEqual(['db', 'vault']);
