@@ -1,16 +1,18 @@
+import { homedir } from 'node:os';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { detectDocker, type DockerSetup } from '../docker/detect.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
+import { modelsDir } from '../layout.js';
 import { checkPorts, type PortReport } from '../lifecycle/ports.js';
 import { renderForStart, type RenderStepResult } from '../lifecycle/render-step.js';
 import { vaultStartHooks, type VaultStepInput } from '../lifecycle/vault-step.js';
 import { loadStack, type LoadedStack } from '../lifecycle/stack.js';
 import { executeStart, FINAL_OK, planStart, type StartHooks, type StartPlan, type StartResult, type StartState } from '../lifecycle/start.js';
 import { resolveProfileServices, type StackPlan } from '../stack/plan.js';
-import { findMissingFiles } from '../lifecycle/required-files.js';
+import { downloadCommand, findMissingFiles, findMissingModels } from '../lifecycle/required-files.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 import type { Output } from '../ui/output.js';
 import { gatewayGuardMessage } from '../gateway/write-guard.js';
@@ -93,6 +95,7 @@ export async function renderAndStart(
 
   const plan = planStart(rendered.plan, options.services);
   await requiredFilesOrThrow(rendered.plan, ctx.home, plan);
+  await modelsOrThrow(rendered.plan, stack.config, modelsDir(ctx.env, process.platform, homedir()), plan);
   const hooks = deps.hooks({
     config: stack.config,
     profile: stack.profile,
@@ -137,6 +140,19 @@ export async function requiredFilesOrThrow(stack: StackPlan, home: string, plan:
       hint: 'run `msting install` to set everything up, or the commands named above',
     });
   }
+}
+
+/** Refuse to start a model service whose model is not downloaded: exit 4, naming the command that fetches it. */
+export async function modelsOrThrow(stack: StackPlan, config: MstingConfig, dir: string, plan: StartPlan): Promise<void> {
+  const missing = await findMissingModels(stack, config.llm.models, dir, new Set(plan.items.map((i) => i.service)));
+  if (missing.length === 0) return;
+  const one = missing.length === 1;
+  throw new MstingError('PREFLIGHT', `${one ? `model ${missing[0]!.model} is` : `${missing.length} models are`} not downloaded; nothing was started`, {
+    details: missing.map(
+      (m) => `${m.model} (${m.repo}@${m.revision}, for ${m.services.join(', ')}): ${m.state === 'partial' ? 'partly downloaded' : 'not in'} ${dir}`,
+    ),
+    hint: `run \`${downloadCommand(missing)}\`, or start a profile without models (--profile default)`,
+  });
 }
 
 /** Refuse to start when a port is taken: exit 4 with the config key to change. */

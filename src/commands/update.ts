@@ -14,6 +14,7 @@ import { profileRunsModels } from '../install/flow.js';
 import { installLayout, modelsDir } from '../layout.js';
 import { checkServiceNames, stackGraph } from '../lifecycle/graph.js';
 import { renderGuards } from '../lifecycle/render-step.js';
+import { modelCommitsFor } from '../models/snapshots.js';
 import { RENDER_PATHS } from '../stack/plan.js';
 import { renderStack } from '../render/render-stack.js';
 import { writeRendered } from '../render/write.js';
@@ -51,7 +52,8 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
   let vaultProblem: string | null = null;
   const secrets = await renderSecretsFromVault(config, ctx, (reason) => (vaultProblem = reason));
-  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
+  const models = modelsDir(ctx.env, process.platform, homedir());
+  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: models, modelCommits: await modelCommitsFor(config, profile, models) });
   const stack = rendered.plan;
   if (options.services.length > 0) checkServiceNames(stackGraph(stack), options.services, profile);
   const previous = await readPreviousRender(ctx.home, stack);

@@ -1,4 +1,4 @@
-import { BUILTIN_PROFILES, FIXED_SERVICES, LLM_SERVICES, type PortKey } from '../stack/names.js';
+import { BUILTIN_PROFILES, DEFAULT_PORTS, FIXED_SERVICES, LLM_SERVICES, type PortKey } from '../stack/names.js';
 import type { MstingConfig } from './schema.js';
 import type { RuleProblem } from './problems.js';
 import { didYouMean } from './suggest.js';
@@ -58,6 +58,18 @@ const uniquePorts: ConfigRule = (config, context) => {
   }
   return problems;
 };
+
+/** Port keys config.yml accepts for compatibility that publish nothing (see docs/render.md). */
+const UNPUBLISHED_PORTS: Partial<Record<PortKey, string>> = {
+  redis: 'Redis is never published: its STING-CE clients connect without a password, so it stays on the internal data network',
+  promtail: 'Promtail is never published: nothing outside the stack talks to it',
+};
+
+/** Only a value other than the default is a choice someone made (the starter file lists every key). */
+const unpublishedPorts: ConfigRule = (config, context) =>
+  (Object.entries(UNPUBLISHED_PORTS) as [PortKey, string][])
+    .filter(([key]) => context.isSet(['ports', key]) && config.ports[key] !== DEFAULT_PORTS[key])
+    .map(([key, why]) => ({ severity: 'warning' as const, path: ['ports', key], message: `ports.${key} is not used: ${why}`, hint: `remove ports.${key} from config.yml` }));
 
 const models: ConfigRule = (config) => {
   const problems: RuleProblem[] = [];
@@ -268,4 +280,4 @@ export function durationMs(text: string): number {
 }
 
 /** Every built-in rule, in the order their problems are reported when positions tie. */
-export const CONFIG_RULES: readonly ConfigRule[] = [activeProfile, uniquePorts, models, defaultModel, profiles, vault, serviceKeys, auth, app];
+export const CONFIG_RULES: readonly ConfigRule[] = [activeProfile, uniquePorts, unpublishedPorts, models, defaultModel, profiles, vault, serviceKeys, auth, app];

@@ -104,7 +104,7 @@ export const configSchema = z
           .default('127.0.0.1')
           .describe('Address the internal services (database, Redis, Vault, Kratos admin, Mailpit, models) publish on. 0.0.0.0 opens them deliberately.'),
         public_bind_address: ipAddress.default('0.0.0.0').describe('Address the frontend publishes on.'),
-        subnet: z.string().optional().describe('Subnet of the private network sting_local (default: chosen by Docker).'),
+        subnet: z.string().optional().describe('IPv4 subnet msting cuts into eight equal parts for the stack networks: edge, app, data, models, ports (default: chosen by Docker).'),
       },
       'Which addresses the stack listens on.',
     ),
@@ -215,7 +215,7 @@ export const configSchema = z
     observability: section(
       {
         grafana: section({ anonymous_viewer: z.boolean().default(false).describe('Let anyone view dashboards without signing in.') }, 'Grafana.'),
-        loki: section({ retention: duration.default('744h').describe('How long logs are kept.') }, 'Loki.'),
+        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships).') }, 'Loki.'),
         promtail: section(
           { pii_sanitization: z.boolean().default(true).describe('Mask emails, phone numbers, card numbers and tokens before logs are stored.') },
           'Promtail.',

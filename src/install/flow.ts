@@ -12,6 +12,7 @@ import { cpuFallbackRecommendation } from '../hardware/types.js';
 import { DIR_MODES, installLayout, modelsDir, type InstallLayout } from '../layout.js';
 import { checkPorts, type PortReport } from '../lifecycle/ports.js';
 import { renderForStart } from '../lifecycle/render-step.js';
+import { modelCommitsFor } from '../models/snapshots.js';
 import { executeStart, judge, planStart, type StartResult, type StartState } from '../lifecycle/start.js';
 import { buildStatus, statusUrls, type StatusUrls } from '../lifecycle/status.js';
 import type { ProgressListener } from '../models/progress.js';
@@ -343,7 +344,7 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
       async verify() {
         // Every secret readable from Vault, and the env files on disk exactly what a render with them gives.
         const provider = await vaultSecrets();
-        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir });
+        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir, modelCommits: await modelCommitsFor(config, profile, mdir) });
         if (rendered.pendingSecrets.length > 0) return false;
         for (const [path, file] of rendered.files) {
           if (!file.secret) continue;

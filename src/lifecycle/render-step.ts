@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { MstingConfig } from '../config/schema.js';
 import type { Recommendation } from '../hardware/types.js';
 import { modelsDir } from '../layout.js';
+import { modelCommitsFor } from '../models/snapshots.js';
 import { renderStack, type RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteGuard, type WriteReport } from '../render/write.js';
 import { envFilePath, serviceConfigPath, type StackPlan } from '../stack/plan.js';
@@ -128,12 +129,14 @@ export async function renderForStart(input: {
   onGateway?: GatewayGuardDeps['onApplied'];
 }): Promise<RenderStepResult> {
   const root = input.output ?? input.home;
+  const models = modelsDir(input.env, process.platform, homedir());
   const rendered = renderStack({
     config: input.config,
     recommendation: input.recommendation,
     profile: input.profile,
     secrets: await withHostSecrets(input.secrets, input.config, input.home),
-    modelsDir: modelsDir(input.env, process.platform, homedir()),
+    modelsDir: models,
+    modelCommits: await modelCommitsFor(input.config, input.profile, models),
   });
   const kept = await envFilesToKeep(rendered.files, rendered.pendingSecrets, root);
   const files = new Map<string, RenderedFile>(rendered.files);
@@ -146,3 +149,4 @@ export async function renderForStart(input: {
   const report = await writeRendered(files, root, { signal: input.signal, keep: kept, guards, ...(input.onFile ? { onFile: input.onFile } : {}) });
   return { plan: rendered.plan, report, kept, pendingSecrets: rendered.pendingSecrets };
 }
+

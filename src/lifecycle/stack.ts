@@ -40,7 +40,8 @@ export async function loadStack(
   }
   const profile = options.profile ?? config.profile;
   const recommendation = options.recommendation ?? (await profileRecommendation(config, profile, ctx));
-  const plan = planStack(config, recommendation, profile, { modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
+  const models = modelsDir(ctx.env, process.platform, homedir());
+  const plan = planStack(config, recommendation, profile, { modelsDir: models, modelCommits: await (await import('../models/snapshots.js')).modelCommitsFor(config, profile, models) });
   const layout = installLayout(ctx.home);
   const files = [layout.composeFile];
   if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { NETWORK_NAME, RENDER_PATHS, envFilePath, memoryLimit, type MountPlan, type ServicePlan, type StackPlan } from '../stack/plan.js';
+import { RENDER_PATHS, envFilePath, memoryLimit, type MountPlan, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { escapeComposeInterpolation, toYaml } from './yaml.js';
 
 /**
@@ -24,11 +24,21 @@ function mount(m: MountPlan): Record<string, unknown> {
   return entry;
 }
 
+/**
+ * Container labels Docker's json-file driver writes into every log line (`attrs`), so Promtail,
+ * reading the host's container logs, keeps this install's lines and drops every other container's.
+ */
+export const LOG_LABELS = ['com.docker.compose.project', 'com.docker.compose.service'] as const;
+
 function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
     image: s.image,
+    container_name: s.containerName ?? undefined,
     restart: s.restart,
-    networks: [NETWORK_NAME],
+    // Every network the service joins, each with STING-CE's container name as an alias, so
+    // `sting-ce-<service>` resolves for STING-CE's code under any project name.
+    networks: Object.fromEntries(s.networks.map((n) => [n, { aliases: s.aliases }])),
+    logging: { driver: 'json-file', options: { labels: LOG_LABELS.join(','), 'max-size': '10m', 'max-file': '3' } },
     security_opt: ['no-new-privileges:true'],
     cap_drop: ['ALL'],
     stop_grace_period: `${s.stopGracePeriodS}s`,
@@ -104,8 +114,15 @@ export function serviceConfigHash(definition: Record<string, unknown>, files: Re
  * `contentOf` gives the rendered content of an install-relative file, for the config-hash label.
  */
 export function buildComposeDocument(plan: StackPlan, envFiles: ReadonlySet<string>, contentOf?: (path: string) => string | undefined): Record<string, unknown> {
-  const network: Record<string, unknown> = { driver: 'bridge' };
-  if (plan.network.subnet) network.ipam = { config: [{ subnet: plan.network.subnet }] };
+  const networks = Object.fromEntries(
+    plan.networks.map((n) => {
+      const network: Record<string, unknown> = { driver: 'bridge' };
+      if (n.internal) network.internal = true;
+      if (n.subnet) network.ipam = { config: [{ subnet: n.subnet }] };
+      network.labels = { 'org.sting-ce.msting.network': n.description };
+      return [n.name, network];
+    }),
+  );
   const withToken = plan.services.filter((s) => s.vaultTokenFile);
   return escapeComposeInterpolation({
     name: plan.project,
@@ -121,7 +138,7 @@ export function buildComposeDocument(plan: StackPlan, envFiles: ReadonlySet<stri
         return [s.name, definition];
       }),
     ),
-    networks: { [plan.network.name]: network },
+    networks,
     volumes: Object.fromEntries(plan.volumes.map((v) => [v.name, { labels: { 'org.sting-ce.msting.volume': v.description } }])),
   });
 }

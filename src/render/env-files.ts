@@ -1,6 +1,6 @@
 import type { MstingConfig } from '../config/schema.js';
 import { DATABASE_NAMES, DATABASE_USERS, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
-import { MODEL_CONTAINER_PORT, type ServicePlan, type StackPlan } from '../stack/plan.js';
+import { MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { parseDuration, parseMemory, toSeconds } from '../stack/units.js';
 import { derivePublicUrls, type PublicUrls } from '../stack/urls.js';
 import { formatEnvFile } from './env-format.js';
@@ -222,15 +222,24 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
     default:
       if (service.model) {
         const m = service.model;
+        // What STING-CE's llm_service reads (server.py, utils/model_lifecycle_manager.py): an
+        // absolute MODEL_PATH that is a directory is loaded with local_files_only; anything else
+        // is a repository id its Hugging Face library resolves in HF_HUB_CACHE (offline).
+        const torchDevice = m.device === 'rocm' ? 'cuda' : m.device;
         env
           .set('MODEL_NAME', m.name)
           .set('MODEL_REPO', m.repo)
           .set('MODEL_REVISION', m.revision)
           .set('MODEL_PATH', m.path)
-          .set('DEVICE', m.device)
-          .set('PRECISION', m.precision)
+          .set('STING_MODELS_DIR', MODELS_MOUNT)
+          .set('DEVICE_TYPE', torchDevice)
+          .set('TORCH_DEVICE', torchDevice)
+          .set('TORCH_PRECISION', m.precision === 'bf16' || m.precision === 'fp16' ? m.precision : m.device === 'cpu' ? 'fp32' : 'fp16')
           .set('QUANTIZATION', m.quantization)
+          .set('HOST', '0.0.0.0')
           .set('PORT', MODEL_CONTAINER_PORT)
+          .set('HF_HUB_CACHE', MODELS_MOUNT)
+          .set('HF_HOME', '/tmp/huggingface')
           .set('HF_HUB_OFFLINE', '1')
           .set('TRANSFORMERS_OFFLINE', '1')
           .set('MEMORY_LIMIT_BYTES', service.memoryBytes)

@@ -12,7 +12,7 @@ import { renderEnvFiles, type PendingSecret } from './env-files.js';
 import { renderFrontendNginx } from './frontend-nginx.js';
 import { renderGatewayNginx } from './gateway.js';
 import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
-import { renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
+import { renderGrafanaDashboardProvider, renderGrafanaDashboards, renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
 import { renderPostgresInit } from './postgres.js';
 import { renderVaultConfig } from './vault.js';
 
@@ -36,6 +36,8 @@ export interface RenderInput {
   secrets: SecretsProvider;
   /** Absolute host directory of the downloaded models. */
   modelsDir: string;
+  /** Model name → commit of its downloaded snapshot (see PlanOptions.modelCommits). */
+  modelCommits?: ReadonlyMap<string, string> | undefined;
 }
 
 export interface RenderedStack {
@@ -90,7 +92,7 @@ function mergePending(lists: PendingSecret[][]): PendingSecret[] {
 
 export function renderStack(input: RenderInput): RenderedStack {
   const { config, pending: refPending } = withoutUnresolvedRefs(input.config, input.secrets);
-  const plan = planStack(config, input.recommendation, input.profile, { modelsDir: input.modelsDir });
+  const plan = planStack(config, input.recommendation, input.profile, { modelsDir: input.modelsDir, modelCommits: input.modelCommits });
   const has = (name: string) => plan.services.some((s) => s.name === name);
   const files = new Map<string, RenderedFile>();
   const add = (path: string, content: string, mode = PUBLIC) => files.set(path, { content, mode, secret: mode === SECRET });
@@ -111,7 +113,11 @@ export function renderStack(input: RenderInput): RenderedStack {
   if (has('loki')) add(serviceConfigPath('loki', 'loki.yml'), renderLokiConfig(config));
   if (has('promtail')) add(serviceConfigPath('promtail', 'promtail.yml'), renderPromtailConfig(config));
   if (has('log-forwarder')) add(serviceConfigPath('log-forwarder', 'promtail.yml'), renderLogForwarderConfig(config));
-  if (has('grafana')) add(serviceConfigPath('grafana', 'provisioning/datasources/loki.yml'), renderGrafanaDatasources());
+  if (has('grafana')) {
+    add(serviceConfigPath('grafana', 'provisioning/datasources/loki.yml'), renderGrafanaDatasources());
+    add(serviceConfigPath('grafana', 'provisioning/dashboards/msting.yml'), renderGrafanaDashboardProvider());
+    for (const [uid, json] of renderGrafanaDashboards(config)) add(serviceConfigPath('grafana', `provisioning/dashboards/sting-ce/${uid}.json`), json);
+  }
 
   add(RENDER_PATHS.composeFile, renderComposeFile(plan, new Set(env.files.keys()), (path) => files.get(path)?.content));
 

@@ -10,7 +10,9 @@ import {
   type BuiltinProfile,
   type PortKey,
 } from './names.js';
-import { modelReplicaServices } from '../gateway/naming.js';
+import { MODEL_SERVICE_PORT, modelReplicaServices } from '../gateway/naming.js';
+import { repoFolderName } from '../models/cache-layout.js';
+import { STING_CE_PROJECT, planNetworks, stingCeName, type NetworkKey, type NetworkPlan } from './networks.js';
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES } from './secrets.js';
 import { formatSize, parseMemory } from './units.js';
 
@@ -53,7 +55,14 @@ export interface ModelPlan {
   precision: Precision;
   quantization: 'none' | 'int8' | 'int4';
   fits: boolean;
-  /** Path of the model's files inside the container. */
+  /** The commit the revision resolved to in the models directory; null when not downloaded. */
+  commit: string | null;
+  /**
+   * What the model service reads as MODEL_PATH: the snapshot directory inside the container
+   * (`/models/models--ORG--NAME/snapshots/<commit>`) when the commit is known, else the
+   * repository id, which the service's Hugging Face library resolves offline through
+   * HF_HUB_CACHE (`/models`) and `refs/main`.
+   */
   path: string;
 }
 
@@ -90,6 +99,16 @@ export interface ServicePlan {
   stopGracePeriodS: number;
   gpu: Recommendation['gpuReservation'];
   model: ModelPlan | null;
+  /** Networks the service joins (src/stack/networks.ts decides). */
+  networks: NetworkKey[];
+  /** Further names the service answers to on each of its networks (STING-CE's container name). */
+  aliases: string[];
+  /**
+   * A fixed container name (STING-CE's `sting-ce-<service>`), only under the project name
+   * STING-CE uses: another project on the same host keeps compose's own names, so two installs
+   * never fight over one name. null: compose names it.
+   */
+  containerName: string | null;
 }
 
 export interface VolumePlan {
@@ -107,7 +126,8 @@ export interface StackPlan {
   /** Start order: each layer depends only on earlier layers. */
   layers: string[][];
   volumes: VolumePlan[];
-  network: { name: string; subnet: string | null };
+  /** The segmented networks (src/stack/networks.ts). */
+  networks: NetworkPlan[];
   /** Things the operator should know (a model that does not fit, ...). */
   warnings: string[];
 }
@@ -132,9 +152,26 @@ export function serviceConfigPath(service: string, file: string): string {
 /** TLS certificate and key the frontend serves, under the install directory. */
 export const TLS_FILES = { cert: 'certs/server.crt', key: 'certs/server.key' } as const;
 
-export const NETWORK_NAME = 'sting_local';
-export const MODEL_CONTAINER_PORT = 8000;
+/** The port a model service listens on (STING-CE's llm_service reads it from PORT). */
+export const MODEL_CONTAINER_PORT = MODEL_SERVICE_PORT;
+/** Where the models directory (a Hugging Face cache) is mounted in a model service. */
 export const MODELS_MOUNT = '/models';
+
+/** The snapshot directory of a model's commit inside a model service. */
+export function modelSnapshotPath(repo: string, commit: string): string {
+  return `${MODELS_MOUNT}/${repoFolderName(repo)}/snapshots/${commit}`;
+}
+
+/** Where the log forwarder reads msting's own operation log (the install's logs/ folder). */
+export const MSTING_LOGS_MOUNT = '/var/log/msting';
+
+/** Grafana provisioning files msting renders, relative to grafana's config folder. */
+export const GRAFANA_DASHBOARDS = ['sting-logs', 'sting-errors', 'sting-auth', 'msting-operations'] as const;
+export const GRAFANA_PROVISIONING_FILES = [
+  'provisioning/datasources/loki.yml',
+  'provisioning/dashboards/msting.yml',
+  ...GRAFANA_DASHBOARDS.map((uid) => `provisioning/dashboards/sting-ce/${uid}.json`),
+];
 
 const VOLUMES: Record<string, string> = {
   vault_data: 'Vault file storage (every secret)',
@@ -245,13 +282,18 @@ export function modelServices(config: MstingConfig, recommendation: Recommendati
     .flatMap((model) => modelReplicaServices(model).map((service, i) => ({ service, model, replica: i + 1 })));
 }
 
-type Draft = Omit<ServicePlan, 'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile'> &
+type Draft = Omit<
+  ServicePlan,
+  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName'
+> &
   Partial<Pick<ServicePlan, 'restart' | 'gpu' | 'model'>>;
 
 interface Ctx {
   config: MstingConfig;
   recommendation: Recommendation;
   services: ReadonlySet<string>;
+  /** Model name → the commit its revision resolved to in the models directory. */
+  modelCommits: ReadonlyMap<string, string>;
 }
 
 function port(config: MstingConfig, key: PortKey, target: number, isPublic = false): PortPlan {
@@ -311,7 +353,8 @@ function draftFixed(name: string, ctx: Ctx): Draft {
     case 'redis':
       return {
         ...base,
-        ports: [port(config, 'redis', 6379)],
+        // Never published: STING-CE's clients connect without a password, so Redis is reachable
+        // only on the internal data network (src/stack/networks.ts). ports.redis is not used.
         health: shellHealth('redis-cli ping | grep -q PONG'),
         mounts: [volume('redis_data', '/data')],
         // The password travels on standard input (`redis-server -`), never in argv or a file.
@@ -441,11 +484,13 @@ function draftFixed(name: string, ctx: Ctx): Draft {
       return {
         ...base,
         group: 'observability',
-        ports: [port(config, 'promtail', 9080)],
+        // Never published: nothing outside the stack talks to Promtail.
         dependsOn: [healthy('loki')],
         health: shellHealth("bash -c ': > /dev/tcp/127.0.0.1/9080' || exit 1"),
         mounts: [
           volume('promtail_data', '/var/lib/promtail'),
+          // Docker's json-file logs. Every container's are readable here; the pipeline keeps only
+          // lines whose container carries this install's compose project (see observability.ts).
           bind('/var/lib/docker/containers', '/var/lib/docker/containers'),
           configMount('promtail', 'promtail.yml', '/etc/promtail/promtail.yml'),
         ],
@@ -461,10 +506,14 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         mounts: [
           volume('log_forwarder_data', '/var/lib/promtail'),
           volume('sting_logs', '/var/log/sting', true),
+          // msting's own operation log (logs/msting.log, mode 0600), read-only.
+          bind('logs', MSTING_LOGS_MOUNT),
           configMount('log-forwarder', 'promtail.yml', '/etc/promtail/promtail.yml'),
         ],
         configFiles: [serviceConfigPath('log-forwarder', 'promtail.yml')],
         command: ['-config.file=/etc/promtail/promtail.yml'],
+        // Reads msting.log, which is mode 0600 and may belong to the user who runs msting.
+        capAdd: ['DAC_READ_SEARCH'],
       };
     case 'grafana':
       return {
@@ -473,8 +522,9 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ports: [port(config, 'grafana', 3000)],
         dependsOn: [healthy('loki')],
         health: shellHealth('wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1', { startPeriodS: 60 }),
-        mounts: [volume('grafana_data', '/var/lib/grafana'), configMount('grafana', 'provisioning/datasources/loki.yml', '/etc/grafana/provisioning/datasources/loki.yml')],
-        configFiles: [serviceConfigPath('grafana', 'provisioning/datasources/loki.yml')],
+        // The provisioning directory, not single files: its dashboards come and go with msting's render.
+        mounts: [volume('grafana_data', '/var/lib/grafana'), bind(`${RENDER_PATHS.serviceConfigDir}/grafana/provisioning`, '/etc/grafana/provisioning')],
+        configFiles: GRAFANA_PROVISIONING_FILES.map((f) => serviceConfigPath('grafana', f)),
         user: '472:0',
       };
     default:
@@ -488,15 +538,20 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
   const device = config.llm.device === 'auto' ? recommendation.device : config.llm.device;
   const precision = config.llm.precision === 'auto' ? recommendation.precision : config.llm.precision;
   const usesGpu = recommendation.gpuReservation !== null && (device === 'cuda' || device === 'rocm');
+  // A revision that is itself a commit needs no lookup; a branch or tag resolves through the
+  // models directory's refs/, which the caller read (rendering stays pure).
+  const commit = /^[0-9a-f]{40}$/.test(model.revision) ? model.revision : (ctx.modelCommits.get(model.name) ?? null);
   return {
     name: service,
     group: 'model',
     ports: [],
     dependsOn: [],
     health: shellHealth(`curl -fs http://127.0.0.1:${MODEL_CONTAINER_PORT}/health || exit 1`, { startPeriodS: 600, retries: 5 }),
+    // The whole cache, read-only: the snapshot's files are relative links into its blobs/.
     mounts: [bind(modelsDir, MODELS_MOUNT)],
     configFiles: [],
-    command: null,
+    // STING-CE's llm-base image ends in `CMD ["/bin/true"]`; its server is /app/server.py.
+    command: ['python', '-u', 'server.py'],
     entrypoint: null,
     user: null,
     readOnlyRootFs: true,
@@ -511,7 +566,8 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
       precision,
       quantization: model.quantization ?? fit?.quantization ?? 'none',
       fits: fit?.fits ?? true,
-      path: `${MODELS_MOUNT}/${model.name}`,
+      commit,
+      path: commit === null ? model.repo : modelSnapshotPath(model.repo, commit),
     },
   };
 }
@@ -523,7 +579,7 @@ const SOFT_DEPENDENCIES: Record<string, string[]> = { frontend: ['chatbot'], kra
 function dependencyGraph(config: MstingConfig, recommendation: Recommendation, modelsDir: string): Map<string, string[]> {
   const models = modelServices(config, recommendation);
   const all = new Set<string>([...FIXED_SERVICES, ...models.map((m) => m.service)]);
-  const ctx: Ctx = { config, recommendation, services: all };
+  const ctx: Ctx = { config, recommendation, services: all, modelCommits: new Map() };
   const graph = new Map<string, string[]>();
   for (const name of FIXED_SERVICES) {
     const soft = SOFT_DEPENDENCIES[name] ?? [];
@@ -625,6 +681,11 @@ function startLayers(services: ServicePlan[]): string[][] {
 export interface PlanOptions {
   /** Absolute host directory holding the downloaded models (mounted read-only into model services). */
   modelsDir: string;
+  /**
+   * Model name → the commit its revision resolved to in the models directory
+   * (`readModelCommits` in src/models/snapshots.ts). A model missing here is not downloaded.
+   */
+  modelCommits?: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -634,12 +695,12 @@ export interface PlanOptions {
 export function planStack(config: MstingConfig, recommendation: Recommendation, profile: string, options: PlanOptions): StackPlan {
   const names = resolveProfileServices(config, profile, recommendation, options.modelsDir);
   const selected = new Set(names);
-  const ctx: Ctx = { config, recommendation, services: selected };
+  const ctx: Ctx = { config, recommendation, services: selected, modelCommits: options.modelCommits ?? new Map() };
   const profileSets = knownProfiles(config).map((p) => ({ profile: p, services: new Set(resolveProfileServices(config, p, recommendation, options.modelsDir)) }));
   const models = new Map(modelServices(config, recommendation).map((m) => [m.service, m.model]));
   const warnings: string[] = [];
 
-  const services = names.map((name): ServicePlan => {
+  const drafted = names.map((name): Omit<ServicePlan, 'networks' | 'aliases' | 'containerName'> => {
     const model = models.get(name);
     const draft = model ? draftModel(name, model, ctx, options.modelsDir) : draftFixed(name, ctx);
     const inProfiles = profileSets.filter((p) => p.services.has(name)).map((p) => p.profile);
@@ -669,6 +730,14 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
     };
   });
 
+  const { members, networks } = planNetworks(drafted, config.network.subnet ?? null);
+  const services: ServicePlan[] = drafted.map((s) => ({
+    ...s,
+    networks: members.get(s.name) ?? [],
+    aliases: [stingCeName(s.name)],
+    containerName: config.project.name === STING_CE_PROJECT ? stingCeName(s.name) : null,
+  }));
+
   if (names.includes('llm-gateway')) {
     const fits = new Map(recommendation.models.map((m) => [m.name, m]));
     for (const model of enabledModels(config)) {
@@ -694,7 +763,7 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
     services,
     layers: startLayers(services),
     volumes,
-    network: { name: NETWORK_NAME, subnet: config.network.subnet ?? null },
+    networks,
     warnings,
   };
 }

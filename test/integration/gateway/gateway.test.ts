@@ -123,6 +123,19 @@ afterAll(async () => {
 });
 
 describe('the LLM gateway on a real nginx', () => {
+  it("answers STING-CE's chatbot: /generate routed by the body's model, /health says healthy", async () => {
+    // The body chatbot/bee_server.py posts to {LLM_GATEWAY_URL}/generate.
+    const body = (model?: string) => ({ message: 'Bee: hello', ...(model ? { model } : {}), max_tokens: 1500, temperature: 0.7, top_p: 0.9, stop: ['\nUser:'], hide_reasoning: true });
+    expect((await ask('/generate', body('zephyr'))).json).toMatchObject({ model: 'zephyr', method: 'POST', path: '/generate' });
+    expect((await ask('/generate', body('phi3'))).json).toMatchObject({ model: 'phi3', path: '/generate' });
+    expect((await ask('/generate', body())).json).toMatchObject({ model: 'phi3', path: '/generate' });
+    expect((await ask('/chat', { model: 'zephyr', messages: [{ role: 'user', content: 'hi' }] })).json).toMatchObject({ model: 'zephyr', path: '/chat' });
+    const missing = await ask('/generate', body('llama3'));
+    expect(missing.status).toBe(404);
+    expect(missing.json).toMatchObject({ error: { code: 'model_not_found' } });
+    expect((await ask('/health', undefined)).json).toMatchObject({ status: 'healthy', default_model: 'phi3' });
+  });
+
   it('sends each request to the model it names, however it names it', async () => {
     const chat = (model: string) => ask('/v1/chat/completions', { model, messages: [{ role: 'user', content: 'hi' }] });
     expect((await chat('zephyr')).json).toMatchObject({ model: 'zephyr', path: '/v1/chat/completions' });

@@ -84,10 +84,10 @@ describe('compose services', () => {
     expect(c.services['llm-gateway']!.image).toBe('nginx:1.27-alpine');
   });
 
-  it('names the project, the private network and a named volume for every piece of state', () => {
+  it('names the project, the segmented networks and a named volume for every piece of state', () => {
     const c = compose(makeConfig({ project: { name: 'sting-two' } }));
     expect(c.name).toBe('sting-two');
-    expect(Object.keys(c.networks)).toEqual(['sting_local']);
+    expect(Object.keys(c.networks).sort()).toEqual(['app', 'data', 'edge', 'models', 'ports']);
     for (const v of ['vault_data', 'postgres_data', 'redis_data', 'uploads', 'chroma_data', 'knowledge_data', 'grafana_data', 'loki_data', 'mailpit_data', 'messaging_data']) {
       expect(c.volumes, v).toHaveProperty(v);
     }

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Recommendation } from '../../../src/hardware/types.js';
+import { readModelCommits } from '../../../src/models/snapshots.js';
+import { renderStack } from '../../../src/render/render-stack.js';
+import { writeRendered } from '../../../src/render/write.js';
+import { layOutModel } from '../../support/model-cache.js';
+import { FAKE_SECRETS, makeConfig } from '../../unit/render/fixtures.js';
+
+/**
+ * The rendered compose file on the real engine: a model service (busybox stand-in) sees the
+ * downloaded files at the path it reads, and the segmented networks keep the data stores out of
+ * reach of the edge. Only the services under test run (db, redis, the model), from real
+ * PostgreSQL and Redis (msting-test/debian). Project and host ports are this test's own.
+ */
+
+const exec = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../../..');
+const PROJECT = 'msting-it-netmodels';
+const DB_PORT = 21300;
+const REPO = 'msting-test/tiny-chat';
+const FILES = { 'config.json': '{"model_type":"llama","hidden_size":8}', 'tokenizer.json': '{"version":"1.0"}', 'model.safetensors': 'not really weights' };
+
+let work = '';
+let home = '';
+let modelsDir = '';
+let images: { busybox: string; debian: string };
+
+const docker = async (...args: string[]) => (await exec('docker', args, { timeout: 120_000 })).stdout.trim();
+const compose = (...args: string[]) => docker('compose', '-p', PROJECT, '-f', join(home, 'compose', 'docker-compose.yml'), '--profile', 'full', ...args);
+
+/** Run a throwaway busybox on one network; exit status 0 when the shell script succeeded. */
+async function probeFrom(network: string, script: string): Promise<{ ok: boolean; out: string }> {
+  try {
+    const out = await docker('run', '--rm', '--label', `msting.test=${PROJECT}`, '--network', `${PROJECT}_${network}`, images.busybox, 'sh', '-c', script);
+    return { ok: true, out };
+  } catch (err) {
+    return { ok: false, out: String((err as { stdout?: string }).stdout ?? '') };
+  }
+}
+
+async function waitHealthy(services: string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const ids = (await compose('ps', '-q', ...services)).split('\n').filter(Boolean);
+    const states = ids.length === 0 ? [] : (await docker('inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', ...ids)).split('\n');
+    if (states.length === services.length && states.every((s) => s === 'healthy' || s === 'running')) return;
+    if (Date.now() > deadline) throw new Error(`not healthy in time: ${services.join(', ')}: ${states.join(', ')}\n${await compose('logs', '--tail', '30').catch(() => '')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.on('error', () => done(false));
+    socket.setTimeout(3000, () => {
+      socket.destroy();
+      done(false);
+    });
+  });
+}
+
+beforeAll(async () => {
+  const file = join(ROOT, '.cache/test-images.json');
+  if (!existsSync(file)) await exec('bash', [join(ROOT, 'test/images/build.sh')]);
+  images = JSON.parse(await readFile(file, 'utf8')) as typeof images;
+  work = await mkdtemp(join(tmpdir(), 'msting-it-netmodels-'));
+  home = join(work, 'home');
+  modelsDir = join(work, 'models');
+  const commit = await layOutModel(modelsDir, REPO, 'main', FILES);
+  expect(commit).toMatch(/^[0-9a-f]{40}$/);
+  const config = makeConfig({
+    project: { name: PROJECT },
+    llm: { models: [{ name: 'tiny', repo: REPO }], default_model: 'tiny' },
+    ports: { db: DB_PORT },
+    images: { overrides: { db: images.debian, redis: images.debian, tiny: images.busybox } },
+  });
+  const recommendation: Recommendation = {
+    device: 'cpu',
+    precision: 'int8',
+    gpuReservation: null,
+    reasons: [],
+    advice: [],
+    models: [{ name: 'tiny', fits: true, requiredBytes: 1, memoryLimit: '256m', quantization: 'none', reason: 'tiny' }],
+  };
+  const rendered = renderStack({ config, profile: 'full', recommendation, secrets: FAKE_SECRETS, modelsDir, modelCommits: await readModelCommits(modelsDir, config.llm.models) });
+  await writeRendered(rendered.files, home);
+  await compose('up', '-d', '--no-deps', 'db', 'redis', 'tiny');
+  await waitHealthy(['db', 'redis', 'tiny']);
+}, 300_000);
+
+afterAll(async () => {
+  if (home) await compose('down', '--volumes', '--remove-orphans', '--timeout', '5').catch(() => undefined);
+  if (work) await rm(work, { recursive: true, force: true });
+}, 120_000);
+
+describe('the rendered stack on the real engine', () => {
+  it('a model service finds the downloaded files at MODEL_PATH, through the cache links', async () => {
+    const path = await compose('exec', '-T', 'tiny', 'sh', '-c', 'printf %s "$MODEL_PATH"');
+    expect(path).toMatch(new RegExp(`^/models/models--msting-test--tiny-chat/snapshots/[0-9a-f]{40}$`));
+    expect(await compose('exec', '-T', 'tiny', 'sh', '-c', 'cat "$MODEL_PATH/config.json"')).toBe(FILES['config.json']);
+    expect(await compose('exec', '-T', 'tiny', 'sh', '-c', 'readlink "$MODEL_PATH/model.safetensors"')).toMatch(/^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/);
+    expect(await compose('exec', '-T', 'tiny', 'sh', '-c', 'ls "$MODEL_PATH" | sort | tr "\\n" " "')).toBe('config.json model.safetensors tokenizer.json');
+  });
+
+  it('a container on the edge network cannot open Redis or PostgreSQL; one on the data network can, by either name', async () => {
+    const ip = async (service: string) => docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${PROJECT}_data").IPAddress}}`, (await compose('ps', '-q', service)).trim());
+    const redisIp = await ip('redis');
+    const dbIp = await ip('db');
+    // By address, so DNS cannot be what stops it.
+    expect((await probeFrom('edge', `nc -z ${redisIp} 6379`)).ok).toBe(false);
+    expect((await probeFrom('edge', `nc -z ${dbIp} 5432`)).ok).toBe(false);
+    expect((await probeFrom('app', `nc -z ${redisIp} 6379`)).ok).toBe(false);
+    expect((await probeFrom('data', 'nc -z redis 6379 && nc -z sting-ce-redis 6379 && nc -z db 5432 && nc -z sting-ce-db 5432')).ok).toBe(true);
+  });
+
+  it('the data network has no way out, and the model network reaches no data store', async () => {
+    expect((await probeFrom('models', `nc -z ${await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${PROJECT}_data").IPAddress}}`, (await compose('ps', '-q', 'redis')).trim())} 6379`)).ok).toBe(false);
+    const internal = await docker('network', 'inspect', '-f', '{{.Internal}}', `${PROJECT}_data`, `${PROJECT}_models`);
+    expect(internal.split('\n')).toEqual(['true', 'true']);
+  });
+
+  it('the published database port still answers on the host; Redis publishes nothing', async () => {
+    expect(await tcpOpen(DB_PORT)).toBe(true);
+    expect(await compose('port', 'redis', '6379').catch(() => '')).toBe('');
+  });
+});
