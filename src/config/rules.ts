@@ -1,4 +1,4 @@
-import { BUILTIN_PROFILES, FIXED_SERVICES, LLM_SERVICES, type PortKey } from '../stack/names.js';
+import { BUILTIN_PROFILES, FIXED_SERVICES, LLM_SERVICES, UNPUBLISHED_PORT_KEYS, type PortKey } from '../stack/names.js';
 import type { MstingConfig } from './schema.js';
 import type { RuleProblem } from './problems.js';
 import { didYouMean } from './suggest.js';
@@ -41,6 +41,8 @@ const uniquePorts: ConfigRule = (config, context) => {
   const owners = new Map<number, PortKey>();
   const problems: RuleProblem[] = [];
   for (const [key, value] of Object.entries(config.ports) as [PortKey, number][]) {
+    // A port msting never publishes claims nothing on the host.
+    if (UNPUBLISHED_PORT_KEYS[key] !== undefined) continue;
     const owner = owners.get(value);
     if (owner === undefined) {
       owners.set(value, key);
@@ -58,6 +60,16 @@ const uniquePorts: ConfigRule = (config, context) => {
   }
   return problems;
 };
+
+const unpublishedPorts: ConfigRule = (config, context) =>
+  (Object.entries(UNPUBLISHED_PORT_KEYS) as [PortKey, string][])
+    .filter(([key]) => context.isSet(['ports', key]))
+    .map(([key, reason]) => ({
+      severity: 'warning' as const,
+      path: ['ports', key],
+      message: `ports.${key} is ignored: ${reason}`,
+      hint: `remove ports.${key} from config.yml`,
+    }));
 
 const models: ConfigRule = (config) => {
   const problems: RuleProblem[] = [];
@@ -268,4 +280,4 @@ export function durationMs(text: string): number {
 }
 
 /** Every built-in rule, in the order their problems are reported when positions tie. */
-export const CONFIG_RULES: readonly ConfigRule[] = [activeProfile, uniquePorts, models, defaultModel, profiles, vault, serviceKeys, auth, app];
+export const CONFIG_RULES: readonly ConfigRule[] = [activeProfile, uniquePorts, unpublishedPorts, models, defaultModel, profiles, vault, serviceKeys, auth, app];
