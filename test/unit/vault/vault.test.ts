@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SECRET_SPECS } from '../../../src/stack/secrets.js';
+import { NO_SECRETS, SECRET_SPECS, serviceTokenSecretId } from '../../../src/stack/secrets.js';
+import { withHostSecrets } from '../../../src/vault/dev-token.js';
 import { VaultClient, isVaultError } from '../../../src/vault/client.js';
 import { generateSecret } from '../../../src/vault/generate.js';
 import { initVault } from '../../../src/vault/init.js';
@@ -144,6 +145,17 @@ describe('least privilege', () => {
     await expect(app.kvWrite(KV_MOUNT, 'service/other', { x: 'y' })).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
     await expect(app.kvRead(KV_MOUNT, 'kratos/secrets')).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
     await expect(app.enableKv2('other', 'x')).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
+  });
+
+  it("a render hands the app its own token (for VAULT_TOKEN), read from the file vault init wrote", async () => {
+    h = await harness();
+    const before = await withHostSecrets(NO_SECRETS, { vault: vaultSettings() }, h.home);
+    expect(before.get(serviceTokenSecretId('app'))).toBeUndefined();
+    await initVault({ client: h.client, settings: vaultSettings(), secretsDir: h.secretsDir });
+    const token = (await readFile(join(h.secretsDir, serviceTokenFile('app')), 'utf8')).trim();
+    const provider = await withHostSecrets(NO_SECRETS, { vault: vaultSettings() }, h.home);
+    expect(provider.get(serviceTokenSecretId('app'))).toBe(token);
+    expect((await h.client.withToken(token).lookupSelf()).policies).toEqual(['default', 'msting-svc-app']);
   });
 
   it('a policy naming sting/<path> instead of sting/data/<path> grants nothing (KV v2)', async () => {
