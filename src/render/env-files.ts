@@ -125,8 +125,7 @@ function smtpUri(config: MstingConfig, env: EnvBuilder, secrets: SecretsProvider
   return `${scheme}://${auth}${host}:${smtp.port}/${query}`;
 }
 
-function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig, urls: PublicUrls, env: EnvBuilder, secrets: SecretsProvider): void {
-  const has = (name: string) => plan.services.some((s) => s.name === name);
+function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls, env: EnvBuilder, secrets: SecretsProvider): void {
   switch (service.name) {
     case 'vault':
       env.set('VAULT_ADDR', 'http://127.0.0.1:8200').set('VAULT_API_ADDR', 'http://vault:8200').set('SKIP_SETCAP', 'true');
@@ -177,10 +176,12 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
         .set('HONEY_RESERVE_ENCRYPT_AT_REST', config.app.field_encryption ? 'true' : 'false')
         .set('SMTP_HOST', config.mail.smtp.host)
         .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL)
-        .set('MESSAGING_SERVICE_URL', MESSAGING_URL);
-      if (has('chatbot')) env.set('CHATBOT_SERVICE_URL', CHATBOT_URL);
-      if (has('external-ai')) env.set('EXTERNAL_AI_SERVICE_URL', EXTERNAL_AI_URL);
-      if (has('llm-gateway')) env.set('NATIVE_LLM_URL', LLM_GATEWAY_URL);
+        .set('MESSAGING_SERVICE_URL', MESSAGING_URL)
+        // The chat path, also in profiles without it: the app asks external-ai first and falls
+        // back to the chatbot, answering "unavailable" when neither runs (chatbot_routes.py).
+        .set('EXTERNAL_AI_SERVICE_URL', EXTERNAL_AI_URL)
+        .set('CHATBOT_SERVICE_URL', CHATBOT_URL)
+        .set('NATIVE_LLM_URL', LLM_GATEWAY_URL);
       env.secret('app.flask', 'FLASK_SECRET_KEY');
       env.secret('app.security_salt', 'SECURITY_PASSWORD_SALT');
       // Required by every file upload and download, encrypted at rest or not (honey_reserve_encryption.py).
@@ -255,8 +256,9 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
         .set('KRATOS_PUBLIC_URL', KRATOS_PUBLIC_INTERNAL)
         .set('KRATOS_ADMIN_URL', KRATOS_ADMIN_INTERNAL)
         .set('MESSAGING_SERVICE_URL', MESSAGING_URL)
-        .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL);
-      if (has('external-ai')) env.set('EXTERNAL_AI_URL', EXTERNAL_AI_URL);
+        .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL)
+        // Asked first when it runs; otherwise the chatbot goes to the gateway (bee_server.py).
+        .set('EXTERNAL_AI_URL', EXTERNAL_AI_URL);
       env.secret('internal.service_token', 'STING_SERVICE_API_KEY');
       return;
     case 'loki':
@@ -307,7 +309,7 @@ export function renderEnvFiles(plan: StackPlan, config: MstingConfig, secrets: S
   const files = new Map<string, string>();
   for (const service of plan.services) {
     const env = new EnvBuilder(service.name, secrets, pending);
-    serviceEnv(service, plan, config, urls, env, secrets);
+    serviceEnv(service, config, urls, env, secrets);
     if (Object.keys(env.entries).length > 0 || service.secrets.length > 0) files.set(service.name, formatEnvFile(service.name, env.entries));
   }
   return {

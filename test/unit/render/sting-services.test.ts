@@ -86,9 +86,10 @@ describe('app (STING-CE app/, conf/vault_manager.py)', () => {
     expect(full.KRATOS_ADMIN_URL).toBe('https://kratos:4434');
     expect(full.EXTERNAL_AI_SERVICE_URL).toBe('http://external-ai:8091');
     expect(full.CHATBOT_SERVICE_URL).toBe('http://chatbot:8888');
+    // Without them (default profile) the same addresses: the app tries them and answers that chat is unavailable.
     const core = rendered(makeConfig(), 'default').env('app');
-    expect(core).not.toHaveProperty('EXTERNAL_AI_SERVICE_URL');
-    expect(core).not.toHaveProperty('CHATBOT_SERVICE_URL');
+    expect(core.EXTERNAL_AI_SERVICE_URL).toBe('http://external-ai:8091');
+    expect(core.CHATBOT_SERVICE_URL).toBe('http://chatbot:8888');
   });
 });
 
