@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateConfigText } from '../../../src/config/validate.js';
+import { planImages } from '../../../src/install/images.js';
 import { APP_HOME } from '../../../src/stack/plan.js';
 import { DATABASE_USERS, SECRET_SPECS, mapSecretsProvider, serviceTokenSecretId } from '../../../src/stack/secrets.js';
 import { FAKE_SECRETS, makeConfig, render } from './fixtures.js';
@@ -144,6 +145,13 @@ describe('external-ai (STING-CE external_ai_service/)', () => {
     expect(svc.ports).toBeUndefined();
     expect(env('external-ai')).toMatchObject({ EXTERNAL_AI_PORT: '8091', OLLAMA_BASE_URL: 'http://llm-gateway:8080', CORS_ORIGINS: 'https://localhost:3010', REDIS_HOST: 'redis' });
     expect(rendered(config, 'default').compose.services).not.toHaveProperty('external-ai');
+  });
+
+  it('with images.source_dir, is built from the tree as STING-CE builds it (context: the tree root)', () => {
+    const config = makeConfig({ images: { source_dir: '/src/STING' } });
+    const { stack } = rendered(config);
+    const action = planImages(config, stack.plan, new Set(), true).actions.find((a) => a.service === 'external-ai');
+    expect(action).toEqual({ service: 'external-ai', image: 'ghcr.io/alphabytez/sting-ce-external-ai:latest', action: 'build', recipe: { context: '.', dockerfile: 'external_ai_service/Dockerfile' } });
   });
 });
 
