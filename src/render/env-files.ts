@@ -45,8 +45,9 @@ function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'
 const REDIS_DB: Record<string, number> = { app: 0, knowledge: 4, messaging: 5 };
 
 /**
- * Kratos inside the stack, as STING-CE's services call it: over TLS on both ports
- * (app/routes/aal2_routes.py and app/utils/kratos_auth_decorator.py hard-code these).
+ * Kratos inside the stack, as STING-CE's services call it: over TLS on both ports (their
+ * defaults; app/routes/aal2_routes.py and app/utils/kratos_auth_decorator.py even hard-code
+ * https://kratos:4433), so one scheme works for every caller.
  */
 const KRATOS_PUBLIC_INTERNAL = 'https://kratos:4433';
 const KRATOS_ADMIN_INTERNAL = 'https://kratos:4434';
