@@ -1,4 +1,4 @@
-import { BUILTIN_PROFILES, DEFAULT_PORTS, FIXED_SERVICES, LLM_SERVICES, type PortKey } from '../stack/names.js';
+import { BUILTIN_PROFILES, DEFAULT_PORTS, FIXED_SERVICES, LLM_SERVICES, UNPUBLISHED_PORT_KEYS, type PortKey } from '../stack/names.js';
 import type { MstingConfig } from './schema.js';
 import type { RuleProblem } from './problems.js';
 import { didYouMean } from './suggest.js';
@@ -41,6 +41,8 @@ const uniquePorts: ConfigRule = (config, context) => {
   const owners = new Map<number, PortKey>();
   const problems: RuleProblem[] = [];
   for (const [key, value] of Object.entries(config.ports) as [PortKey, number][]) {
+    // A port msting never publishes claims nothing on the host.
+    if (UNPUBLISHED_PORT_KEYS[key] !== undefined) continue;
     const owner = owners.get(value);
     if (owner === undefined) {
       owners.set(value, key);
@@ -59,17 +61,16 @@ const uniquePorts: ConfigRule = (config, context) => {
   return problems;
 };
 
-/** Port keys config.yml accepts for compatibility that publish nothing (see docs/render.md). */
-const UNPUBLISHED_PORTS: Partial<Record<PortKey, string>> = {
-  redis: 'Redis is never published: its STING-CE clients connect without a password, so it stays on the internal data network',
-  promtail: 'Promtail is never published: nothing outside the stack talks to it',
-};
-
 /** Only a value other than the default is a choice someone made (the starter file lists every key). */
 const unpublishedPorts: ConfigRule = (config, context) =>
-  (Object.entries(UNPUBLISHED_PORTS) as [PortKey, string][])
+  (Object.entries(UNPUBLISHED_PORT_KEYS) as [PortKey, string][])
     .filter(([key]) => context.isSet(['ports', key]) && config.ports[key] !== DEFAULT_PORTS[key])
-    .map(([key, why]) => ({ severity: 'warning' as const, path: ['ports', key], message: `ports.${key} is not used: ${why}`, hint: `remove ports.${key} from config.yml` }));
+    .map(([key, reason]) => ({
+      severity: 'warning' as const,
+      path: ['ports', key],
+      message: `ports.${key} is ignored: ${reason}`,
+      hint: `remove ports.${key} from config.yml`,
+    }));
 
 const models: ConfigRule = (config) => {
   const problems: RuleProblem[] = [];

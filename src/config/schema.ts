@@ -161,7 +161,7 @@ export const configSchema = z
           .default('allkeys-lru')
           .describe('Redis eviction policy.'),
       },
-      'Redis (always password-protected).',
+      "Redis. It has no password (STING-CE's clients connect without one) and is never published: only services on the stack's private network reach it.",
     ),
     mail: section(
       {

@@ -37,6 +37,8 @@ export function buildRecipe(service: string, group: string): BuildRecipe | undef
       return { context: 'knowledge_service', dockerfile: 'knowledge_service/Dockerfile' };
     case 'chatbot':
       return { context: '.', dockerfile: 'chatbot/Dockerfile' };
+    case 'external-ai':
+      return { context: '.', dockerfile: 'external_ai_service/Dockerfile' };
     default:
       return group === 'model' ? { context: 'llm_service', dockerfile: `llm_service/Dockerfile.${service.replace(/-\d+$/, '')}` } : undefined;
   }

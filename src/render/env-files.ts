@@ -1,7 +1,6 @@
 import type { MstingConfig } from '../config/schema.js';
-import { DATABASE_NAMES, DATABASE_USERS, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
-import { MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
-import { parseDuration, parseMemory, toSeconds } from '../stack/units.js';
+import { DATABASE_NAMES, DATABASE_USERS, serviceTokenSecretId, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
+import { APP_HOME, CHATBOT_PORT, EXTERNAL_AI_PORT, MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { derivePublicUrls, type PublicUrls } from '../stack/urls.js';
 import { formatEnvFile } from './env-format.js';
 
@@ -26,16 +25,37 @@ export interface EnvFilesResult {
 /** SMTP password for a relay that needs a login: stored in Vault at this path and key. */
 export const SMTP_PASSWORD_REF = { path: 'mail/smtp', key: 'password' } as const;
 
-function redisUrl(password: string, db: number): string {
-  return `redis://:${encodeURIComponent(password)}@redis:6379/${db}`;
+/**
+ * Redis takes no password: STING-CE's clients connect without one (several hard-code
+ * `redis://redis:6379/0`), so Redis is kept unreachable instead: never published, on the private
+ * network only.
+ */
+function redisUrl(db: number): string {
+  return `redis://redis:6379/${db}`;
 }
 
 function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'): string {
   return `${scheme}://${user}:${encodeURIComponent(password)}@db:5432/${DATABASE_NAMES[user]}`;
 }
 
-/** Redis database number per client, so keys of different services never collide. */
-const REDIS_DB: Record<string, number> = { app: 0, messaging: 1, knowledge: 2, chatbot: 3 };
+/**
+ * Redis database number per client that reads REDIS_URL. The app's is 0 because its own
+ * hard-coded clients use 0; the chatbot (2) and external-ai (1 and 3) choose theirs in code.
+ */
+const REDIS_DB: Record<string, number> = { app: 0, knowledge: 4, messaging: 5 };
+
+/**
+ * Kratos inside the stack, as STING-CE's services call it: over TLS on both ports (their
+ * defaults; app/routes/aal2_routes.py and app/utils/kratos_auth_decorator.py even hard-code
+ * https://kratos:4433), so one scheme works for every caller.
+ */
+const KRATOS_PUBLIC_INTERNAL = 'https://kratos:4433';
+const KRATOS_ADMIN_INTERNAL = 'https://kratos:4434';
+const KNOWLEDGE_URL = 'http://knowledge:8090';
+const MESSAGING_URL = 'http://messaging:8889';
+const LLM_GATEWAY_URL = 'http://llm-gateway:8080';
+const CHATBOT_URL = `http://chatbot:${CHATBOT_PORT}`;
+const EXTERNAL_AI_URL = `http://external-ai:${EXTERNAL_AI_PORT}`;
 
 class EnvBuilder {
   readonly entries: Record<string, string> = {};
@@ -65,26 +85,28 @@ class EnvBuilder {
   }
 }
 
-function stingCommon(env: EnvBuilder, service: ServicePlan, config: MstingConfig, urls: PublicUrls): void {
-  env
-    .set('TZ', 'UTC')
-    .set('STING_HOSTNAME', urls.hostname)
-    .set('PUBLIC_URL', urls.frontend)
-    .set('CORS_ALLOWED_ORIGINS', urls.corsOrigins.join(','))
-    .set('LOG_LEVEL', config.app.log_level.toUpperCase())
-    .set('LOG_DIR', '/var/log/sting')
-    .set('KRATOS_PUBLIC_URL', urls.kratosPublicInternal)
-    .set('KRATOS_BROWSER_URL', urls.kratosBrowser);
-  if (service.secrets.includes('internal.service_token')) env.secret('internal.service_token', 'STING_SERVICE_TOKEN');
-  if (service.secrets.includes('redis.password')) {
-    env.secret('redis.password', 'REDIS_URL', (pw) => redisUrl(pw, REDIS_DB[service.name] ?? 0));
-  }
+/**
+ * What every STING-CE Python service gets: TZ, and its database through the generic database
+ * users (DATABASE_USERS); the rest each service gets for itself below, only what its code reads
+ * (docs/sting-ce.md lists each variable with the file that reads it).
+ */
+function stingCommon(env: EnvBuilder, service: ServicePlan): DatabaseUser | undefined {
+  env.set('TZ', 'UTC');
+  const redisDb = REDIS_DB[service.name];
+  if (redisDb !== undefined) env.set('REDIS_URL', redisUrl(redisDb));
+  return databaseEnv(env, service);
+}
+
+/** The service's database variables when it has a database user; returns that user. */
+function databaseEnv(env: EnvBuilder, service: ServicePlan): DatabaseUser | undefined {
   const dbUser = DATABASE_USERS.find((u) => u === service.name);
   if (dbUser) {
     env.set('DATABASE_HOST', 'db').set('DATABASE_PORT', 5432).set('DATABASE_NAME', DATABASE_NAMES[dbUser]).set('DATABASE_USER', dbUser);
     env.secret(`db.${dbUser}`, 'DATABASE_URL', (pw) => postgresUrl(dbUser, pw));
     env.secret(`db.${dbUser}`, 'DATABASE_PASSWORD');
+    return dbUser;
   }
+  return undefined;
 }
 
 function smtpUri(config: MstingConfig, env: EnvBuilder, secrets: SecretsProvider): string | undefined {
@@ -104,8 +126,7 @@ function smtpUri(config: MstingConfig, env: EnvBuilder, secrets: SecretsProvider
   return `${scheme}://${auth}${host}:${smtp.port}/${query}`;
 }
 
-function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig, urls: PublicUrls, env: EnvBuilder, secrets: SecretsProvider): void {
-  const has = (name: string) => plan.services.some((s) => s.name === name);
+function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls, env: EnvBuilder, secrets: SecretsProvider): void {
   switch (service.name) {
     case 'vault':
       env.set('VAULT_ADDR', 'http://127.0.0.1:8200').set('VAULT_API_ADDR', 'http://vault:8200').set('SKIP_SETCAP', 'true');
@@ -118,10 +139,8 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
       for (const user of DATABASE_USERS) env.secret(`db.${user}`, `STING_DB_${user.toUpperCase()}_PASSWORD`);
       return;
     case 'redis':
-      env.set('REDIS_MAXMEMORY', parseMemory(config.redis.maxmemory)).set('REDIS_MAXMEMORY_POLICY', config.redis.maxmemory_policy);
-      env.secret('redis.password', 'REDIS_PASSWORD');
-      // redis-cli reads the password from here, so the health check carries none in argv.
-      env.secret('redis.password', 'REDISCLI_AUTH');
+      // Its settings are in its command line (see the plan); it has no password.
+      env.set('TZ', 'UTC');
       return;
     case 'kratos-migrate':
       env.secret('db.kratos', 'DSN', (pw) => `${postgresUrl('kratos', pw, 'postgres')}?sslmode=disable`);
@@ -139,32 +158,38 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
       env.set('MP_DATABASE', '/data/mailpit.db').set('MP_SMTP_AUTH_ACCEPT_ANY', 'true').set('MP_SMTP_AUTH_ALLOW_INSECURE', 'true').set('TZ', 'UTC');
       return;
     case 'app':
-      stingCommon(env, service, config, urls);
+      stingCommon(env, service);
       env
-        .set('FLASK_ENV', config.app.env)
         .set('APP_ENV', config.app.env)
-        .set('FLASK_DEBUG', config.app.debug ? '1' : '0')
+        .set('FLASK_ENV', config.app.env)
         .set('APP_PORT', 5050)
-        .set('MAX_UPLOAD_MB', config.app.max_upload_mb)
-        .set('UPLOAD_DIR', '/app/uploads')
-        .set('KRATOS_ADMIN_URL', urls.kratosAdminInternal)
+        // create_app reads the certificate for this name (app/__init__.py); with `localhost` it
+        // looks in ~/.sting/certs, where the stack's certificate is mounted.
+        .set('DOMAIN_NAME', urls.hostname)
+        .set('STING_HOSTNAME', urls.hostname)
+        .set('HOME', APP_HOME)
+        .set('STING_INSTALL_DIR', APP_HOME)
+        .set('KRATOS_PUBLIC_URL', KRATOS_PUBLIC_INTERNAL)
+        .set('KRATOS_ADMIN_URL', KRATOS_ADMIN_INTERNAL)
+        .set('KRATOS_BROWSER_URL', urls.kratosBrowser)
         .set('WEBAUTHN_RP_ID', urls.webauthnRpId)
         .set('WEBAUTHN_RP_NAME', config.mail.from_name)
-        .set('WEBAUTHN_ORIGIN', urls.webauthnOrigin)
-        .set('SESSION_LIFETIME_SECONDS', toSeconds(parseDuration(config.auth.session_lifetime)))
-        .set('SESSION_IDLE_TIMEOUT_SECONDS', toSeconds(parseDuration(config.auth.session_idle_timeout)))
-        .set('DEFAULT_ROLE', config.auth.default_role)
-        .set('VAULT_ADDR', 'http://vault:8200')
-        .set('KNOWLEDGE_SERVICE_URL', 'http://knowledge:8090')
-        .set('MESSAGING_SERVICE_URL', 'http://messaging:8889')
-        .set('FIELD_ENCRYPTION_ENABLED', config.app.field_encryption ? 'true' : 'false')
-        .set('SSL_CERT_FILE_PATH', '/app/certs/server.crt')
-        .set('SSL_KEY_FILE_PATH', '/app/certs/server.key');
-      if (service.vaultTokenFile) env.set('VAULT_TOKEN_FILE', '/run/secrets/vault-token');
-      if (has('chatbot')) env.set('CHATBOT_URL', 'http://chatbot:8081');
-      if (has('llm-gateway')) env.set('LLM_GATEWAY_URL', 'http://llm-gateway:8080');
+        .set('HONEY_RESERVE_ENCRYPT_AT_REST', config.app.field_encryption ? 'true' : 'false')
+        .set('SMTP_HOST', config.mail.smtp.host)
+        .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL)
+        .set('MESSAGING_SERVICE_URL', MESSAGING_URL)
+        // The chat path, also in profiles without it: the app asks external-ai first and falls
+        // back to the chatbot, answering "unavailable" when neither runs (chatbot_routes.py).
+        .set('EXTERNAL_AI_SERVICE_URL', EXTERNAL_AI_URL)
+        .set('CHATBOT_SERVICE_URL', CHATBOT_URL)
+        .set('NATIVE_LLM_URL', LLM_GATEWAY_URL);
       env.secret('app.flask', 'FLASK_SECRET_KEY');
-      if (config.app.field_encryption) env.secret('app.field_key', 'FIELD_ENCRYPTION_KEY');
+      env.secret('app.security_salt', 'SECURITY_PASSWORD_SALT');
+      // Required by every file upload and download, encrypted at rest or not (honey_reserve_encryption.py).
+      env.secret('app.field_key', 'HONEY_RESERVE_MASTER_KEY');
+      env.secret('internal.service_token', 'STING_SERVICE_API_KEY');
+      // The app's own least-privilege token: STING-CE reads it only from VAULT_TOKEN (conf/vault_manager.py).
+      if (service.vaultTokenFile) env.secret(serviceTokenSecretId(service.name), 'VAULT_TOKEN');
       return;
     case 'frontend':
       env
@@ -178,27 +203,64 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
         .set('TZ', 'UTC');
       return;
     case 'messaging':
-      stingCommon(env, service, config, urls);
-      env.set('MESSAGING_PORT', 8889).set('DATA_DIR', '/app/data');
+      stingCommon(env, service);
+      env.set('CORS_ORIGINS', urls.corsOrigins.join(','));
       return;
     case 'chroma':
       env.set('IS_PERSISTENT', 'TRUE').set('PERSIST_DIRECTORY', '/chroma/chroma').set('ANONYMIZED_TELEMETRY', 'FALSE').set('ALLOW_RESET', 'FALSE');
       return;
     case 'knowledge':
-      stingCommon(env, service, config, urls);
-      env.set('KNOWLEDGE_PORT', 8090).set('CHROMA_URL', 'http://chroma:8000').set('DATA_DIR', '/app/data');
+      stingCommon(env, service);
+      env
+        .set('KNOWLEDGE_HOST', '0.0.0.0')
+        .set('KNOWLEDGE_PORT', 8090)
+        .set('CHROMA_URL', 'http://chroma:8000')
+        .set('KRATOS_PUBLIC_URL', KRATOS_PUBLIC_INTERNAL)
+        .set('KRATOS_ADMIN_URL', KRATOS_ADMIN_INTERNAL)
+        // Development mode accepts every request as a fixed user (knowledge_service/auth/knowledge_auth.py).
+        .set('KNOWLEDGE_DEV_MODE', 'false')
+        // Model caches (sentence-transformers, nltk) go under HOME; the root is read-only.
+        .set('HOME', '/tmp');
+      env.secret('internal.service_token', 'KNOWLEDGE_SYSTEM_API_KEY');
       return;
+    case 'external-ai': {
+      const dbUser = stingCommon(env, service);
+      env
+        .set('EXTERNAL_AI_HOST', '0.0.0.0')
+        .set('EXTERNAL_AI_PORT', EXTERNAL_AI_PORT)
+        .set('CORS_ORIGINS', urls.corsOrigins.join(','))
+        // The gateway answers the OpenAI-compatible API (/v1/models, /v1/chat/completions) it asks.
+        .set('OLLAMA_BASE_URL', LLM_GATEWAY_URL)
+        .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL)
+        .set('KRATOS_PUBLIC_URL', KRATOS_PUBLIC_INTERNAL)
+        .set('KRATOS_ADMIN_URL', KRATOS_ADMIN_INTERNAL)
+        .set('REDIS_HOST', 'redis')
+        .set('REDIS_PORT', 6379)
+        .set('CHROMA_HOST', 'chroma')
+        .set('CHROMA_PORT', 8000)
+        .set('HOME', '/tmp');
+      // Its conversation store reads this name, not DATABASE_URL (external_ai_service/conversation_store.py).
+      if (dbUser) env.secret(`db.${dbUser}`, 'MESSAGING_DATABASE_URL', (pw) => postgresUrl(dbUser, pw));
+      return;
+    }
     case 'llm-gateway':
       return;
     case 'chatbot':
-      stingCommon(env, service, config, urls);
+      // Without DATABASE_URL (from its database user) it falls back to postgres:postgres and
+      // crash-loops (chatbot/core/database_manager.py).
+      stingCommon(env, service);
       env
-        .set('CHATBOT_PORT', 8081)
-        .set('CHATBOT_HEALTH_PORT', 8888)
+        .set('BEE_HOST', '0.0.0.0')
+        .set('BEE_PORT', CHATBOT_PORT)
         .set('CHATBOT_MODEL', config.llm.default_model)
-        .set('LLM_GATEWAY_URL', 'http://llm-gateway:8080')
-        .set('MESSAGING_SERVICE_URL', 'http://messaging:8889')
-        .set('KNOWLEDGE_SERVICE_URL', 'http://knowledge:8090');
+        .set('LLM_GATEWAY_URL', LLM_GATEWAY_URL)
+        .set('KRATOS_PUBLIC_URL', KRATOS_PUBLIC_INTERNAL)
+        .set('KRATOS_ADMIN_URL', KRATOS_ADMIN_INTERNAL)
+        .set('MESSAGING_SERVICE_URL', MESSAGING_URL)
+        .set('KNOWLEDGE_SERVICE_URL', KNOWLEDGE_URL)
+        // Asked first when it runs; otherwise the chatbot goes to the gateway (bee_server.py).
+        .set('EXTERNAL_AI_URL', EXTERNAL_AI_URL);
+      env.secret('internal.service_token', 'STING_SERVICE_API_KEY');
       return;
     case 'loki':
     case 'promtail':
@@ -257,7 +319,7 @@ export function renderEnvFiles(plan: StackPlan, config: MstingConfig, secrets: S
   const files = new Map<string, string>();
   for (const service of plan.services) {
     const env = new EnvBuilder(service.name, secrets, pending);
-    serviceEnv(service, plan, config, urls, env, secrets);
+    serviceEnv(service, config, urls, env, secrets);
     if (Object.keys(env.entries).length > 0 || service.secrets.length > 0) files.set(service.name, formatEnvFile(service.name, env.entries));
   }
   return {

@@ -177,9 +177,10 @@ const VOLUMES: Record<string, string> = {
   vault_data: 'Vault file storage (every secret)',
   postgres_data: 'PostgreSQL data (app, kratos, messaging, knowledge databases)',
   redis_data: 'Redis data',
-  uploads: 'files users upload to the API',
+  app_home: "the app's home: its installation id and the state it keeps there",
   chroma_data: 'Chroma vector store',
   knowledge_data: 'knowledge service data',
+  knowledge_uploads: 'documents uploaded into honey jars',
   messaging_data: 'messaging service data',
   mailpit_data: 'Mailpit mailbox',
   sting_logs: 'application log files of the STING services',
@@ -203,6 +204,7 @@ const DEFAULT_LIMITS: Record<string, { memory: string; cpus: number }> = {
   knowledge: { memory: '3g', cpus: 1.5 },
   'llm-gateway': { memory: '128m', cpus: 0.5 },
   chatbot: { memory: '2g', cpus: 1 },
+  'external-ai': { memory: '512m', cpus: 0.5 },
   loki: { memory: '1g', cpus: 1 },
   promtail: { memory: '256m', cpus: 0.25 },
   grafana: { memory: '512m', cpus: 0.5 },
@@ -225,7 +227,20 @@ export const STOCK_IMAGES: Record<string, string> = {
   grafana: 'grafana/grafana:11.0.0',
 };
 
-const STING_IMAGES = new Set(['app', 'frontend', 'messaging', 'knowledge', 'chatbot']);
+const STING_IMAGES = new Set(['app', 'frontend', 'messaging', 'knowledge', 'chatbot', 'external-ai']);
+
+/**
+ * The app's HOME, on the `app_home` volume: at start it creates `~/.sting/certs` (and reads the
+ * certificate there for a `localhost` or development install), and keeps its installation id under
+ * STING_INSTALL_DIR, so a read-only root needs a writable home (app/__init__.py, app/utils/installation_id.py).
+ */
+export const APP_HOME = '/home/sting';
+/** Where STING-CE's knowledge service keeps uploaded documents (knowledge_service/app.py UPLOAD_DIR). */
+export const KNOWLEDGE_UPLOADS = '/tmp/sting_uploads';
+/** The chatbot's own port (BEE_PORT in chatbot/bee_server.py). */
+export const CHATBOT_PORT = 8888;
+/** The external-ai service's port (EXTERNAL_AI_PORT in external_ai_service/app.py). */
+export const EXTERNAL_AI_PORT = 8091;
 
 /**
  * The image of a service: `images.overrides.<service>` wins, else the stock image, else
@@ -351,17 +366,25 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         tmpfs: ['/tmp', '/var/run/postgresql'],
       };
     case 'redis':
+      // No password and never published: STING-CE's clients connect without one
+      // (app/decorators/aal2.py, chatbot/bee_server.py), so Redis is reachable only from the
+      // stack's private network. Protected mode would refuse those clients, so it is off.
       return {
         ...base,
         // Never published: STING-CE's clients connect without a password, so Redis is reachable
         // only on the internal data network (src/stack/networks.ts). ports.redis is not used.
         health: shellHealth('redis-cli ping | grep -q PONG'),
         mounts: [volume('redis_data', '/data')],
-        // The password travels on standard input (`redis-server -`), never in argv or a file.
         command: [
-          'sh',
-          '-c',
-          'printf \'requirepass "%s"\\n\' "$REDIS_PASSWORD" | exec redis-server - --appendonly yes --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy "$REDIS_MAXMEMORY_POLICY"',
+          'redis-server',
+          '--appendonly',
+          'yes',
+          '--protected-mode',
+          'no',
+          '--maxmemory',
+          String(parseMemory(config.redis.maxmemory)),
+          '--maxmemory-policy',
+          config.redis.maxmemory_policy,
         ],
         user: '999:1000',
       };
@@ -401,7 +424,9 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ports: [port(config, 'app', 5050)],
         dependsOn: ['db', 'kratos', 'redis', 'vault'].map(healthy),
         health: shellHealth('curl -fsk https://127.0.0.1:5050/health || exit 1', { startPeriodS: 120 }),
-        mounts: [volume('uploads', '/app/uploads'), LOG_MOUNT, bind(RENDER_PATHS.certsDir, '/app/certs')],
+        // Uploaded files live in Vault (app/utils/vault_file_client.py); temporary ones in /tmp.
+        // The certificate is read from /app/certs, or from ~/.sting/certs on localhost.
+        mounts: [volume('app_home', APP_HOME), bind(RENDER_PATHS.certsDir, '/app/certs'), bind(RENDER_PATHS.certsDir, `${APP_HOME}/.sting/certs`), LOG_MOUNT],
       };
     case 'frontend': {
       const upstreams = ['app', 'kratos', 'knowledge', 'chatbot'].filter((s) => ctx.services.has(s));
@@ -423,7 +448,7 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ports: [port(config, 'messaging', 8889)],
         dependsOn: ['db', 'redis'].map(healthy),
         health: shellHealth('curl -fs http://127.0.0.1:8889/health || exit 1'),
-        mounts: [volume('messaging_data', '/app/data'), LOG_MOUNT],
+        mounts: [volume('messaging_data', '/app/data')],
       };
     case 'chroma':
       return {
@@ -441,7 +466,8 @@ function draftFixed(name: string, ctx: Ctx): Draft {
           'python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen(\'http://127.0.0.1:8090/health\', timeout=5).status == 200 else 1)"',
           { retries: 5 },
         ),
-        mounts: [volume('knowledge_data', '/app/data'), LOG_MOUNT],
+        // Uploaded documents persist: they are what the honey jars' text is indexed from.
+        mounts: [volume('knowledge_data', '/app/data'), volume('knowledge_uploads', KNOWLEDGE_UPLOADS), LOG_MOUNT],
       };
     case 'llm-gateway':
       return {
@@ -464,10 +490,17 @@ function draftFixed(name: string, ctx: Ctx): Draft {
       return {
         ...base,
         group: 'llm',
-        ports: [port(config, 'chatbot', 8081)],
-        dependsOn: ['kratos', 'llm-gateway', 'messaging', 'redis'].filter((s) => ctx.services.has(s)).map(healthy),
-        health: shellHealth('curl -fs http://127.0.0.1:8888/health || exit 1', { startPeriodS: 240 }),
-        mounts: [LOG_MOUNT],
+        ports: [port(config, 'chatbot', CHATBOT_PORT)],
+        dependsOn: ['db', 'kratos', 'llm-gateway', 'messaging', 'redis'].filter((s) => ctx.services.has(s)).map(healthy),
+        health: shellHealth(`curl -fs http://127.0.0.1:${CHATBOT_PORT}/health || exit 1`, { timeoutS: 30, startPeriodS: 240, retries: 5 }),
+      };
+    case 'external-ai':
+      // Not published: the app and the chatbot call it on the stack network.
+      return {
+        ...base,
+        group: 'llm',
+        dependsOn: ['llm-gateway', 'redis'].filter((s) => ctx.services.has(s)).map(healthy),
+        health: health(['CMD', 'curl', '-f', `http://127.0.0.1:${EXTERNAL_AI_PORT}/health`], { startPeriodS: 180, retries: 6 }),
       };
     case 'loki':
       return {

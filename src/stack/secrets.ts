@@ -45,14 +45,17 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
     generator: pw,
     consumers: user === 'kratos' ? ['db', 'kratos', 'kratos-migrate'] : ['db', user],
   })),
-  { id: 'redis.password', path: 'redis/auth', key: 'password', description: 'Redis password', generator: pw, consumers: ['redis', 'app', 'messaging', 'knowledge', 'chatbot'] },
+  // No Redis password: STING-CE's Redis clients connect without one (see docs/sting-ce.md, redis).
   // Kratos: cipher secrets must be exactly 32 characters (XChaCha20-Poly1305 / AES-256 keys).
   { id: 'kratos.cookie', path: 'kratos/secrets', key: 'cookie', description: 'Kratos cookie signing secret', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
   { id: 'kratos.cipher', path: 'kratos/secrets', key: 'cipher', description: 'Kratos cipher secret (exactly 32 characters)', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
   { id: 'kratos.default', path: 'kratos/secrets', key: 'default', description: 'Kratos default secret', generator: { alphabet: 'alnum', length: 32 }, consumers: ['kratos'] },
   { id: 'app.flask', path: 'app/flask', key: 'secret_key', description: 'Flask session secret key', generator: { alphabet: 'hex', length: 64 }, consumers: ['app'] },
-  { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Field encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
-  { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'Token services present to each other', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'messaging', 'knowledge', 'chatbot'] },
+  { id: 'app.security_salt', path: 'app/flask', key: 'security_password_salt', description: 'Salt of the tokens the app signs (SECURITY_PASSWORD_SALT)', generator: { alphabet: 'hex', length: 64 }, consumers: ['app'] },
+  // The app's HONEY_RESERVE_MASTER_KEY: it must decode to exactly 32 bytes.
+  { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Honey Reserve master key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
+  // The app and the chatbot send it as X-API-Key (STING_SERVICE_API_KEY); the knowledge service accepts it (KNOWLEDGE_SYSTEM_API_KEY).
+  { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'API key services present to the knowledge service', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'knowledge', 'chatbot'] },
   { id: 'grafana.admin', path: 'grafana/admin', key: 'password', description: 'Grafana admin password', generator: pw, consumers: ['grafana'] },
   { id: 'grafana.secret_key', path: 'grafana/admin', key: 'secret_key', description: 'Grafana secret key', generator: pw, consumers: ['grafana'] },
   { id: 'backup.key', path: 'backup/key', key: 'key', description: 'Backup encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: [] },
@@ -60,10 +63,17 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
 
 /**
  * Services that talk to Vault themselves. Each gets a token of its own (AppRole, policy
- * `msting-svc-<service>`: read on its own paths only), kept in `secrets/vault-token-<service>`
- * (mode 0600) for the renderer to mount into that service alone, never into an env file of another.
+ * `msting-svc-<service>`: its own paths only, see src/vault/policies.ts), kept in
+ * `secrets/vault-token-<service>` (mode 0600). STING-CE's app reads its token only from the
+ * VAULT_TOKEN variable (conf/vault_manager.py), so the renderer puts it in that service's env file
+ * (0600) alone, under the secret id `serviceTokenSecretId(service)`.
  */
 export const VAULT_CLIENT_SERVICES: readonly string[] = ['app'];
+
+/** Secret id under which a render's provider hands out a service's own Vault token (host-held, not in Vault). */
+export function serviceTokenSecretId(service: string): string {
+  return `vault.token.${service}`;
+}
 
 export function secretSpec(id: string): SecretSpec {
   const spec = SECRET_SPECS.find((s) => s.id === id);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { MstingConfig } from '../config/schema.js';
 import { installLayout } from '../layout.js';
-import type { SecretsProvider } from '../stack/secrets.js';
-import { ensureSecretsDir, readSecretFile, VAULT_FILES, writeSecretFile } from './store.js';
+import { serviceTokenSecretId, VAULT_CLIENT_SERVICES, type SecretsProvider } from '../stack/secrets.js';
+import { ensureSecretsDir, readSecretFile, serviceTokenFile, VAULT_FILES, writeSecretFile } from './store.js';
 
 /**
  * A dev-mode Vault (`server -dev`) starts unsealed with a root token it is given in
@@ -25,14 +25,21 @@ export async function ensureDevRootToken(secretsDir: string): Promise<string> {
 }
 
 /**
- * The provider a render uses, with the host-held secrets added: in dev mode, the dev root token.
- * In server mode the provider is returned as it is.
+ * The provider a render uses, with the host-held secrets added: each Vault client service's own
+ * token (secrets/vault-token-<service>, written by `vault init`; absent until then, so pending),
+ * and in dev mode the dev root token.
  */
 export async function withHostSecrets(provider: SecretsProvider, config: Pick<MstingConfig, 'vault'>, home: string): Promise<SecretsProvider> {
-  if (config.vault.mode !== 'dev') return provider;
-  const token = await ensureDevRootToken(installLayout(home).secretsDir);
+  const secretsDir = installLayout(home).secretsDir;
+  const held = new Map<string, string>();
+  for (const service of VAULT_CLIENT_SERVICES) {
+    const token = await readSecretFile(secretsDir, serviceTokenFile(service));
+    if (token !== undefined) held.set(serviceTokenSecretId(service), token);
+  }
+  if (config.vault.mode === 'dev') held.set(DEV_ROOT_TOKEN_ID, await ensureDevRootToken(secretsDir));
+  if (held.size === 0) return provider;
   return {
-    get: (id) => (id === DEV_ROOT_TOKEN_ID ? token : provider.get(id)),
+    get: (id) => held.get(id) ?? provider.get(id),
     resolveRef: (path, key) => provider.resolveRef(path, key),
   };
 }

@@ -20,21 +20,55 @@ export function servicePaths(service: string, specs: readonly SecretSpec[] = SEC
   return [...new Set(specs.filter((s) => s.consumers.includes(service)).map((s) => s.path))].sort();
 }
 
-/** Every service that consumes at least one stack secret. */
+/** Every service that consumes at least one stack secret or has Vault rules of its own. */
 export function secretConsumers(specs: readonly SecretSpec[] = SECRET_SPECS): string[] {
-  return [...new Set(specs.flatMap((s) => s.consumers))].sort();
+  return [...new Set([...specs.flatMap((s) => s.consumers), ...Object.keys(SERVICE_VAULT_RULES)])].sort();
+}
+
+export interface VaultRule {
+  /** Vault API path (glob `*` at the end allowed), e.g. `sting/data/files/*`. */
+  path: string;
+  capabilities: readonly string[];
+  /** Why the service needs it: the STING-CE code that makes the call. */
+  why: string;
 }
 
 /**
- * A service's policy: read on exactly the KV v2 API paths of its own secrets. KV v2 policies
- * must name `sting/data/<path>` (values) and `sting/metadata/<path>` (versions); `sting/<path>`
- * alone would grant nothing.
+ * What a service's own code does in Vault beyond reading its stack secrets. STING-CE's app keeps
+ * uploaded files in KV (`sting/files/<id>`, app/utils/vault_file_client.py), stores the Bee service
+ * API key it creates at bootstrap (`sting/service/bee-api-key`, app/routes/bootstrap_routes.py), and
+ * lists the mounts before every file operation, failing the upload when it cannot
+ * (VaultFileClient._ensure_mount_point). It never enables mounts itself once `sting/` exists,
+ * which msting creates.
+ */
+export const SERVICE_VAULT_RULES: Readonly<Record<string, readonly VaultRule[]>> = {
+  app: [
+    { path: `${KV_MOUNT}/data/files/*`, capabilities: ['create', 'read', 'update'], why: 'store and read uploaded files (vault_file_client.py store_file, retrieve_file)' },
+    { path: `${KV_MOUNT}/metadata/files/*`, capabilities: ['read', 'list', 'delete'], why: 'list and delete uploaded files (vault_file_client.py list_files, delete_file)' },
+    { path: `${KV_MOUNT}/data/service/bee-api-key`, capabilities: ['create', 'read', 'update'], why: 'store the Bee service API key (bootstrap_routes.py)' },
+    { path: `${KV_MOUNT}/metadata/service/bee-api-key`, capabilities: ['read'], why: 'versions of the Bee service API key' },
+    { path: 'sys/mounts', capabilities: ['read'], why: 'the mount check before each file operation (vault_file_client.py _ensure_mount_point)' },
+  ],
+};
+
+function policyRule(path: string, capabilities: readonly string[]): string {
+  return `path "${path}" {\n  capabilities = [${capabilities.map((c) => `"${c}"`).join(', ')}]\n}`;
+}
+
+/**
+ * A service's policy: read on exactly the KV v2 API paths of its own secrets, plus the paths its
+ * own code writes (SERVICE_VAULT_RULES). KV v2 policies must name `sting/data/<path>` (values)
+ * and `sting/metadata/<path>` (versions); `sting/<path>` alone would grant nothing.
  */
 export function servicePolicy(service: string, specs: readonly SecretSpec[] = SECRET_SPECS): string {
   const lines = [`# ${servicePolicyName(service)}: what ${service} may read. Written by msting.`];
   for (const path of servicePaths(service, specs)) {
-    lines.push(`path "${KV_MOUNT}/data/${path}" {\n  capabilities = ["read"]\n}`);
-    lines.push(`path "${KV_MOUNT}/metadata/${path}" {\n  capabilities = ["read"]\n}`);
+    lines.push(policyRule(`${KV_MOUNT}/data/${path}`, ['read']));
+    lines.push(policyRule(`${KV_MOUNT}/metadata/${path}`, ['read']));
+  }
+  for (const rule of SERVICE_VAULT_RULES[service] ?? []) {
+    lines.push(`# ${rule.why}`);
+    lines.push(policyRule(rule.path, rule.capabilities));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -31,8 +31,8 @@ export function stackImages(): StackImages {
 
 /** Services run by busybox stand-ins unless `overrides` names another image. */
 const STAND_INS = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
-/** Port keys of the default profile, numbered from the base port in this order. */
-const PORT_KEYS = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
+/** Port keys of the default profile, numbered from the base port in this order (null: a number left unused). */
+const PORT_KEYS = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', null, 'messaging', 'knowledge'];
 /** Services whose health checks run every second. */
 const FAST_CHECKS = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
 
@@ -75,7 +75,7 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
       ...Object.entries(overrides).map(([service, image]) => `    ${service}: ${image}`),
       ...STAND_INS.filter((s) => !(s in overrides)).map((s) => `    ${s}: ${images.busybox}`),
       'ports:',
-      ...PORT_KEYS.map((p, i) => `  ${p}: ${basePort + i}`),
+      ...PORT_KEYS.flatMap((p, i) => (p === null ? [] : [`  ${p}: ${basePort + i}`])),
       '',
     ].join('\n'),
   );

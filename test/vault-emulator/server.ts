@@ -389,7 +389,8 @@ export class VaultEmulator {
     const capability = this.capabilityNeeded(method, list, path);
     const rules = this.rulesFor(token);
     if (rules !== 'root') {
-      const granted = capabilitiesFor(rules, path);
+      // Vault checks a list request against the path with a trailing slash (`files/*` grants listing `files`).
+      const granted = capabilitiesFor(rules, list ? `${path}/` : path);
       const ok =
         !granted.has('deny') &&
         (capability === 'create-or-update' ? granted.has('create') || granted.has('update') : granted.has(capability)) &&

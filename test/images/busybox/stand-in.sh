@@ -24,7 +24,7 @@ if [ -n "${STANDIN_EXIT:-}" ]; then
   exit "$STANDIN_EXIT"
 fi
 [ "${STANDIN_HEALTH:-ok}" = fail ] && echo "stand-in $name: health paths disabled (STANDIN_HEALTH=fail)"
-ports="${STANDIN_PORTS:-80 443 1025 3000 3100 4433 4434 5050 8000 8025 8080 8081 8086 8090 8200 8443 8888 8889 9080 9081}"
+ports="${STANDIN_PORTS:-80 443 1025 3000 3100 4433 4434 5050 8000 8025 8080 8081 8086 8090 8091 8200 8443 8888 8889 9080 9081}"
 uid=$(id -u)
 # /www (answers every health path of the stack) and /www-failing (answers nothing) are made
 # at build time: the root file system may be read-only at run time.

@@ -60,9 +60,9 @@ function psql(sql: string, db = 'sting_app'): string {
   return docker(['exec', '-u', 'postgres', container('db'), 'psql', '-XAt', '-U', 'postgres', '-d', db, '-c', sql]);
 }
 
-/** redis-cli with the stack's password, taken from the container's own environment (never from argv). */
+/** redis-cli in the Redis container (no password: STING-CE's clients use none). */
 function redis(...args: string[]): string {
-  return docker(['exec', container('redis'), 'sh', '-c', 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning "$@"', 'redis-cli', ...args]);
+  return docker(['exec', container('redis'), 'redis-cli', ...args]);
 }
 
 /** A shell command in the app container (which runs without capabilities: no chown, even as root). */
@@ -105,8 +105,8 @@ beforeAll(async () => {
   psql("CREATE TABLE notes (id int primary key, body text); INSERT INTO notes SELECT g, 'note ' || g || ' ' || md5(g::text) FROM generate_series(1, 100000) g");
   expect(redis('SET', 'session:42', 'alive')).toBe('OK');
   // An upload owned by another user than the directory's, with its own mode.
-  inApp('mkdir -m 1777 /app/uploads/u1000');
-  inApp('umask 027 && echo "user upload" > /app/uploads/u1000/report.txt', '1000:1000');
+  inApp('mkdir -m 1777 /home/sting/u1000');
+  inApp('umask 027 && echo "user upload" > /home/sting/u1000/report.txt', '1000:1000');
 }, 600_000);
 
 afterAll(async () => {
@@ -157,7 +157,7 @@ describe('backup and restore of an installed stack on a real engine', () => {
     expect(r.code, r.stderr).toBe(0);
     const names = execFileSync('tar', ['tf', out], { encoding: 'utf8' }).trim().split('\n');
     expect(names).toEqual(
-      expect.arrayContaining(['db/globals.sql', 'db/sting_app.dump', 'db/kratos.dump', 'volumes/uploads/u1000/report.txt', 'config/config.yml', 'config/docker-compose.override.yml', 'manifest.json']),
+      expect.arrayContaining(['db/globals.sql', 'db/sting_app.dump', 'db/kratos.dump', 'volumes/app_home/u1000/report.txt', 'config/config.yml', 'config/docker-compose.override.yml', 'manifest.json']),
     );
     expect(names.at(-1)).toBe('manifest.json');
     expect(names.some((n) => n.startsWith('volumes/postgres_data'))).toBe(false);
@@ -185,8 +185,8 @@ describe('backup and restore of an installed stack on a real engine', () => {
     expect(redis('GET', 'session:42')).toBe('alive');
     // The volume roots came back with their owners: Redis, running as its own user, can save again.
     expect(redis('SAVE')).toBe('OK');
-    expect(inApp('stat -c "%u:%g %a" /app/uploads/u1000/report.txt /app/uploads/u1000')).toBe('1000:1000 640\n0:0 1777');
-    expect(inApp('cat /app/uploads/u1000/report.txt', '1000:1000')).toBe('user upload');
+    expect(inApp('stat -c "%u:%g %a" /home/sting/u1000/report.txt /home/sting/u1000')).toBe('1000:1000 640\n0:0 1777');
+    expect(inApp('cat /home/sting/u1000/report.txt', '1000:1000')).toBe('user upload');
     expect(runningServices()).toEqual(installedServices);
     const after = await status();
     expect(after.services.filter((s) => !s.ok)).toEqual([]);

@@ -41,7 +41,7 @@ describe('msting config render', () => {
     const second = capture();
     await run({ profile: 'full' }, createContext({ home, json: false, yes: true, verbose: false, color: false }, second.streams, {}), deps(NO_SECRETS));
     const { out, err } = second.text();
-    expect(out).toMatch(/rendered profile full \(18 services\)/);
+    expect(out).toMatch(/rendered profile full \(19 services\)/);
     expect(err).toMatch(/kept env\/app\.env as it was/);
     expect(err).toMatch(/secrets pending .*run `msting vault init`/);
     expect(await readFile(join(home, 'env/app.env'), 'utf8')).toBe(appEnv);

@@ -1,14 +1,16 @@
 import { configSchema, type ConfigInput, type MstingConfig } from '../../../src/config/schema.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../../../src/hardware/types.js';
 import { renderStack, type RenderedStack } from '../../../src/render/render-stack.js';
-import { SECRET_SPECS, mapSecretsProvider, type SecretsProvider } from '../../../src/stack/secrets.js';
+import { SECRET_SPECS, VAULT_CLIENT_SERVICES, mapSecretsProvider, serviceTokenSecretId, type SecretsProvider } from '../../../src/stack/secrets.js';
 
 export function makeConfig(input: ConfigInput = {}): MstingConfig {
   return configSchema.parse(input);
 }
 
-/** Obviously fake, fixed secret values: `fake-<id>`. */
-export const FAKE_SECRETS: SecretsProvider = mapSecretsProvider(Object.fromEntries(SECRET_SPECS.map((s) => [s.id, `fake-${s.id.replaceAll('.', '-')}`])));
+/** Obviously fake, fixed secret values: `fake-<id>`, the services' own Vault tokens included. */
+export const FAKE_SECRETS: SecretsProvider = mapSecretsProvider(
+  Object.fromEntries([...SECRET_SPECS.map((s) => s.id), ...VAULT_CLIENT_SERVICES.map(serviceTokenSecretId)].map((id) => [id, `fake-${id.replaceAll('.', '-')}`])),
+);
 
 export function cpuRecommendation(config: MstingConfig): Recommendation {
   return cpuFallbackRecommendation(config.llm.models);

@@ -88,7 +88,7 @@ describe('compose services', () => {
     const c = compose(makeConfig({ project: { name: 'sting-two' } }));
     expect(c.name).toBe('sting-two');
     expect(Object.keys(c.networks).sort()).toEqual(['app', 'data', 'edge', 'models', 'ports']);
-    for (const v of ['vault_data', 'postgres_data', 'redis_data', 'uploads', 'chroma_data', 'knowledge_data', 'grafana_data', 'loki_data', 'mailpit_data', 'messaging_data']) {
+    for (const v of ['vault_data', 'postgres_data', 'redis_data', 'app_home', 'chroma_data', 'knowledge_data', 'knowledge_uploads', 'grafana_data', 'loki_data', 'mailpit_data', 'messaging_data']) {
       expect(c.volumes, v).toHaveProperty(v);
     }
   });

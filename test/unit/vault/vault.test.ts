@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SECRET_SPECS } from '../../../src/stack/secrets.js';
+import { NO_SECRETS, SECRET_SPECS, serviceTokenSecretId } from '../../../src/stack/secrets.js';
+import { withHostSecrets } from '../../../src/vault/dev-token.js';
 import { VaultClient, isVaultError } from '../../../src/vault/client.js';
 import { generateSecret } from '../../../src/vault/generate.js';
 import { initVault } from '../../../src/vault/init.js';
@@ -128,6 +129,35 @@ describe('least privilege', () => {
     expect((await admin.lookupSelf()).policies).not.toContain('root');
   });
 
+  it("the app's token does what STING-CE's app does in Vault: files, the Bee API key, the mount check", async () => {
+    await initialized();
+    const app = h.client.withToken((await readFile(join(h.secretsDir, serviceTokenFile('app')), 'utf8')).trim());
+    // app/utils/vault_file_client.py: list mounts, then store, read, list and delete files/<id>.
+    expect(Object.keys(await app.mounts())).toContain('sting/');
+    await app.kvWrite(KV_MOUNT, 'files/f-1', { data: 'aGVsbG8=', filename: 'a.txt' });
+    expect((await app.kvRead(KV_MOUNT, 'files/f-1'))?.data.filename).toBe('a.txt');
+    expect(await app.kvList(KV_MOUNT, 'files')).toEqual(['f-1']);
+    await app.kvDestroyAll(KV_MOUNT, 'files/f-1');
+    expect(await app.kvRead(KV_MOUNT, 'files/f-1')).toBeUndefined();
+    // app/routes/bootstrap_routes.py stores the Bee service API key it creates.
+    await app.kvWrite(KV_MOUNT, 'service/bee-api-key', { api_key: 'k', key_id: 'id' });
+    // Nothing beyond that: not another service's folder, not the mount table.
+    await expect(app.kvWrite(KV_MOUNT, 'service/other', { x: 'y' })).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
+    await expect(app.kvRead(KV_MOUNT, 'kratos/secrets')).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
+    await expect(app.enableKv2('other', 'x')).rejects.toSatisfy((e) => isVaultError(e, 'permission-denied'));
+  });
+
+  it("a render hands the app its own token (for VAULT_TOKEN), read from the file vault init wrote", async () => {
+    h = await harness();
+    const before = await withHostSecrets(NO_SECRETS, { vault: vaultSettings() }, h.home);
+    expect(before.get(serviceTokenSecretId('app'))).toBeUndefined();
+    await initVault({ client: h.client, settings: vaultSettings(), secretsDir: h.secretsDir });
+    const token = (await readFile(join(h.secretsDir, serviceTokenFile('app')), 'utf8')).trim();
+    const provider = await withHostSecrets(NO_SECRETS, { vault: vaultSettings() }, h.home);
+    expect(provider.get(serviceTokenSecretId('app'))).toBe(token);
+    expect((await h.client.withToken(token).lookupSelf()).policies).toEqual(['default', 'msting-svc-app']);
+  });
+
   it('a policy naming sting/<path> instead of sting/data/<path> grants nothing (KV v2)', async () => {
     h = await harness();
     const init = await h.client.init(1, 1);
@@ -161,11 +191,11 @@ describe('secrets', () => {
 
   it('never overwrites a rotated secret, and adds a key that is new in the list', async () => {
     const { admin } = await initialized();
-    await admin.kvWrite(KV_MOUNT, 'redis/auth', { password: 'rotated-by-hand' }, 1);
-    const specs = [...SECRET_SPECS, { id: 'redis.extra', path: 'redis/auth', key: 'extra', description: 'x', generator: { alphabet: 'hex' as const, length: 8 }, consumers: ['redis'] }];
+    await admin.kvWrite(KV_MOUNT, 'grafana/admin', { password: 'rotated-by-hand', secret_key: 'kept' }, 1);
+    const specs = [...SECRET_SPECS, { id: 'grafana.extra', path: 'grafana/admin', key: 'extra', description: 'x', generator: { alphabet: 'hex' as const, length: 8 }, consumers: ['grafana'] }];
     const result = await ensureStackSecrets(admin, specs);
-    expect(result.created).toEqual(['redis.extra']);
-    const doc = await admin.kvRead(KV_MOUNT, 'redis/auth');
+    expect(result.created).toEqual(['grafana.extra']);
+    const doc = await admin.kvRead(KV_MOUNT, 'grafana/admin');
     expect(doc?.data.password).toBe('rotated-by-hand');
     expect(doc?.data.extra).toMatch(/^[0-9a-f]{8}$/);
   });
