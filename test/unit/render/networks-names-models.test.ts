@@ -48,7 +48,7 @@ describe('segmented networks', () => {
     expect(c.networks.data!.internal).toBe(true);
     expect(on('redis')).toEqual(['data']);
     expect(on('chroma')).toEqual(['data']);
-    expect(members('data')).toEqual(['app', 'chatbot', 'chroma', 'db', 'knowledge', 'kratos', 'kratos-migrate', 'messaging', 'redis', 'vault']);
+    expect(members('data')).toEqual(['app', 'chatbot', 'chroma', 'db', 'external-ai', 'knowledge', 'kratos', 'kratos-migrate', 'messaging', 'redis', 'vault']);
   });
 
   it('never publishes Redis, and puts a published data store on the ports network alone besides data', () => {
@@ -56,7 +56,7 @@ describe('segmented networks', () => {
     const set = validateConfigText('ports:\n  redis: 16379\n');
     expect(set.errors).toEqual([]);
     expect(set.warnings.map((w) => w.path)).toEqual(['ports.redis']);
-    expect(set.warnings[0]!.message).toContain('ports.redis is not used');
+    expect(set.warnings[0]!.message).toContain('ports.redis is ignored');
     expect(compose(makeConfig({ ports: { redis: 16379 } })).services.redis!.ports).toBeUndefined();
     expect(on('db')).toEqual(['data', 'ports']);
     expect(on('vault')).toEqual(['data', 'ports']);
