@@ -65,6 +65,8 @@ export interface StackHomeOptions {
   sourceDir?: string;
   /** The profile the test renders (default: default); `full` needs an `llm:` section in configLines whose models do not fit, or downloaded models. */
   profile?: keyof typeof FAST_CHECKS;
+  /** Health-check interval and timeout of those services, in seconds (default 1 and 5). */
+  healthCheck?: { intervalS: number; timeoutS: number };
   /**
    * Health-check start period per service, in seconds (default 60: failures during PostgreSQL's
    * first start, which runs initdb, do not count).
@@ -100,7 +102,10 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
     ].join('\n'),
   );
   const startPeriod = options.startPeriod ?? (() => 60);
-  const override = FAST_CHECKS[options.profile ?? 'default'].map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: ${startPeriod(s)}s\n      timeout: 5s\n      retries: 3\n`);
+  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 1, timeoutS: 5 };
+  const override = FAST_CHECKS[options.profile ?? 'default'].map(
+    (s) => `  ${s}:\n    healthcheck:\n      interval: ${intervalS}s\n      start_period: ${startPeriod(s)}s\n      timeout: ${timeoutS}s\n      retries: 3\n`,
+  );
   await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
   return { work, home };
 }

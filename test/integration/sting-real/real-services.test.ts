@@ -131,10 +131,14 @@ describeDocker('STING-CE chatbot and messaging service from the real source unde
         // The full profile without model services: the one enabled model is far too big for any
         // test machine, so the hardware recommendation leaves it out and the gateway answers for it.
         configLines: ['llm:', '  default_model: oversized', '  models:', '    - name: oversized', '      repo: example/oversized', '      parameters_b: 5000'],
-        // The chatbot starts within seconds; STING-CE's own start period (240 s) would hide a crash loop.
-        startPeriod: (s) => (s === 'chatbot' || s === 'messaging' ? 20 : 60),
+        // Sixteen containers checked every second would keep two cores busy with health checks alone.
+        healthCheck: { intervalS: 3, timeoutS: 20 },
+        // Long enough for a busy machine: PostgreSQL's first start runs initdb and the init SQL;
+        // messaging's 0.5 CPU takes tens of seconds to import FastAPI there.
+        startPeriod: (s) => (s === 'db' ? 150 : 90),
       }));
-      const install = await msting(['install', '--yes', '--skip-models', '--profile', 'full', '--timeout', '150']);
+      // --force: preflight asks the full profile's nominal memory (32 GiB); stand-ins use a fraction.
+      const install = await msting(['install', '--yes', '--skip-models', '--force', '--profile', 'full', '--timeout', '240']);
       if (install.code !== 0) {
         throw new Error(
           `msting install --profile full failed (exit ${install.code}):\n${install.stderr.split('\n').slice(-25).join('\n')}\n` +
