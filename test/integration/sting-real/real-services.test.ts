@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -95,9 +95,11 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
   }
 }
 
-function logsOf(service: string): string {
+/** The container's output, stdout and stderr (Python's logging writes to stderr). */
+function logsOf(service: string, tail = 40): string {
   try {
-    return execFileSync('docker', ['logs', '--tail', '40', container(service)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const r = spawnSync('docker', ['logs', '--tail', String(tail), container(service)], { encoding: 'utf8' });
+    return `${r.stdout}${r.stderr}`.trim();
   } catch (e) {
     return String(e);
   }
@@ -196,7 +198,7 @@ describeDocker('STING-CE chatbot and messaging service from the real source unde
       const ips = ipAddresses('chatbot');
       const client = await until('a Redis client from the chatbot', () => redisClients().find((c) => ips.some((ip) => c.includes(` addr=${ip}:`))));
       expect(client).toMatch(/ db=2 /);
-      expect(logsOf('chatbot')).toContain('Adaptive context manager initialized with Redis caching');
+      expect(logsOf('chatbot', 10_000)).toContain('Adaptive context manager initialized with Redis caching');
     });
 
     it("has the messaging database from STING-CE's SQL, reachable with the messaging service's rendered DATABASE_URL and REDIS_URL", async () => {
