@@ -95,11 +95,18 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
   }
 }
 
-/** The container's output, stdout and stderr (Python's logging writes to stderr). */
+/**
+ * The container's output, stdout and stderr (Python's logging writes to stderr), with the password
+ * of any URL blanked: chatbot/core/database_manager.py:38 logs the first 60 characters of
+ * DATABASE_URL, password included.
+ */
 function logsOf(service: string, tail = 40): string {
   try {
     const r = spawnSync('docker', ['logs', '--tail', String(tail), container(service)], { encoding: 'utf8' });
-    return `${r.stdout}${r.stderr}`.trim();
+    return `${r.stdout}${r.stderr}`
+      .replace(/(:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@')
+      .replace(/(DATABASE_URL\b.*?:\/\/[^:/@\s]*:)[^@\s]*$/gm, '$1***')
+      .trim();
   } catch (e) {
     return String(e);
   }
@@ -210,6 +217,8 @@ describeDocker('STING-CE chatbot and messaging service from the real source unde
       // The messaging service's code keeps messages in memory (storage/message_store.py and
       // queue/message_queue.py leave PostgreSQL and Redis as TODOs), so it opens no connection of
       // its own: connect from its container with the Debian clients its image has, and its env.
+      // `python -I` and cwd /: the service's own queue/ package shadows the standard library's
+      // queue module, which redis-py imports.
       const probe = [
         'import asyncio, json, os, asyncpg, redis',
         'async def main():',
@@ -220,7 +229,7 @@ describeDocker('STING-CE chatbot and messaging service from the real source unde
         'r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://redis:6379"))',
         'print(json.dumps({"db": asyncio.run(main()), "redis": r.ping()}))',
       ].join('\n');
-      const out = JSON.parse(docker(['exec', container('messaging'), 'python', '-c', probe])) as { db: [string, string, number]; redis: boolean };
+      const out = JSON.parse(docker(['exec', '-w', '/', container('messaging'), 'python', '-I', '-c', probe])) as { db: [string, string, number]; redis: boolean };
       expect(out).toEqual({ db: [user, database, 0], redis: true });
     });
   });
