@@ -6,6 +6,10 @@
 #                               stack's health checks (see busybox/stand-in.sh)
 #   msting-test/debian:<hash>   debootstrap'ed bookworm with PostgreSQL 15, Redis 7 and nginx
 #                               (see debian/docker-entrypoint.sh)
+#   msting-test/sting-python:<hash>
+#                               debootstrap'ed trixie with Python 3 and the Debian packages STING-CE's
+#                               chatbot and messaging service import (see sting-python/packages);
+#                               tests build those services' real source on it
 #
 # <hash> is a hash of the image's recipe folder, so a changed recipe makes a new tag and an
 # unchanged one is never rebuilt. The tags are printed and written to .cache/test-images.json
@@ -74,29 +78,31 @@ build_busybox() {
   rm -rf "$work"; work=""
 }
 
-build_debian() {
-  local tag="$1" mirror pkgs base
-  # The root file system depends only on the package list, so editing the entrypoint does not
-  # run debootstrap again.
-  base="msting-test/debian-rootfs:$(sha256sum "$here/debian/packages" | cut -c1-12)"
+# A root file system debootstrap'ed from <recipe>/packages, imported as an image; its tag (left in
+# $rootfs_tag) is the hash of the package list, so editing the recipe's Dockerfile does not run
+# debootstrap again. Further arguments: paths (in the root) to remove before the import.
+rootfs_tag=""
+build_rootfs() {
+  local recipe="$1" suite="$2" mirror pkgs base
+  shift 2
+  base="msting-test/$recipe-rootfs:$(sha256sum "$here/$recipe/packages" | cut -c1-12)"
   if ! have_image "$base"; then
     command -v debootstrap >/dev/null || { log "debootstrap is needed: apt-get install debootstrap"; exit 1; }
     mirror="$(find_mirror)"
     [ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt/sources.list*"; exit 1; }
-    pkgs="$(grep -vE '^\s*(#|$)' "$here/debian/packages" | paste -sd, -)"
+    pkgs="$(grep -vE '^\s*(#|$)' "$here/$recipe/packages" | paste -sd, -)"
     work="$(mktemp -d /var/tmp/msting-rootfs.XXXXXX)"
-    log "debootstrap bookworm ($pkgs) from $mirror"
+    log "debootstrap $suite ($pkgs) from $mirror"
     # Packages must not start services inside the chroot.
     mkdir -p "$work/rootfs/usr/sbin"
     printf '#!/bin/sh\nexit 101\n' >"$work/rootfs/usr/sbin/policy-rc.d"
     chmod 0755 "$work/rootfs/usr/sbin/policy-rc.d"
-    debootstrap --variant=minbase --include="$pkgs" bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+    debootstrap --variant=minbase --include="$pkgs" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
       tail -20 "$work/debootstrap.log" >&2; log "debootstrap failed"; exit 1;
     }
-    # The package's own cluster and caches are not wanted: the entrypoint makes its own cluster.
-    rm -rf "$work/rootfs/var/lib/postgresql/15" "$work/rootfs/etc/postgresql/15/main" \
-      "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
-      "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/sbin/policy-rc.d"
+    local path
+    for path in "$@" /usr/share/doc /usr/share/man /usr/sbin/policy-rc.d; do rm -rf "$work/rootfs$path"; done
+    rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*
     tar --numeric-owner -C "$work/rootfs" -c . | docker import \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change 'ENV LANG=C.UTF-8' \
@@ -104,15 +110,27 @@ build_debian() {
       - "$base" >/dev/null
     rm -rf "$work"; work=""
   fi
-  build --build-arg "BASE=$base" -t "$tag" "$here/debian"
+  rootfs_tag="$base"
+}
+
+build_debian() {
+  # The package's own cluster is not wanted: the entrypoint makes its own cluster.
+  build_rootfs debian bookworm /var/lib/postgresql/15 /etc/postgresql/15/main
+  build --build-arg "BASE=$rootfs_tag" -t "$1" "$here/debian"
+}
+
+build_sting_python() {
+  build_rootfs sting-python trixie
+  build --build-arg "BASE=$rootfs_tag" -t "$1" "$here/sting-python"
 }
 
 docker info >/dev/null 2>&1 || { log "no Docker engine answers; run scripts/ensure-docker.sh first"; exit 1; }
 
 bb_tag="msting-test/busybox:$(recipe_hash busybox)"
 deb_tag="msting-test/debian:$(recipe_hash debian)"
+py_tag="msting-test/sting-python:$(recipe_hash sting-python)"
 
-for spec in "busybox $bb_tag" "debian $deb_tag"; do
+for spec in "busybox $bb_tag" "debian $deb_tag" "sting-python $py_tag"; do
   set -- $spec
   if [ "$force" = 0 ] && have_image "$2"; then
     log "$2 (present)"
@@ -122,13 +140,15 @@ for spec in "busybox $bb_tag" "debian $deb_tag"; do
   case "$1" in
     busybox) build_busybox "$2" ;;
     debian) build_debian "$2" ;;
+    sting-python) build_sting_python "$2" ;;
   esac
   log "$2 (built in $(($(date +%s) - start)) s)"
 done
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
-printf '{\n  "busybox": "%s",\n  "debian": "%s"\n}\n' "$bb_tag" "$deb_tag" >"$tmp"
+printf '{\n  "busybox": "%s",\n  "debian": "%s",\n  "stingPython": "%s"\n}\n' "$bb_tag" "$deb_tag" "$py_tag" >"$tmp"
 mv "$tmp" "$out"
 echo "$bb_tag"
 echo "$deb_tag"
+echo "$py_tag"

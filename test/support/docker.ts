@@ -22,6 +22,8 @@ export interface TestImages {
   busybox: string;
   /** Real PostgreSQL 15, Redis 7 and nginx (test/images/debian). */
   debian: string;
+  /** Python 3 with the Debian packages STING-CE's chatbot and messaging service import (test/images/sting-python). */
+  stingPython: string;
 }
 
 declare module 'vitest' {

@@ -29,12 +29,30 @@ export function stackImages(): StackImages {
   return { ...built, vault };
 }
 
-/** Services run by busybox stand-ins unless `overrides` names another image. */
-const STAND_INS = ['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
-/** Port keys of the default profile, numbered from the base port in this order (null: a number left unused). */
-const PORT_KEYS = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', null, 'messaging', 'knowledge'];
-/** Services whose health checks run every second. */
-const FAST_CHECKS = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
+/**
+ * Services run by busybox stand-ins unless `overrides` names another image: those of the default
+ * profile, then those the observability and full profiles add (model services aside).
+ */
+const STAND_INS = [
+  ...['kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'],
+  ...['loki', 'promtail', 'grafana', 'log-forwarder', 'llm-gateway', 'chatbot', 'external-ai'],
+];
+/**
+ * Port keys, numbered from the base port in this order: the default profile's, then the full
+ * profile's (null: a number left unused, for a port msting never publishes).
+ */
+const PORT_KEYS = [
+  ...['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', null, 'messaging', 'knowledge'],
+  ...['llm-gateway', 'chatbot', 'loki', null, 'grafana'],
+];
+/**
+ * Services whose health checks run every second, per profile the test starts (the override file
+ * may name only services the rendered compose file has).
+ */
+const FAST_CHECKS = {
+  default: ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'],
+  full: ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge', 'loki', 'promtail', 'grafana', 'log-forwarder', 'llm-gateway', 'chatbot', 'external-ai'],
+};
 
 export interface StackHomeOptions {
   /** Prefix of the temporary work directory. */
@@ -46,6 +64,12 @@ export interface StackHomeOptions {
   overrides?: Record<string, string>;
   /** Further top-level config.yml lines (for example a `vault:` section). */
   configLines?: string[];
+  /** `images.source_dir`: a STING-CE source tree (its STING/ folder). */
+  sourceDir?: string;
+  /** The profile the test renders (default: default); `full` needs an `llm:` section in configLines whose models do not fit, or downloaded models. */
+  profile?: keyof typeof FAST_CHECKS;
+  /** Health-check interval and timeout of those services, in seconds (default 1 and 5). */
+  healthCheck?: { intervalS: number; timeoutS: number };
   /**
    * Health-check start period per service, in seconds (default 60: failures during PostgreSQL's
    * first start, which runs initdb, do not count).
@@ -68,6 +92,7 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
       `  name: ${options.project}`,
       ...(options.configLines ?? []),
       'images:',
+      ...(options.sourceDir === undefined ? [] : [`  source_dir: ${JSON.stringify(options.sourceDir)}`]),
       '  overrides:',
       `    vault: ${images.vault}`,
       `    db: ${images.debian}`,
@@ -80,7 +105,10 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
     ].join('\n'),
   );
   const startPeriod = options.startPeriod ?? (() => 60);
-  const override = FAST_CHECKS.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: ${startPeriod(s)}s\n      timeout: 5s\n      retries: 3\n`);
+  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 1, timeoutS: 5 };
+  const override = FAST_CHECKS[options.profile ?? 'default'].map(
+    (s) => `  ${s}:\n    healthcheck:\n      interval: ${intervalS}s\n      start_period: ${startPeriod(s)}s\n      timeout: ${timeoutS}s\n      retries: 3\n`,
+  );
   await writeFile(join(home, 'compose', 'docker-compose.override.yml'), `services:\n${override.join('')}`);
   return { work, home };
 }
