@@ -203,7 +203,12 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
   step('mount', `KV version 2 mount ${KV_MOUNT}/ is ready`);
 
   const policyClient = admin ?? creator ?? bootstrap;
-  await policyClient.putPolicy(ADMIN_POLICY, adminPolicy());
+  const adminPolicyState = await writeAdminPolicy(admin, creator);
+  if (adminPolicyState === 'outdated') {
+    result.warnings.push(
+      `Vault's ${ADMIN_POLICY} policy is not the one this msting writes, and msting's admin token may not rewrite it: run \`VAULT_TOKEN=<root token> msting vault init\` once to replace it`,
+    );
+  }
   const servicePolicies = planServicePolicies(input.specs ?? SECRET_SPECS);
   for (const [name, hcl] of servicePolicies) await policyClient.putPolicy(name, hcl);
   result.policies = [ADMIN_POLICY, ...servicePolicies.keys()];
@@ -241,6 +246,41 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
     step('root-kept', 'kept the root token');
   }
   return result;
+}
+
+/**
+ * Write msting's admin policy with the root token (or VAULT_TOKEN) when there is one. With only the
+ * admin token: nothing to do when Vault already holds this policy; a policy written by an older
+ * msting (which let the token write any `msting-*` policy, its own included) still allows the
+ * token to replace it, once, with this narrower one; after that only a root token can change it.
+ */
+async function writeAdminPolicy(admin: VaultClient | undefined, creator: VaultClient | undefined): Promise<'written' | 'current' | 'outdated'> {
+  const wanted = adminPolicy();
+  if (creator) {
+    try {
+      await creator.putPolicy(ADMIN_POLICY, wanted);
+      return 'written';
+    } catch (err) {
+      // VAULT_TOKEN may be msting's own admin token: go on as with the admin token.
+      if (!isVaultError(err, 'permission-denied')) throw err;
+    }
+  }
+  const reader = admin ?? creator;
+  if (!reader) return 'outdated';
+  let current: string | undefined;
+  try {
+    current = await reader.readPolicy(ADMIN_POLICY);
+  } catch (err) {
+    if (!isVaultError(err, 'permission-denied')) throw err;
+  }
+  if (current === wanted) return 'current';
+  try {
+    await reader.putPolicy(ADMIN_POLICY, wanted);
+    return 'written';
+  } catch (err) {
+    if (isVaultError(err, 'permission-denied')) return 'outdated';
+    throw err;
+  }
 }
 
 async function tokenWorks(client: VaultClient): Promise<boolean> {
