@@ -4,6 +4,8 @@ import { SECRET_SPECS, type SecretSpec } from '../stack/secrets.js';
 import { VAULT_HINTS, VaultClient, VaultError, isVaultError } from './client.js';
 import {
   ADMIN_POLICY,
+  AUDIT_DEVICE,
+  AUDIT_FILE,
   KV_MOUNT,
   TOKEN_PERIOD,
   adminPolicy,
@@ -37,6 +39,8 @@ export interface InitVaultInput {
   sharesFile?: string | undefined;
   /** Keep the root token (default: vault.keep_root_token). */
   keepRootToken?: boolean | undefined;
+  /** The audit log file inside the vault container (default AUDIT_FILE). */
+  auditFile?: string | undefined;
   /** A token to bootstrap with when msting has none of its own (VAULT_TOKEN). */
   token?: string | undefined;
   specs?: readonly SecretSpec[];
@@ -53,6 +57,7 @@ export type InitStepId =
   | 'mount'
   | 'policies'
   | 'admin-token'
+  | 'audit'
   | 'service-tokens'
   | 'secrets'
   | 'root-revoked'
@@ -222,6 +227,10 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
     step('admin-token', `created msting's admin token (policy ${ADMIN_POLICY}) in ${join(input.secretsDir, VAULT_FILES.adminToken)}`);
   }
 
+  const audit = await ensureAuditDevice(admin, input.auditFile ?? AUDIT_FILE);
+  if (audit.warning) result.warnings.push(audit.warning);
+  else step('audit', audit.enabledNow ? `enabled Vault's file audit device (${audit.file})` : `Vault's file audit device writes to ${audit.file}`);
+
   result.serviceTokens = await ensureServiceTokens(admin, input.secretsDir);
   step('service-tokens', `service tokens ready: ${result.serviceTokens.join(', ') || 'none'}`);
 
@@ -280,6 +289,34 @@ async function writeAdminPolicy(admin: VaultClient | undefined, creator: VaultCl
   } catch (err) {
     if (isVaultError(err, 'permission-denied')) return 'outdated';
     throw err;
+  }
+}
+
+/**
+ * Vault's file audit device at `msting-file/`: every request Vault answers, one JSON line, with
+ * secret values HMAC'd, written into the vault container's /vault/logs volume. A Vault that cannot
+ * open the file (no such volume) is a warning, not a failed init: the stack still works.
+ */
+export async function ensureAuditDevice(admin: VaultClient, file: string): Promise<{ enabledNow: boolean; file: string; warning?: string }> {
+  let devices;
+  try {
+    devices = await admin.auditDevices();
+  } catch (err) {
+    if (!isVaultError(err, 'permission-denied')) throw err;
+    return { enabledNow: false, file, warning: `msting's admin token may not manage Vault's audit devices (its policy is outdated), so Vault's file audit device is not checked` };
+  }
+  const existing = devices[`${AUDIT_DEVICE}/`];
+  if (existing) return { enabledNow: false, file: existing.options?.file_path ?? file };
+  try {
+    await admin.enableFileAudit(AUDIT_DEVICE, file, 'msting: every Vault request, values hashed');
+    return { enabledNow: true, file };
+  } catch (err) {
+    if (!isVaultError(err, 'invalid-request')) throw err;
+    return {
+      enabledNow: false,
+      file,
+      warning: `Vault could not open its audit log ${file} (${err.errors.join('; ') || err.message}), so Vault requests are not audited; check that the vault service mounts a writable volume at ${file.slice(0, file.lastIndexOf('/'))}`,
+    };
   }
 }
 

@@ -8,6 +8,8 @@ export const ADMIN_POLICY = 'msting-admin';
 export const TOKEN_PERIOD = '768h';
 /** Path of the file audit device msting enables. */
 export const AUDIT_DEVICE = 'msting-file';
+/** Where, inside the vault container, the audit device writes: the image's /vault/logs volume. */
+export const AUDIT_FILE = '/vault/logs/audit.log';
 
 export function servicePolicyName(service: string): string {
   return `msting-svc-${service}`;
