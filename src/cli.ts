@@ -402,8 +402,8 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .option('--staging', 'use Let\'s Encrypt\'s staging CA (untrusted certificates, generous rate limits)', false)
     .option('--webroot <dir>', 'answer the HTTP-01 challenge with files in this web root (a web server already on port 80)')
     .option('--http-port <port>', 'port of the standalone challenge listener', positiveInt('--http-port'), 80)
-    .option('--renew', 'make a new local certificate even if the current one is valid', false)
-    .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com']))
+    .option('--renew', 'renew what is due (a certificate ending within 30 days, or missing a name); nothing otherwise. Run it daily', false)
+    .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com', 'sudo msting setup-ssl --renew']))
     .action(
       action(() => import('./commands/setup-ssl.js'), (_a, o) => ({
         domain: o.domain as string | undefined,
