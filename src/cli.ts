@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createContext, type Context, type GlobalOptions } from './context.js';
 import { ExitCode, MstingError, isMstingError, usageError } from './errors.js';
 import { createOutput, type Streams } from './ui/output.js';
+import type { Operation } from './audit/operations.js';
 import { BUILTIN_PROFILES } from './stack/names.js';
 
 /**
@@ -52,8 +53,15 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
       const ctx = createContext(all, runtime.streams, runtime.env, runtime.signal);
       onContext(ctx);
       const mod = await load();
-      const code = await mod.run(pick(args.slice(0, -2), cmd.opts()), ctx);
-      exitCode = typeof code === 'number' ? code : ExitCode.ok;
+      const operation = describeOperation(cmd, args.slice(0, -2));
+      try {
+        const code = await mod.run(pick(args.slice(0, -2), cmd.opts()), ctx);
+        exitCode = typeof code === 'number' ? code : ExitCode.ok;
+      } catch (err) {
+        await record(ctx.home, runtime.env, operation, { exitCode: isMstingError(err) ? err.exitCode : ExitCode.failure, error: err });
+        throw err;
+      }
+      await record(ctx.home, runtime.env, operation, { exitCode });
     };
 
   program
@@ -394,8 +402,8 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .option('--staging', 'use Let\'s Encrypt\'s staging CA (untrusted certificates, generous rate limits)', false)
     .option('--webroot <dir>', 'answer the HTTP-01 challenge with files in this web root (a web server already on port 80)')
     .option('--http-port <port>', 'port of the standalone challenge listener', positiveInt('--http-port'), 80)
-    .option('--renew', 'make a new local certificate even if the current one is valid', false)
-    .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com']))
+    .option('--renew', 'renew what is due (a certificate ending within 30 days, or missing a name); nothing otherwise. Run it daily', false)
+    .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com', 'sudo msting setup-ssl --renew']))
     .action(
       action(() => import('./commands/setup-ssl.js'), (_a, o) => ({
         domain: o.domain as string | undefined,
@@ -422,6 +430,25 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     runtime.exitCode = exitCode;
   });
   return program;
+}
+
+/** Append the command to the audit trail; a log that cannot be written never fails the command. */
+async function record(home: string, env: NodeJS.ProcessEnv, operation: Operation, outcome: { exitCode: number; error?: unknown }): Promise<void> {
+  try {
+    const { isAudited, recordOperation } = await import('./audit/operations.js');
+    if (isAudited(operation)) await recordOperation(home, env, operation, outcome);
+  } catch {
+    // The command's own result stands.
+  }
+}
+
+/** What the audit trail records of a command: its path, its arguments, the option names given. */
+function describeOperation(cmd: Command, positional: unknown[]): Operation {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
+  const args = positional.flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [a])).map(String);
+  const options = Object.keys(cmd.opts()).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  return { command: names.join(' '), args, options };
 }
 
 /** The single error boundary: every failure becomes one message with a hint and an exit code. */

@@ -57,6 +57,8 @@ export interface ParsedHeader {
 export interface KeySource {
   passphrase?: () => Promise<string>;
   keyFile?: () => Promise<Buffer>;
+  /** The operator gave a passphrase (file or environment) without being asked. */
+  passphraseOffered?: boolean;
 }
 
 export type BackupCryptoErrorKind = 'not-encrypted' | 'bad-header' | 'unsupported' | 'wrong-key' | 'wrong-passphrase' | 'tampered' | 'truncated' | 'trailing-data';
@@ -190,10 +192,16 @@ export async function masterKeyFor(header: ParsedHeader, source: KeySource): Pro
     }
     return scryptKey(await source.passphrase(), header.kdf.salt, header.kdf);
   }
-  if (!source.keyFile) {
-    throw new BackupCryptoError('wrong-key', 'this archive is encrypted with a backup key file', 'give it with --key-file FILE (default <home>/secrets/backup.key)');
+  const needs = `this archive is encrypted with a backup key file (key id ${header.kdf.keyId.toString('hex')}), not a passphrase`;
+  const hint = 'give the key file that was in <home>/secrets/backup.key when the archive was made with --key-file FILE';
+  if (!source.keyFile) throw new BackupCryptoError('wrong-key', needs, hint);
+  try {
+    return await source.keyFile();
+  } catch (err) {
+    if (!(err instanceof MstingError) || err.code !== 'USAGE') throw err;
+    // Say which kind of key the archive needs, and that a passphrase given is not used for it.
+    throw new BackupCryptoError('wrong-key', `${needs}${source.passphraseOffered ? ', so the passphrase given is not used' : ''}; ${err.message}`, hint);
   }
-  return source.keyFile();
 }
 
 /** 12-byte nonce: the chunk counter as 11 big-endian bytes, then 0x01 for the last chunk, else 0x00. */

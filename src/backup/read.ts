@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { MstingError } from '../errors.js';
 import { MANIFEST_PATH, isSafeName, parseManifest, relativeName, type Manifest } from './archive.js';
-import { DecryptStream, MAGIC, type KeySource } from './crypto-format.js';
+import { BackupCryptoError, DecryptStream, MAGIC, type KeySource } from './crypto-format.js';
 import { Meter } from './spool.js';
 
 export type ArchiveKind = 'encrypted' | 'plain';
@@ -133,13 +133,20 @@ export async function walkArchive(
     await fed;
   } catch (err) {
     stream.destroy();
-    throw err;
+    throw err instanceof MstingError ? err : damaged(err);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
   if (!manifest && problems.length === 0) problems.push('the archive has no manifest.json: it is incomplete or not an msting backup');
   if (manifest) problems.push(...compareWithManifest(manifest, seen));
   return { kind, manifest, seen, problems };
+}
+
+/** The tar reader's own error (a plain archive cut short or garbled), said as a damaged archive. */
+function damaged(err: unknown): BackupCryptoError {
+  const message = err instanceof Error ? err.message : String(err);
+  const what = /unexpected end/i.test(message) ? 'its tar data ends early: the file is truncated' : `its tar data is malformed (${message.slice(0, 120)})`;
+  return new BackupCryptoError('truncated', `the archive is damaged: ${what}`, 'the copy is incomplete or damaged; use another copy of the archive');
 }
 
 export function compareWithManifest(manifest: Manifest, seen: Map<string, { size: number; sha256: string }>): string[] {

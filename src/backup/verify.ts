@@ -1,7 +1,7 @@
 import { BackupCryptoError, type KeySource } from './crypto-format.js';
 import type { Manifest } from './archive.js';
 import type { DumpChecker } from './postgres.js';
-import { walkArchive, type ArchiveKind } from './read.js';
+import { archiveKind, walkArchive, type ArchiveKind } from './read.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -55,7 +55,7 @@ export async function verifyArchive(
     return { ok: problems.length === 0, kind: walked.kind, manifest: walked.manifest, problems, dumps, files: walked.seen.size, bytes };
   } catch (err) {
     if (err instanceof BackupCryptoError) {
-      return { ok: false, kind: 'encrypted', manifest: undefined, problems: [err.message], cryptoError: err, dumps, files: 0, bytes };
+      return { ok: false, kind: await archiveKind(path).catch(() => undefined), manifest: undefined, problems: [err.message], cryptoError: err, dumps, files: 0, bytes };
     }
     throw err;
   }

@@ -72,6 +72,7 @@ export function readKeySources(ctx: Context, layout: InstallLayout, options: { p
   return {
     passphrase: () => obtainPassphrase(sources, false),
     keyFile: () => readKeyFile(options.keyFile ?? defaultKeyFilePath(layout.secretsDir)),
+    passphraseOffered: passphraseOffered(sources),
   };
 }
 

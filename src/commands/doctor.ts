@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { createComposeCli } from '../docker/compose-cli.js';
 import { createDockerEngine, type ContainerInfo } from '../docker/engine.js';
 import { collectSecretValues, writeBundle, type BundleEntry } from '../doctor/bundle.js';
+import { certificateExpiryCheck, keyCustodyCheck } from '../doctor/custody.js';
 import { createRedactor } from '../doctor/redact.js';
 import { ExitCode } from '../errors.js';
 import { profileRunsModels, quickPlan } from '../install/flow.js';
@@ -81,6 +82,9 @@ export async function run(options: DoctorCommandOptions, ctx: Context): Promise<
     }
   }
   checks.push(journalCheck(state));
+  checks.push(await keyCustodyCheck(layout.secretsDir));
+  const certificate = await certificateExpiryCheck(layout.certsDir);
+  if (certificate) checks.push(certificate);
   checks.push(await backupCheck(layout.backupsDir));
 
   const ok = checks.every((c) => c.ok || c.severity !== 'error');

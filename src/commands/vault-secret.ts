@@ -6,8 +6,10 @@ import {
   KNOWN_PROVIDERS,
   listProviderSecrets,
   maskSecret,
+  MAX_SECRET_BYTES,
   providerPath,
   readProviderSecret,
+  secretTooLarge,
   setProviderSecret,
 } from '../vault/providers.js';
 import { DEV_MODE_WARNING, managementClient, openVaultForCommand } from '../vault/session.js';
@@ -53,7 +55,8 @@ export async function run(options: VaultSecretOptions, ctx: Context, deps: Vault
           hint: `pipe the value in (\`pass show ${options.provider} | msting vault-secret set ${options.provider} -\`), or leave "-" out to be asked`,
         });
       } else {
-        value = await readAll(deps.stdin, ctx.signal);
+        // A trailing newline is allowed on top of the limit.
+        value = await readAll(deps.stdin, ctx.signal, { bytes: MAX_SECRET_BYTES + 2, tooLarge: secretTooLarge });
       }
       const version = await setProviderSecret(client, options.provider, value.replace(/\r?\n$/, ''));
       if (ctx.out.json) ctx.out.result({ provider: options.provider, version });

@@ -35,7 +35,10 @@ export const CERT_FILES = {
 /** The local CA's private key, under secrets/. */
 export const LOCAL_CA_KEY = 'local-ca.key';
 
-export const CA_VALIDITY_DAYS = 3650;
+/** Five years: a CA key that leaks stops mattering on its own, and the operator re-trusts rarely. */
+export const CA_VALIDITY_DAYS = 1825;
+/** `doctor` warns when a certificate ends within this many days. */
+export const EXPIRY_WARNING_DAYS = 30;
 /** Browsers refuse leaf certificates valid for more than 398 days. */
 export const CERT_VALIDITY_DAYS = 397;
 /** A certificate closer than this to its end is renewed. */
@@ -55,6 +58,51 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
 async function importKeyPem(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0]!;
   return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
+}
+
+/** DER: one tag-length-value. */
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const length = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), length, content]);
+}
+
+/** The loopback ranges every local CA may sign for: 127.0.0.0/8 and ::1/128. */
+const LOOPBACK_SUBTREES = [
+  Buffer.from([127, 0, 0, 0, 255, 0, 0, 0]),
+  Buffer.concat([Buffer.from([...new Array<number>(15).fill(0), 1]), Buffer.alloc(16, 0xff)]),
+];
+
+/** The DNS names a local CA may sign for: every configured name that is not an IP address. */
+export function permittedDnsNames(names: readonly string[]): string[] {
+  return [...new Set(names.filter((n) => isIP(n) === 0).map((n) => n.toLowerCase()))].sort();
+}
+
+/**
+ * The CA's name constraints (RFC 5280 4.2.1.10), DER: permitted subtrees of the configured DNS
+ * names (a name covers itself and names under it) and the loopback addresses. A certificate this
+ * CA signs for any other name fails verification, so a leaked CA key cannot impersonate other
+ * sites to a browser that trusts the CA.
+ */
+export function nameConstraintsDer(names: readonly string[]): Buffer {
+  const subtree = (generalName: Buffer): Buffer => tlv(0x30, generalName);
+  const subtrees = [
+    ...permittedDnsNames(names).map((n) => subtree(tlv(0x82, Buffer.from(n, 'ascii')))),
+    ...LOOPBACK_SUBTREES.map((range) => subtree(tlv(0x87, range))),
+  ];
+  return tlv(0x30, tlv(0xa0, Buffer.concat(subtrees)));
+}
+
+const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
+/** Why an existing CA must be replaced (unconstrained, constrained to other names, too long-lived), or undefined. */
+export function caProblem(caPem: string, names: readonly string[]): string | undefined {
+  const ca = new x509.X509Certificate(caPem);
+  const ext = ca.getExtension(NAME_CONSTRAINTS_OID);
+  if (!ext) return 'the local certificate authority was made without name constraints (it could sign for any site)';
+  if (!Buffer.from(ext.value).equals(nameConstraintsDer(names))) return `the local certificate authority is limited to other names than ${permittedDnsNames(names).join(', ')}`;
+  if (ca.notAfter.getTime() - ca.notBefore.getTime() > (CA_VALIDITY_DAYS + 1) * DAY) return 'the local certificate authority is valid for more than 5 years';
+  return undefined;
 }
 
 function serial(): string {
@@ -142,7 +190,8 @@ export async function ensureLocalCertificates(options: EnsureLocalOptions): Prom
   let caPem = await readOrUndefined(paths.caCert);
   let caKeyPem = await readOrUndefined(paths.caKey);
   let caCreated = false;
-  if (!caPem || !caKeyPem) {
+  const caReplaced = caPem && caKeyPem ? safeCaProblem(caPem, options.names) : undefined;
+  if (!caPem || !caKeyPem || caReplaced) {
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
@@ -155,6 +204,7 @@ export async function ensureLocalCertificates(options: EnsureLocalOptions): Prom
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        new x509.Extension(NAME_CONSTRAINTS_OID, true, nameConstraintsDer(options.names)),
       ],
     });
     caKeyPem = await exportKeyPem(keys.privateKey);
@@ -202,11 +252,19 @@ export async function ensureLocalCertificates(options: EnsureLocalOptions): Prom
   return {
     caCreated,
     certCreated: true,
-    reason: caCreated ? 'a new certificate authority was made' : options.renew ? 'renewal was asked for' : verdict.ok ? 'the key was missing' : verdict.reason,
+    reason: caReplaced ? `a new certificate authority was made: ${caReplaced}; trust the new ca.crt again` : caCreated ? 'a new certificate authority was made' : options.renew ? 'renewal was asked for' : verdict.ok ? 'the key was missing' : verdict.reason,
     names: options.names,
     paths,
     notAfter: notAfter.toISOString(),
   };
+}
+
+function safeCaProblem(caPem: string, names: readonly string[]): string | undefined {
+  try {
+    return caProblem(caPem, names);
+  } catch {
+    return 'the local certificate authority could not be read';
+  }
 }
 
 function safeDescribe(pem: string, caPem: string): CertificateState | undefined {

@@ -8,6 +8,32 @@ import type { AcmeClient, ChallengeResponder } from './acme.js';
 
 /** Where the ACME account key is kept (secrets/, 0600), so renewals use the same account. */
 export const ACME_ACCOUNT_KEY = 'acme-account.key';
+/** What `setup-ssl --renew` needs to order again: domain, email, CA, how the challenge is answered. */
+export const ACME_RENEWAL = 'acme-renewal.json';
+
+export interface RenewalSettings {
+  domain: string;
+  email: string;
+  directory_url: string;
+  webroot: string | null;
+  http_port: number;
+}
+
+export async function readRenewalSettings(secretsDir: string): Promise<RenewalSettings | undefined> {
+  const text = await readOrUndefined(join(secretsDir, ACME_RENEWAL));
+  if (text === undefined) return undefined;
+  try {
+    const doc = JSON.parse(text) as Partial<RenewalSettings>;
+    if (typeof doc.domain !== 'string' || typeof doc.email !== 'string' || typeof doc.directory_url !== 'string') throw new Error('incomplete');
+    return { domain: doc.domain, email: doc.email, directory_url: doc.directory_url, webroot: typeof doc.webroot === 'string' ? doc.webroot : null, http_port: typeof doc.http_port === 'number' ? doc.http_port : 80 };
+  } catch {
+    throw new MstingError('USAGE', `${join(secretsDir, ACME_RENEWAL)} is damaged`, { hint: 'run `msting setup-ssl --domain DOMAIN --email EMAIL` once more: it writes the file again' });
+  }
+}
+
+export async function writeRenewalSettings(secretsDir: string, settings: RenewalSettings): Promise<void> {
+  await writeFileAtomic(join(secretsDir, ACME_RENEWAL), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600, dirMode: 0o700 });
+}
 
 export interface PublicCertificateInput {
   client: AcmeClient;

@@ -250,6 +250,16 @@ export class VaultClient {
     await this.call('POST', `sys/auth/${path}`, { type });
   }
 
+  /** Audit devices by path ("msting-file/"). */
+  async auditDevices(): Promise<Record<string, { type: string; options: Record<string, string> | null }>> {
+    const body = (await this.call('GET', 'sys/audit')) as { data?: Record<string, { type: string; options: Record<string, string> | null }> };
+    return body.data ?? {};
+  }
+
+  async enableFileAudit(path: string, filePath: string, description: string): Promise<void> {
+    await this.call('PUT', `sys/audit/${path}`, { type: 'file', description, options: { file_path: filePath } });
+  }
+
   async putPolicy(name: string, hcl: string): Promise<void> {
     await this.call('PUT', `sys/policies/acl/${name}`, { policy: hcl });
   }

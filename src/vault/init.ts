@@ -4,6 +4,8 @@ import { SECRET_SPECS, type SecretSpec } from '../stack/secrets.js';
 import { VAULT_HINTS, VaultClient, VaultError, isVaultError } from './client.js';
 import {
   ADMIN_POLICY,
+  AUDIT_DEVICE,
+  AUDIT_FILE,
   KV_MOUNT,
   TOKEN_PERIOD,
   adminPolicy,
@@ -37,6 +39,8 @@ export interface InitVaultInput {
   sharesFile?: string | undefined;
   /** Keep the root token (default: vault.keep_root_token). */
   keepRootToken?: boolean | undefined;
+  /** The audit log file inside the vault container (default AUDIT_FILE). */
+  auditFile?: string | undefined;
   /** A token to bootstrap with when msting has none of its own (VAULT_TOKEN). */
   token?: string | undefined;
   specs?: readonly SecretSpec[];
@@ -53,6 +57,7 @@ export type InitStepId =
   | 'mount'
   | 'policies'
   | 'admin-token'
+  | 'audit'
   | 'service-tokens'
   | 'secrets'
   | 'root-revoked'
@@ -203,7 +208,12 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
   step('mount', `KV version 2 mount ${KV_MOUNT}/ is ready`);
 
   const policyClient = admin ?? creator ?? bootstrap;
-  await policyClient.putPolicy(ADMIN_POLICY, adminPolicy());
+  const adminPolicyState = await writeAdminPolicy(admin, creator);
+  if (adminPolicyState === 'outdated') {
+    result.warnings.push(
+      `Vault's ${ADMIN_POLICY} policy is not the one this msting writes, and msting's admin token may not rewrite it: run \`VAULT_TOKEN=<root token> msting vault init\` once to replace it`,
+    );
+  }
   const servicePolicies = planServicePolicies(input.specs ?? SECRET_SPECS);
   for (const [name, hcl] of servicePolicies) await policyClient.putPolicy(name, hcl);
   result.policies = [ADMIN_POLICY, ...servicePolicies.keys()];
@@ -216,6 +226,10 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
     admin = input.client.withToken(created.token);
     step('admin-token', `created msting's admin token (policy ${ADMIN_POLICY}) in ${join(input.secretsDir, VAULT_FILES.adminToken)}`);
   }
+
+  const audit = await ensureAuditDevice(admin, input.auditFile ?? AUDIT_FILE);
+  if (audit.warning) result.warnings.push(audit.warning);
+  else step('audit', audit.enabledNow ? `enabled Vault's file audit device (${audit.file})` : `Vault's file audit device writes to ${audit.file}`);
 
   result.serviceTokens = await ensureServiceTokens(admin, input.secretsDir);
   step('service-tokens', `service tokens ready: ${result.serviceTokens.join(', ') || 'none'}`);
@@ -241,6 +255,69 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
     step('root-kept', 'kept the root token');
   }
   return result;
+}
+
+/**
+ * Write msting's admin policy with the root token (or VAULT_TOKEN) when there is one. With only the
+ * admin token: nothing to do when Vault already holds this policy; a policy written by an older
+ * msting (which let the token write any `msting-*` policy, its own included) still allows the
+ * token to replace it, once, with this narrower one; after that only a root token can change it.
+ */
+async function writeAdminPolicy(admin: VaultClient | undefined, creator: VaultClient | undefined): Promise<'written' | 'current' | 'outdated'> {
+  const wanted = adminPolicy();
+  if (creator) {
+    try {
+      await creator.putPolicy(ADMIN_POLICY, wanted);
+      return 'written';
+    } catch (err) {
+      // VAULT_TOKEN may be msting's own admin token: go on as with the admin token.
+      if (!isVaultError(err, 'permission-denied')) throw err;
+    }
+  }
+  const reader = admin ?? creator;
+  if (!reader) return 'outdated';
+  let current: string | undefined;
+  try {
+    current = await reader.readPolicy(ADMIN_POLICY);
+  } catch (err) {
+    if (!isVaultError(err, 'permission-denied')) throw err;
+  }
+  if (current === wanted) return 'current';
+  try {
+    await reader.putPolicy(ADMIN_POLICY, wanted);
+    return 'written';
+  } catch (err) {
+    if (isVaultError(err, 'permission-denied')) return 'outdated';
+    throw err;
+  }
+}
+
+/**
+ * Vault's file audit device at `msting-file/`: every request Vault answers, one JSON line, with
+ * secret values HMAC'd, written into the vault container's /vault/logs volume. A Vault that cannot
+ * open the file (no such volume) is a warning, not a failed init: the stack still works.
+ */
+export async function ensureAuditDevice(admin: VaultClient, file: string): Promise<{ enabledNow: boolean; file: string; warning?: string }> {
+  let devices;
+  try {
+    devices = await admin.auditDevices();
+  } catch (err) {
+    if (!isVaultError(err, 'permission-denied')) throw err;
+    return { enabledNow: false, file, warning: `msting's admin token may not manage Vault's audit devices (its policy is outdated), so Vault's file audit device is not checked` };
+  }
+  const existing = devices[`${AUDIT_DEVICE}/`];
+  if (existing) return { enabledNow: false, file: existing.options?.file_path ?? file };
+  try {
+    await admin.enableFileAudit(AUDIT_DEVICE, file, 'msting: every Vault request, values hashed');
+    return { enabledNow: true, file };
+  } catch (err) {
+    if (!isVaultError(err, 'invalid-request')) throw err;
+    return {
+      enabledNow: false,
+      file,
+      warning: `Vault could not open its audit log ${file} (${err.errors.join('; ') || err.message}), so Vault requests are not audited; check that the vault service mounts a writable volume at ${file.slice(0, file.lastIndexOf('/'))}`,
+    };
+  }
 }
 
 async function tokenWorks(client: VaultClient): Promise<boolean> {

@@ -10,15 +10,31 @@ export interface InputStream extends NodeJS.ReadableStream {
   setRawMode?: (mode: boolean) => unknown;
 }
 
-/** Everything on a piped standard input. */
-export async function readAll(input: NodeJS.ReadableStream, signal?: AbortSignal): Promise<string> {
+/**
+ * Everything on a piped standard input. With `limit`, stops reading past that many bytes and
+ * throws what `tooLarge` makes, so an endless pipe never fills memory.
+ */
+export async function readAll(
+  input: NodeJS.ReadableStream,
+  signal?: AbortSignal,
+  limit?: { bytes: number; tooLarge: (bytes: number) => Error },
+): Promise<string> {
   const chunks: Buffer[] = [];
+  let total = 0;
   const onAbort = (): void => {
     (input as unknown as { destroy?: () => void }).destroy?.();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    for await (const chunk of input) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      total += buffer.length;
+      if (limit && total > limit.bytes) {
+        (input as unknown as { destroy?: () => void }).destroy?.();
+        throw limit.tooLarge(total);
+      }
+      chunks.push(buffer);
+    }
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

@@ -6,6 +6,10 @@ export const KV_MOUNT = 'sting';
 export const ADMIN_POLICY = 'msting-admin';
 /** Periodic tokens live as long as they are renewed within this period. */
 export const TOKEN_PERIOD = '768h';
+/** Path of the file audit device msting enables. */
+export const AUDIT_DEVICE = 'msting-file';
+/** Where, inside the vault container, the audit device writes: the image's /vault/logs volume. */
+export const AUDIT_FILE = '/vault/logs/audit.log';
 
 export function servicePolicyName(service: string): string {
   return `msting-svc-${service}`;
@@ -84,9 +88,11 @@ export function vaultClientServices(): readonly string[] {
 }
 
 /**
- * msting's admin policy: everything under the `sting/` mount, the mount itself, its own
- * `msting-*` policies and AppRole roles, and token lookup/revoke for the service tokens it hands
- * out. No sys/seal, no generate-root, no other mounts.
+ * msting's admin policy: everything under the `sting/` mount, the mount itself, the service
+ * policies (`msting-svc-*`) and AppRole roles, the file audit device, and token lookup/revoke for
+ * the service tokens it hands out. Its own policy it may read, never write: only a root token (or
+ * VAULT_TOKEN) writes `msting-admin`, so the token cannot widen itself. No sys/seal, no
+ * generate-root, no other mounts or policies.
  */
 export function adminPolicy(): string {
   const rule = (path: string, caps: string[]) => `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(', ')}]\n}`;
@@ -98,7 +104,10 @@ export function adminPolicy(): string {
     rule('sys/auth', ['read']),
     rule('sys/auth/approle', ['create', 'read', 'update', 'sudo']),
     rule('sys/policies/acl', ['list']),
-    rule('sys/policies/acl/msting-*', ['create', 'read', 'update', 'delete', 'list']),
+    rule(`sys/policies/acl/${ADMIN_POLICY}`, ['read']),
+    rule(`sys/policies/acl/${servicePolicyName('*')}`, ['create', 'read', 'update', 'delete', 'list']),
+    rule(`sys/audit/${AUDIT_DEVICE}`, ['create', 'read', 'update', 'sudo']),
+    rule('sys/audit', ['read', 'sudo']),
     rule('auth/approle/role/msting-*', ['create', 'read', 'update', 'delete', 'list']),
     rule('auth/token/lookup', ['update']),
     rule('auth/token/revoke', ['update']),

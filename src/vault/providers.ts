@@ -43,9 +43,20 @@ export async function listProviderSecrets(client: VaultClient): Promise<Provider
 }
 
 /** Store a provider key (a new version when one exists). Returns the version written. */
+/** The largest value `vault-secret set` stores: far above any API key, far below what could hurt Vault. */
+export const MAX_SECRET_BYTES = 16 * 1024;
+
+export function secretTooLarge(bytes: number | string): MstingError {
+  const size = typeof bytes === 'number' ? `over ${MAX_SECRET_BYTES} bytes` : `${Buffer.byteLength(bytes)} bytes`;
+  return new MstingError('USAGE', `the secret is ${size}; the limit is 16 KiB (${MAX_SECRET_BYTES} bytes), and nothing was stored`, {
+    hint: 'an API key is one short line: check what you piped in (a file or a whole document is not a key)',
+  });
+}
+
 export async function setProviderSecret(client: VaultClient, name: string, value: string): Promise<number> {
   const trimmed = value.trim();
   if (trimmed === '') throw new MstingError('USAGE', 'the secret is empty', { hint: 'pipe the value on standard input, or type it at the prompt' });
+  if (Buffer.byteLength(trimmed) > MAX_SECRET_BYTES) throw secretTooLarge(trimmed);
   if (/[\r\n]/.test(trimmed)) throw new MstingError('USAGE', 'the secret spans several lines; give one line', { hint: 'check what you piped in' });
   return client.kvWrite(KV_MOUNT, providerPath(name), { [PROVIDER_KEY]: trimmed });
 }

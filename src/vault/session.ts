@@ -1,16 +1,56 @@
 import type { MstingConfig } from '../config/schema.js';
 import { installLayout } from '../layout.js';
+import { MstingError } from '../errors.js';
 import { VAULT_HINTS, VaultClient, VaultError, isVaultError } from './client.js';
 import { readSecretFile, VAULT_FILES } from './store.js';
 
 /** Vault settings a flow needs, taken from the config once. */
 export type VaultSettings = MstingConfig['vault'];
 
+/** The install's own Vault: its published port on this host. */
+export function ownVaultAddress(config: Pick<MstingConfig, 'ports'>): string {
+  return `http://127.0.0.1:${config.ports.vault}`;
+}
+
 /** VAULT_ADDR wins; else Vault's published port on this host. */
 export function vaultAddress(config: Pick<MstingConfig, 'ports'>, env: NodeJS.ProcessEnv): string {
   const fromEnv = env.VAULT_ADDR?.trim();
   if (fromEnv) return fromEnv.replace(/\/+$/, '');
-  return `http://127.0.0.1:${config.ports.vault}`;
+  return ownVaultAddress(config);
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Check an address msting is about to send tokens or unseal keys to. Refuses what is not an
+ * http(s) URL, and plain http to a host other than this one (a token would cross the network in
+ * clear). Says whether it is the install's own Vault: only that one gets msting's stored tokens.
+ */
+export function checkVaultAddress(address: string, config: Pick<MstingConfig, 'ports'>): { own: boolean } {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new MstingError('USAGE', `VAULT_ADDR is not a URL: ${JSON.stringify(address.slice(0, 200))}`, {
+      hint: `unset VAULT_ADDR to use this install's Vault (${ownVaultAddress(config)}), or set it to https://HOST:PORT`,
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new MstingError('USAGE', `VAULT_ADDR must be an http:// or https:// URL (it is ${url.protocol}//...)`, {
+      hint: `unset VAULT_ADDR to use this install's Vault (${ownVaultAddress(config)})`,
+    });
+  }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new MstingError('USAGE', `VAULT_ADDR is plain http:// to ${url.host}, another host: tokens and unseal keys would cross the network unencrypted`, {
+      hint: `use https://${url.host}, or reach that Vault through an SSH tunnel to a 127.0.0.1 port; unset VAULT_ADDR for this install's own Vault`,
+    });
+  }
+  const own = new URL(ownVaultAddress(config));
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return { own: url.protocol === own.protocol && isLoopback(url.hostname) && port === own.port };
 }
 
 /** Said by every command that uses a dev-mode Vault. */
@@ -25,6 +65,8 @@ export interface VaultSession {
   settings: VaultSettings;
   /** Where the management token came from. */
   tokenSource: 'VAULT_TOKEN' | 'admin-token' | 'root-token' | null;
+  /** VAULT_ADDR names another Vault: msting's stored tokens were not used for it. */
+  foreignAddress: boolean;
   token: string | undefined;
 }
 
@@ -37,10 +79,13 @@ export interface OpenVaultInput {
 
 /**
  * Connect to the stack's Vault: address from VAULT_ADDR or ports.vault; the management token from
- * VAULT_TOKEN, else msting's admin token, else the root token while it is still kept.
+ * VAULT_TOKEN, else msting's admin token, else the root token while it is still kept. The stored
+ * tokens go to the install's own Vault only: when VAULT_ADDR names another listener, the token
+ * must come from VAULT_TOKEN.
  */
 export async function openVault(input: OpenVaultInput): Promise<VaultSession> {
   const address = vaultAddress(input.config, input.env);
+  const { own } = checkVaultAddress(address, input.config);
   const secretsDir = installLayout(input.home).secretsDir;
   const client = new VaultClient({ address, ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) });
   let token: string | undefined;
@@ -49,12 +94,14 @@ export async function openVault(input: OpenVaultInput): Promise<VaultSession> {
   if (fromEnv) {
     token = fromEnv;
     tokenSource = 'VAULT_TOKEN';
+  } else if (!own) {
+    token = undefined;
   } else if ((token = await readSecretFile(secretsDir, VAULT_FILES.adminToken))) {
     tokenSource = 'admin-token';
   } else if ((token = await readSecretFile(secretsDir, VAULT_FILES.rootToken))) {
     tokenSource = 'root-token';
   }
-  return { address, client, secretsDir, settings: input.config.vault, tokenSource, token };
+  return { address, client, secretsDir, settings: input.config.vault, tokenSource, foreignAddress: !own, token };
 }
 
 /**
@@ -62,6 +109,11 @@ export async function openVault(input: OpenVaultInput): Promise<VaultSession> {
  * them alive). Throws when there is no token, or Vault refuses it.
  */
 export async function managementClient(session: VaultSession): Promise<VaultClient> {
+  if (!session.token && session.foreignAddress) {
+    throw new VaultError('missing-token', `VAULT_ADDR (${session.address}) is not this install's Vault: msting sends its stored token only to its own Vault`, {
+      hint: 'export VAULT_TOKEN with a token for that Vault, or unset VAULT_ADDR to use this install\'s Vault',
+    });
+  }
   if (!session.token) {
     throw new VaultError('missing-token', `no Vault token: ${session.secretsDir}/${VAULT_FILES.adminToken} does not exist`, {
       hint: VAULT_HINTS['missing-token'],

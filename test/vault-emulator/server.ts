@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -100,6 +100,8 @@ interface Barrier {
   tokens: Record<string, TokenEntry>;
   roles: Record<string, Role>;
   secretIds: Record<string, SecretId>;
+  /** Audit devices by path ("msting-file/"); absent in storage written before they existed. */
+  audits?: Record<string, { type: string; description: string; options: Record<string, string> }>;
 }
 
 interface SealConfig {
@@ -432,6 +434,7 @@ export class VaultEmulator {
   private needsSudo(path: string, method: string, body: Record<string, unknown>): boolean {
     if (path === 'sys/seal') return true;
     if (path.startsWith('sys/auth/') && method !== 'GET') return true;
+    if (path === 'sys/audit' || path.startsWith('sys/audit/')) return true;
     if (path === 'auth/token/create' && body.no_parent === true) return true;
     return false;
   }
@@ -467,6 +470,7 @@ export class VaultEmulator {
       return { status: 204 };
     }
     if (path === 'sys/mounts' || path.startsWith('sys/mounts/')) return this.mounts(method, path.slice('sys/mounts'.length).replace(/^\//, ''), body);
+    if (path === 'sys/audit' || path.startsWith('sys/audit/')) return this.audits(method, path.slice('sys/audit'.length).replace(/^\//, ''), body);
     if (path === 'sys/auth' || path.startsWith('sys/auth/')) return this.auths(method, path.slice('sys/auth'.length).replace(/^\//, ''), body);
     if (path === 'sys/policies/acl' || path.startsWith('sys/policies/acl/')) return this.policies(method, list, path.slice('sys/policies/acl'.length).replace(/^\//, ''), body, 'policy');
     if (path === 'sys/policy' || path.startsWith('sys/policy/')) return this.policies(method, list, path.slice('sys/policy'.length).replace(/^\//, ''), body, 'rules');
@@ -658,6 +662,46 @@ export class VaultEmulator {
       const m = barrier.mounts[mountPath];
       if (!m) throw badRequest(`No secret engine mount at ${mountPath}`);
       return ok({ type: m.type, description: m.description, accessor: m.accessor, options: m.options });
+    }
+    throw methodNotAllowed();
+  }
+
+  /**
+   * Audit devices. Like Vault, a `file` device is refused unless its file can be opened for
+   * appending (Vault's "sanity check failed on audit device"); `stdout` and `discard` always work.
+   */
+  private audits(method: string, sub: string, body: Record<string, unknown>): { status: number; body?: unknown } {
+    const barrier = this.barrier as Barrier;
+    const audits = (barrier.audits ??= {});
+    if (sub === '') {
+      if (method !== 'GET') throw methodNotAllowed();
+      const data: Record<string, unknown> = {};
+      for (const [p, a] of Object.entries(audits)) data[p] = { type: a.type, description: a.description, options: a.options, path: p };
+      return ok({ ...data, data });
+    }
+    const devicePath = `${sub.replace(/\/+$/, '')}/`;
+    if (method === 'POST' || method === 'PUT') {
+      if (audits[devicePath]) throw badRequest(`path already in use`);
+      const type = String(body.type ?? '');
+      if (type !== 'file') throw badRequest(`unknown backend type: "${type}"`);
+      const options = Object.fromEntries(Object.entries((body.options ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      const filePath = options.file_path ?? options.path ?? '';
+      if (filePath === '') throw badRequest('file_path is required');
+      if (filePath !== 'stdout' && filePath !== 'discard') {
+        try {
+          appendFileSync(filePath, '', { mode: 0o600 });
+        } catch (err) {
+          throw badRequest(`sanity check failed on audit device: open ${filePath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+        }
+      }
+      audits[devicePath] = { type, description: String(body.description ?? ''), options };
+      this.persist();
+      return { status: 204 };
+    }
+    if (method === 'DELETE') {
+      delete audits[devicePath];
+      this.persist();
+      return { status: 204 };
     }
     throw methodNotAllowed();
   }

@@ -231,4 +231,25 @@ describe.skipIf(missing !== undefined)('setup-ssl against the Pebble ACME test C
     expect(parseJson(r.stdout).result).toMatchObject({ kind: 'acme', account_created: false });
     expect(await readFile(join(home, 'certs', 'server.crt'), 'utf8')).not.toBe(before);
   });
+
+  it('setup-ssl --renew does nothing while the certificate is far from its end, and orders again once it is due', async () => {
+    expect((await stat(join(home, 'secrets', 'acme-renewal.json'))).mode & 0o777).toBe(0o600);
+    const before = await readFile(join(home, 'certs', 'server.crt'), 'utf8');
+    const idle = await msting(['setup-ssl', '--renew', '--json']);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(parseJson(idle.stdout).result).toMatchObject({ kind: 'acme', domain, renewed: false });
+    expect(await readFile(join(home, 'certs', 'server.crt'), 'utf8')).toBe(before);
+    const plain = await msting(['setup-ssl', '--renew']);
+    expect(plain.stdout).toMatch(new RegExp(`no renewal due: the certificate for ${domain.replace(/\./g, '\\.')} is valid until \\d{4}-\\d{2}-\\d{2}`));
+
+    // A certificate 5 days from its end is due.
+    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+    ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(home, 'certs', 'server.key'), '-out', join(home, 'certs', 'server.crt'), '-days', '5', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`]);
+    const due = await msting(['setup-ssl', '--renew', '--json']);
+    expect(due.code, `${due.stderr}\n--- pebble ---\n${logs.get('pebble')}`).toBe(0);
+    expect(parseJson(due.stdout).result).toMatchObject({ kind: 'acme', domain, renewed: true, account_created: false });
+    const leaf = new X509Certificate((await readFile(join(home, 'certs', 'server.crt'), 'utf8')).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0]);
+    expect(new Date(leaf.validTo).getTime() - Date.now()).toBeGreaterThan(30 * 86_400_000);
+    expect(leaf.issuer).not.toContain(`CN=${domain}`);
+  });
 });

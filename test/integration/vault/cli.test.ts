@@ -1,6 +1,8 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -59,10 +61,17 @@ interface Run {
   stderr: string;
 }
 
-function msting(home: string, args: string[], input?: string, onSpawn?: (child: ChildProcess) => Promise<void>): Promise<Run> {
+/** The install's own Vault is the emulator: config.yml publishes Vault on its port. */
+async function writeConfig(home: string): Promise<void> {
+  await mkdir(join(home, 'conf'), { recursive: true });
+  await writeFile(join(home, 'conf', 'config.yml'), `ports:\n  vault: ${port}\n`);
+}
+
+async function msting(home: string, args: string[], input?: string, onSpawn?: (child: ChildProcess) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  await writeConfig(home);
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [cli, '--home', home, ...args], {
-      env: { ...process.env, VAULT_ADDR: `http://127.0.0.1:${port}`, VAULT_TOKEN: '', NO_COLOR: '1', CI: '1' },
+      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -199,5 +208,46 @@ describe('vault commands, built CLI, emulator process', () => {
     const fresh = await msting(home, ['unseal']);
     expect(fresh.code).toBe(5);
     expect(fresh.stderr).toMatch(/not initialized[\s\S]*msting vault init/);
+  });
+
+  it('the stored admin token goes only to the install\'s own Vault; plain http to another host is refused', async () => {
+    home = join(work, 'e');
+    storage = join(work, 'e-storage');
+    port = 0;
+    await startVault(storage);
+    expect((await msting(home, ['vault', 'init'])).code).toBe(0);
+    const adminToken = (await readFile(join(home, 'secrets', 'vault-admin-token'), 'utf8')).trim();
+
+    // Another listener on this host that records every token sent to it.
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(String(req.headers['x-vault-token'] ?? ''));
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"errors":["permission denied"]}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    const otherAddr = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const list = await msting(home, ['vault-secret', 'list'], undefined, undefined, { VAULT_ADDR: otherAddr });
+      expect(list.code).toBe(5);
+      expect(list.stderr).toMatch(/not this install's Vault[\s\S]*hint: export VAULT_TOKEN/);
+      expect(seen.filter((t) => t !== '')).toEqual([]);
+      expect(list.stdout + list.stderr).not.toContain(adminToken);
+
+      // A token from the environment is the operator's choice: that one is sent.
+      const withEnv = await msting(home, ['vault-secret', 'list'], undefined, undefined, { VAULT_ADDR: otherAddr, VAULT_TOKEN: 'token-for-the-other-vault' });
+      expect(withEnv.code).toBe(5);
+      expect(seen).toContain('token-for-the-other-vault');
+      expect(seen).not.toContain(adminToken);
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+
+    // The own Vault, named through VAULT_ADDR as localhost, still gets the stored token.
+    const own = await msting(home, ['vault-secret', 'list'], undefined, undefined, { VAULT_ADDR: `http://localhost:${port}` });
+    expect(own.code, own.stderr).toBe(0);
+
+    const cleartext = await msting(home, ['vault-secret', 'list'], undefined, undefined, { VAULT_ADDR: 'http://192.0.2.10:8200', VAULT_TOKEN: 'x' });
+    expect(cleartext.code).toBe(2);
+    expect(cleartext.stderr).toMatch(/plain http:\/\/ to 192\.0\.2\.10:8200, another host[\s\S]*hint: use https:\/\//);
   });
 });

@@ -34,6 +34,22 @@ describe('vault emulator', () => {
     expect(() => parsePolicy('path "x" { capabilities = ["fly"] }')).toThrow(/invalid capability/);
   });
 
+  it('ACL: a trailing * is a plain string prefix, as in Vault (it crosses segments, it is not a segment glob)', () => {
+    const rules = parsePolicy(`
+      path "sys/policies/acl/msting-svc-*" { capabilities = ["update"] }
+      path "sys/policies/acl/msting-admin" { capabilities = ["read"] }
+      path "auth/approle/role/msting-*" { capabilities = ["update"] }
+    `);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/msting-svc-app')]).toEqual(['update']);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/msting-svc-')]).toEqual(['update']);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/msting-admin')]).toEqual(['read']);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/msting-svc')]).toEqual([]);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/msting-adminx')]).toEqual([]);
+    expect([...capabilitiesFor(rules, 'sys/policies/acl/MSTING-SVC-app')]).toEqual([]);
+    expect([...capabilitiesFor(rules, 'auth/approle/role/msting-app/secret-id')]).toEqual(['update']);
+    expect([...capabilitiesFor(rules, 'auth/approle/role/other')]).toEqual([]);
+  });
+
   it('sys/health codes follow Vault, with the query overrides', async () => {
     const started = await startVaultEmulator();
     emulator = started.emulator;

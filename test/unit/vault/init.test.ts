@@ -1,4 +1,4 @@
-import { readFile, stat, readdir } from 'node:fs/promises';
+import { mkdir, readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initVault } from '../../../src/vault/init.js';
@@ -92,5 +92,28 @@ describe('initVault', () => {
     const result = await initVault({ client: h.client, settings: vaultSettings({ shares: 1, threshold: 1 }), secretsDir: h.secretsDir });
     expect(result.shares).toBe(1);
     expect(result.warnings.join()).toMatch(/single unseal key/);
+  });
+
+  it('enables Vault\'s file audit device once; a file Vault cannot open is a warning, not a failed init', async () => {
+    h = await harness();
+    const auditFile = join(h.home, 'vault-logs', 'audit.log');
+    await mkdir(join(h.home, 'vault-logs'));
+    const steps: string[] = [];
+    const first = await initVault({ client: h.client, settings: vaultSettings(), secretsDir: h.secretsDir, auditFile, onStep: (s) => steps.push(s.message) });
+    expect(first.warnings).toEqual([]);
+    expect(steps).toContain(`enabled Vault's file audit device (${auditFile})`);
+    const admin = h.client.withToken((await readFile(join(h.secretsDir, VAULT_FILES.adminToken), 'utf8')).trim());
+    expect(await admin.auditDevices()).toMatchObject({ 'msting-file/': { type: 'file', options: { file_path: auditFile } } });
+    await initVault({ client: h.client, settings: vaultSettings(), secretsDir: h.secretsDir, auditFile });
+    expect(h.emulator.requests.filter((r) => r.method === 'PUT' && r.path === '/v1/sys/audit/msting-file')).toHaveLength(1);
+
+    const other = await harness();
+    try {
+      const result = await initVault({ client: other.client, settings: vaultSettings(), secretsDir: other.secretsDir, auditFile: join(other.home, 'missing-volume', 'audit.log') });
+      expect(result.warnings.join('\n')).toMatch(/could not open its audit log .*missing-volume\/audit\.log.*mounts a writable volume at/);
+      expect(result.secretsCreated).toHaveLength(SECRET_SPECS.length);
+    } finally {
+      await other.cleanup();
+    }
   });
 });

@@ -9,7 +9,10 @@ import { generateSecret } from '../../../src/vault/generate.js';
 import { initVault } from '../../../src/vault/init.js';
 import { keysStatus, rotateKeys, planRotation, encryptionKey } from '../../../src/vault/keys.js';
 import { KV_MOUNT, servicePolicy } from '../../../src/vault/policies.js';
-import { readProviderSecret, setProviderSecret, deleteProviderSecret, listProviderSecrets } from '../../../src/vault/providers.js';
+import { readProviderSecret, setProviderSecret, deleteProviderSecret, listProviderSecrets, MAX_SECRET_BYTES, secretTooLarge } from '../../../src/vault/providers.js';
+import { readAll } from '../../../src/vault/input.js';
+import { MstingError } from '../../../src/errors.js';
+import { Readable } from 'node:stream';
 import { ensureStackSecrets, loadSecretsProvider } from '../../../src/vault/stack-secrets.js';
 import { vaultStatus } from '../../../src/vault/status.js';
 import { serviceTokenFile, VAULT_FILES, readStoredShares } from '../../../src/vault/store.js';
@@ -226,6 +229,30 @@ describe('secrets', () => {
     expect(await readProviderSecret(admin, 'huggingface')).toBeUndefined();
     expect(await deleteProviderSecret(admin, 'huggingface')).toBe(false);
     await expect(setProviderSecret(admin, 'Bad Name', 'x')).rejects.toThrow(/not a provider name/);
+  });
+
+  it('vault-secret set refuses a value over 16 KiB (exit 2) and writes nothing; an endless pipe is cut off', async () => {
+    const { admin } = await initialized();
+    await setProviderSecret(admin, 'openai', 'k'.repeat(MAX_SECRET_BYTES));
+    expect(await readProviderSecret(admin, 'openai')).toHaveLength(16 * 1024);
+    const before = h.emulator.requests.length;
+    const err = await setProviderSecret(admin, 'anthropic', 'k'.repeat(MAX_SECRET_BYTES + 1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MstingError);
+    expect((err as MstingError).exitCode).toBe(2);
+    expect((err as MstingError).message).toMatch(/16385 bytes; the limit is 16 KiB .*nothing was stored/);
+    expect(h.emulator.requests.slice(before)).toEqual([]);
+    expect(await readProviderSecret(admin, 'anthropic')).toBeUndefined();
+
+    let produced = 0;
+    const endless = new Readable({
+      read() {
+        produced += 4096;
+        this.push(Buffer.alloc(4096, 0x61));
+      },
+    });
+    const cut = await readAll(endless, undefined, { bytes: MAX_SECRET_BYTES + 2, tooLarge: secretTooLarge }).catch((e: unknown) => e);
+    expect((cut as MstingError).message).toMatch(/over 16384 bytes/);
+    expect(produced).toBeLessThan(1024 * 1024);
   });
 });
 
