@@ -175,6 +175,7 @@ export const GRAFANA_PROVISIONING_FILES = [
 
 const VOLUMES: Record<string, string> = {
   vault_data: 'Vault file storage (every secret)',
+  vault_logs: "Vault's audit log (every request, values hashed)",
   postgres_data: 'PostgreSQL data (app, kratos, messaging, knowledge databases)',
   redis_data: 'Redis data',
   app_home: "the app's home: its installation id and the state it keeps there",
@@ -348,12 +349,16 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ports: [port(config, 'vault', 8200)],
         // Sealed (exit 2) counts as up: unsealing is msting's next step, not a failure.
         health: shellHealth('vault status >/dev/null 2>&1; rc=$?; [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]'),
-        mounts: config.vault.mode === 'server' ? [volume('vault_data', '/vault/file'), configMount('vault', 'vault.json', '/vault/config/vault.json')] : [],
+        // The file audit device (enabled by `vault init`) writes /vault/logs/audit.log: kept on a volume.
+        mounts:
+          config.vault.mode === 'server'
+            ? [volume('vault_data', '/vault/file'), volume('vault_logs', '/vault/logs'), configMount('vault', 'vault.json', '/vault/config/vault.json')]
+            : [],
         configFiles: config.vault.mode === 'server' ? [serviceConfigPath('vault', 'vault.json')] : [],
         command: config.vault.mode === 'server' ? ['server'] : ['server', '-dev', '-dev-listen-address=0.0.0.0:8200'],
         // The entrypoint fixes volume ownership, then drops to the vault user.
         capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'],
-        tmpfs: ['/tmp', '/vault/logs'],
+        tmpfs: config.vault.mode === 'server' ? ['/tmp'] : ['/tmp', '/vault/logs'],
       };
     case 'db':
       return {
