@@ -53,6 +53,7 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
   { id: 'app.flask', path: 'app/flask', key: 'secret_key', description: 'Flask session secret key', generator: { alphabet: 'hex', length: 64 }, consumers: ['app'] },
   { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Field encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
   { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'Token services present to each other', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'messaging', 'knowledge', 'chatbot'] },
+  { id: 'mailpit.ui', path: 'mailpit/ui', key: 'password', description: 'Mailpit web UI password (user sting): it shows every sign-in code', generator: pw, consumers: ['mailpit'] },
   { id: 'grafana.admin', path: 'grafana/admin', key: 'password', description: 'Grafana admin password', generator: pw, consumers: ['grafana'] },
   { id: 'grafana.secret_key', path: 'grafana/admin', key: 'secret_key', description: 'Grafana secret key', generator: pw, consumers: ['grafana'] },
   { id: 'backup.key', path: 'backup/key', key: 'key', description: 'Backup encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: [] },
