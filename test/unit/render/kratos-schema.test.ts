@@ -218,6 +218,20 @@ describe('identity schema', () => {
     return ajv.compile(schema);
   }
 
+  it("is an identity schema Kratos v1.3.0 loads (its identity meta-schema), and a wrong credential key is not", () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema(readJson('identity_extension.schema.json'));
+    const meta = ajv.compile(readJson('identity_meta.schema.json'));
+    const schema = JSON.parse(render(makeConfig(), 'default').files.get(serviceConfigPath('kratos', 'identity.schema.json'))!.content) as {
+      properties: { traits: { properties: { email: Record<string, { credentials: Record<string, unknown> }> } } };
+    };
+    expect(meta(schema), JSON.stringify(meta.errors)).toBe(true);
+    const broken = structuredClone(schema);
+    broken.properties.traits.properties.email['ory.sh/kratos']!.credentials.passkey = { identifier: true };
+    expect(meta(broken)).toBe(false);
+  });
+
   it("accepts the traits STING-CE's app and admin tools write", () => {
     const valid = compileIdentity();
     const identity = {
