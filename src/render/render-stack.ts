@@ -105,7 +105,8 @@ export function renderStack(input: RenderInput): RenderedStack {
     add(serviceConfigPath('kratos', 'identity.schema.json'), renderIdentitySchema(config));
   }
   if (has('frontend')) {
-    const upstreams = { knowledge: has('knowledge'), chatbot: has('chatbot'), mailpit: has('mailpit') };
+    // Mailpit shows every sign-in code: the frontend routes to it only once its password exists.
+    const upstreams = { knowledge: has('knowledge'), chatbot: has('chatbot'), mailpit: has('mailpit') && input.secrets.get('mailpit.ui') !== undefined };
     add(serviceConfigPath('frontend', 'nginx.conf'), renderFrontendNginx(config, upstreams));
     add(serviceConfigPath('frontend', 'env.js'), renderFrontendEnvJs(config, upstreams));
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderFrontendEnvJs, renderFrontendNginx } from '../../../src/render/frontend-nginx.js';
 import { envFilePath, serviceConfigPath } from '../../../src/stack/plan.js';
+import { mapSecretsProvider } from '../../../src/stack/secrets.js';
 import { makeConfig, render } from './fixtures.js';
 
 /** The body of the `location` block whose arguments are exactly `args`, or undefined. */
@@ -108,6 +109,13 @@ describe('frontend, kratos and mailpit in the plan', () => {
     expect(env.mode).toBe(0o600);
     expect(env.content).toContain("MP_WEBROOT='/mailpit'");
     expect(env.content).toContain("MP_UI_AUTH='sting:fake-mailpit-ui'");
+  });
+
+  it('routes /mailpit/ only once Mailpit has its password', () => {
+    const withoutPassword = render(makeConfig(), 'default', { secrets: mapSecretsProvider({}) });
+    expect(withoutPassword.files.get(serviceConfigPath('frontend', 'nginx.conf'))!.content).not.toContain('/mailpit/');
+    expect(withoutPassword.pendingSecrets.map((p) => p.id)).toContain('mailpit.ui');
+    expect(stack.files.get(serviceConfigPath('frontend', 'nginx.conf'))!.content).toContain('location /mailpit/ {');
   });
 
   it('points the services at Kratos over https', () => {
