@@ -21,8 +21,8 @@ export interface SetupSslOptions {
 /**
  * `msting setup-ssl`: without --domain, a local certificate authority and a certificate for the
  * configured host name, localhost and the loopback addresses; with --domain and --email, a
- * Let's Encrypt certificate by HTTP-01. Either way the files land in certs/ (keys 0600), and a
- * running frontend is restarted to serve them.
+ * Let's Encrypt certificate by HTTP-01. Either way the files land in certs/ (keys 0600), and the
+ * running services that serve them (the frontend, Kratos) are restarted.
  */
 export async function run(options: SetupSslOptions, ctx: Context, acme: AcmeClient = createAcmeClient()): Promise<number> {
   const { out } = ctx;
@@ -75,24 +75,29 @@ export async function run(options: SetupSslOptions, ctx: Context, acme: AcmeClie
       if (!options.renew || r.caCreated) out.print(trustNote(r.paths.caCert).join('\n'));
     }
   }
-  const restarted = await restartFrontend(ctx, config.project.name, config.stop_timeout, result.kind === 'acme' || result.certificate_created === true);
-  if (out.json) out.result({ ...result, frontend_restarted: restarted });
-  else if (restarted) out.info('restarted the frontend to serve the new certificate');
+  const restarted = await restartTlsServices(ctx, config.project.name, config.stop_timeout, result.kind === 'acme' || result.certificate_created === true);
+  if (out.json) out.result({ ...result, frontend_restarted: restarted.includes('frontend'), restarted });
+  else if (restarted.length > 0) out.info(`restarted ${restarted.join(' and ')} to serve the new certificate`);
   return ExitCode.ok;
 }
 
-/** nginx reads its certificate at start: restart a running frontend after a change. */
-async function restartFrontend(ctx: Context, project: string, timeoutS: number, changed: boolean): Promise<boolean> {
-  if (!changed) return false;
+/** Services that serve the install's certificate; each reads it at start. */
+const TLS_SERVICES = ['frontend', 'kratos'];
+
+/** Restart the running services that serve the certificate after a change; the ones restarted. */
+async function restartTlsServices(ctx: Context, project: string, timeoutS: number, changed: boolean): Promise<string[]> {
+  if (!changed) return [];
   const engine = createDockerEngine(ctx.env);
+  const restarted: string[] = [];
   try {
-    const frontend = (await engine.listContainers(project)).find((c) => c.service === 'frontend' && c.state === 'running');
-    if (!frontend) return false;
-    await engine.stopContainer(frontend.id, timeoutS);
-    await engine.startContainer(frontend.id);
-    return true;
+    const running = (await engine.listContainers(project)).filter((c) => TLS_SERVICES.includes(c.service) && c.state === 'running');
+    for (const container of running) {
+      await engine.stopContainer(container.id, timeoutS);
+      await engine.startContainer(container.id);
+      restarted.push(container.service);
+    }
   } catch {
-    ctx.out.warn('could not restart the frontend; run `msting restart frontend` to serve the new certificate');
-    return false;
+    ctx.out.warn(`could not restart ${TLS_SERVICES.join(' and ')}; run \`msting restart ${TLS_SERVICES.join(' ')}\` to serve the new certificate`);
   }
+  return restarted.sort();
 }

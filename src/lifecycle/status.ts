@@ -3,7 +3,7 @@ import type { ContainerDetails, ContainerInfo } from '../docker/engine.js';
 import { gatewayUpstreams, serviceStates, type GatewayUpstreams } from '../gateway/upstreams.js';
 import type { GatewayPlan } from '../gateway/plan.js';
 import type { StackPlan } from '../stack/plan.js';
-import { derivePublicUrls } from '../stack/urls.js';
+import { MAILPIT_BROWSER_PATH, derivePublicUrls } from '../stack/urls.js';
 
 /**
  * `status`: every service of the profile, running or not, from one list call to the engine.
@@ -104,7 +104,8 @@ export function statusUrls(config: MstingConfig, services: ReadonlySet<string>):
   return {
     frontend: services.has('frontend') ? urls.frontend : null,
     api: services.has('app') ? urls.api : null,
-    mailpit: services.has('mailpit') ? local(config.ports['mailpit-ui']) : null,
+    // Mailpit serves its UI under its web root (MP_WEBROOT), as the frontend proxies it.
+    mailpit: services.has('mailpit') ? `${local(config.ports['mailpit-ui'])}${MAILPIT_BROWSER_PATH}/` : null,
     grafana: services.has('grafana') ? local(config.ports.grafana) : null,
   };
 }

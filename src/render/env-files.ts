@@ -1,7 +1,7 @@
 import type { MstingConfig } from '../config/schema.js';
 import { DATABASE_NAMES, DATABASE_USERS, serviceTokenSecretId, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
 import { APP_HOME, CHATBOT_PORT, EXTERNAL_AI_PORT, MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
-import { derivePublicUrls, type PublicUrls } from '../stack/urls.js';
+import { MAILPIT_BROWSER_PATH, MAILPIT_UI_USER, derivePublicUrls, type PublicUrls } from '../stack/urls.js';
 import { formatEnvFile } from './env-format.js';
 
 /**
@@ -155,7 +155,14 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
       return;
     }
     case 'mailpit':
-      env.set('MP_DATABASE', '/data/mailpit.db').set('MP_SMTP_AUTH_ACCEPT_ANY', 'true').set('MP_SMTP_AUTH_ALLOW_INSECURE', 'true').set('TZ', 'UTC');
+      env
+        .set('MP_DATABASE', '/data/mailpit.db')
+        .set('MP_SMTP_AUTH_ACCEPT_ANY', 'true')
+        .set('MP_SMTP_AUTH_ALLOW_INSECURE', 'true')
+        .set('MP_WEBROOT', MAILPIT_BROWSER_PATH)
+        .set('TZ', 'UTC');
+      // The UI shows every sign-in code: it asks for a password, here and behind the frontend.
+      env.secret('mailpit.ui', 'MP_UI_AUTH', (pw) => `${MAILPIT_UI_USER}:${pw}`);
       return;
     case 'app':
       stingCommon(env, service);
@@ -192,15 +199,8 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
       if (service.vaultTokenFile) env.secret(serviceTokenSecretId(service.name), 'VAULT_TOKEN');
       return;
     case 'frontend':
-      env
-        .set('PUBLIC_URL', urls.frontend)
-        .set('STING_HOSTNAME', urls.hostname)
-        .set('REACT_APP_API_URL', urls.api)
-        .set('REACT_APP_KRATOS_PUBLIC_URL', urls.kratosBrowser)
-        .set('REACT_APP_KRATOS_BROWSER_URL', urls.kratosBrowser)
-        .set('REACT_APP_WEBAUTHN_RP_ID', urls.webauthnRpId)
-        .set('NODE_ENV', 'production')
-        .set('TZ', 'UTC');
+      // The React build's settings are in the rendered env.js; nginx reads only its config.
+      env.set('TZ', 'UTC');
       return;
     case 'messaging':
       stingCommon(env, service);

@@ -43,11 +43,14 @@ export const TMP_PATHS: NginxNode[] = [
   d('scgi_temp_path', '/tmp/scgi'),
 ];
 
-export const PROXY_HEADERS: NginxNode[] = [
+/** HTTP/1.1 to the upstream with the client's host, address and scheme. */
+export const PROXY_FORWARD_HEADERS: NginxNode[] = [
   d('proxy_http_version', '1.1'),
   d('proxy_set_header', 'Host', '$host'),
   d('proxy_set_header', 'X-Real-IP', '$remote_addr'),
   d('proxy_set_header', 'X-Forwarded-For', '$proxy_add_x_forwarded_for'),
   d('proxy_set_header', 'X-Forwarded-Proto', '$scheme'),
-  d('proxy_set_header', 'Connection', ''),
 ];
+
+/** The forward headers, with upstream connections kept alive (no `Connection: close`). */
+export const PROXY_HEADERS: NginxNode[] = [...PROXY_FORWARD_HEADERS, d('proxy_set_header', 'Connection', '')];

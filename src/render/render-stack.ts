@@ -9,7 +9,7 @@ import { RENDER_PATHS, envFilePath, planStack, serviceConfigPath, type StackPlan
 import type { SecretsProvider } from '../stack/secrets.js';
 import { renderComposeFile } from './compose.js';
 import { renderEnvFiles, type PendingSecret } from './env-files.js';
-import { renderFrontendNginx } from './frontend-nginx.js';
+import { renderFrontendEnvJs, renderFrontendNginx } from './frontend-nginx.js';
 import { renderGatewayNginx } from './gateway.js';
 import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
 import { renderGrafanaDashboardProvider, renderGrafanaDashboards, renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
@@ -106,7 +106,12 @@ export function renderStack(input: RenderInput): RenderedStack {
     add(serviceConfigPath('kratos', 'kratos.yml'), renderKratosConfig(config));
     add(serviceConfigPath('kratos', 'identity.schema.json'), renderIdentitySchema(config));
   }
-  if (has('frontend')) add(serviceConfigPath('frontend', 'nginx.conf'), renderFrontendNginx(config, { knowledge: has('knowledge'), chatbot: has('chatbot') }));
+  if (has('frontend')) {
+    // Mailpit shows every sign-in code: the frontend routes to it only once its password exists.
+    const upstreams = { knowledge: has('knowledge'), chatbot: has('chatbot'), mailpit: has('mailpit') && input.secrets.get('mailpit.ui') !== undefined };
+    add(serviceConfigPath('frontend', 'nginx.conf'), renderFrontendNginx(config, upstreams));
+    add(serviceConfigPath('frontend', 'env.js'), renderFrontendEnvJs(config, upstreams));
+  }
   if (has('llm-gateway')) {
     add(serviceConfigPath('llm-gateway', 'nginx.conf'), renderGatewayNginx(config, input.recommendation));
   }

@@ -16,6 +16,10 @@ import { STING_CE_PROJECT, planNetworks, stingCeName, type NetworkKey, type Netw
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES } from './secrets.js';
 import { formatSize, parseMemory } from './units.js';
 
+/** Kratos's config folder and the folder it reads the TLS certificate from, inside its container. */
+export const KRATOS_CONFIG_DIR = '/etc/config/kratos';
+export const KRATOS_CERTS_DIR = '/etc/certs';
+
 /**
  * The stack as data: which services a profile runs, with image, ports, dependencies, health
  * check, mounts, secrets and limits. Pure: config + recommendation + profile in, plan out.
@@ -325,6 +329,13 @@ function port(config: MstingConfig, key: PortKey, target: number, isPublic = fal
 const healthy = (service: string) => ({ service, condition: 'service_healthy' as const });
 const NGINX_TMPFS = ['/tmp', '/var/cache/nginx', '/var/run'];
 const LOG_MOUNT = volume('sting_logs', '/var/log/sting');
+const kratosConfigMounts = (): MountPlan[] => [
+  configMount('kratos', 'kratos.yml', `${KRATOS_CONFIG_DIR}/kratos.yml`),
+  configMount('kratos', 'identity.schema.json', `${KRATOS_CONFIG_DIR}/identity.schema.json`),
+];
+
+/** Where the React build reads its runtime settings (`window.env`). */
+export const FRONTEND_ENV_JS = '/usr/share/nginx/html/env.js';
 
 function draftFixed(name: string, ctx: Ctx): Draft {
   const { config } = ctx;
@@ -398,9 +409,9 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ...base,
         dependsOn: [healthy('db')],
         health: null,
-        mounts: [configMount('kratos', 'kratos.yml', '/etc/config/kratos/kratos.yml'), configMount('kratos', 'identity.schema.json', '/etc/config/kratos/identity.schema.json')],
+        mounts: kratosConfigMounts(),
         configFiles: [serviceConfigPath('kratos', 'kratos.yml'), serviceConfigPath('kratos', 'identity.schema.json')],
-        command: ['migrate', 'sql', '-e', '--yes', '--config', '/etc/config/kratos/kratos.yml'],
+        command: ['migrate', 'sql', '-e', '--yes', '--config', `${KRATOS_CONFIG_DIR}/kratos.yml`],
         restart: 'no',
       };
     case 'kratos': {
@@ -410,16 +421,22 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         ...base,
         ports: [port(config, 'kratos', 4433), port(config, 'kratos-admin', 4434)],
         dependsOn: deps,
-        health: shellHealth('wget -q -O /dev/null http://127.0.0.1:4434/health/ready || exit 1'),
-        mounts: [configMount('kratos', 'kratos.yml', '/etc/config/kratos/kratos.yml'), configMount('kratos', 'identity.schema.json', '/etc/config/kratos/identity.schema.json')],
+        // Both ports serve TLS (STING-CE's app calls https://kratos:4433 and :4434).
+        health: shellHealth('wget -q -O /dev/null --no-check-certificate https://127.0.0.1:4434/health/ready || exit 1'),
+        mounts: [...kratosConfigMounts(), bind(RENDER_PATHS.certsDir, KRATOS_CERTS_DIR)],
         configFiles: [serviceConfigPath('kratos', 'kratos.yml'), serviceConfigPath('kratos', 'identity.schema.json')],
-        command: ['serve', 'all', '--config', '/etc/config/kratos/kratos.yml', '--watch-courier'],
+        command: ['serve', 'all', '--config', `${KRATOS_CONFIG_DIR}/kratos.yml`, '--watch-courier'],
+        // The TLS key is the install's (mode 0600, owned by root): read as uid 0, with every
+        // capability dropped, as the frontend's nginx master reads it. The image's user (10000)
+        // could not open it.
+        user: '0:0',
       };
     }
     case 'mailpit':
       return {
         ...base,
         ports: [port(config, 'mailpit', 1025), port(config, 'mailpit-ui', 8025)],
+        // `readyz` follows MP_WEBROOT, so it asks /mailpit/readyz, outside the UI's password.
         health: health(['CMD', '/mailpit', 'readyz']),
         mounts: [volume('mailpit_data', '/data')],
       };
@@ -434,14 +451,24 @@ function draftFixed(name: string, ctx: Ctx): Draft {
         mounts: [volume('app_home', APP_HOME), bind(RENDER_PATHS.certsDir, '/app/certs'), bind(RENDER_PATHS.certsDir, `${APP_HOME}/.sting/certs`), LOG_MOUNT],
       };
     case 'frontend': {
-      const upstreams = ['app', 'kratos', 'knowledge', 'chatbot'].filter((s) => ctx.services.has(s));
+      const upstreams = ['app', 'kratos', 'knowledge', 'chatbot', 'mailpit'].filter((s) => ctx.services.has(s));
       return {
         ...base,
         ports: [port(config, 'frontend', 8443, true)],
         dependsOn: upstreams.map(healthy),
         health: shellHealth('wget -q -O /dev/null --no-check-certificate https://127.0.0.1:8443/health || exit 1'),
-        mounts: [configMount('frontend', 'nginx.conf', '/etc/nginx/nginx.conf'), bind(RENDER_PATHS.certsDir, '/etc/nginx/certs')],
-        configFiles: [serviceConfigPath('frontend', 'nginx.conf')],
+        mounts: [
+          configMount('frontend', 'nginx.conf', '/etc/nginx/nginx.conf'),
+          // What the image's entrypoint scripts would write into the read-only web root at start
+          // (40-update-env.sh: env.js), rendered by msting instead.
+          configMount('frontend', 'env.js', FRONTEND_ENV_JS),
+          bind(RENDER_PATHS.certsDir, '/etc/nginx/certs'),
+        ],
+        configFiles: [serviceConfigPath('frontend', 'nginx.conf'), serviceConfigPath('frontend', 'env.js')],
+        // nginx itself, not the image's /docker-entrypoint.sh: its scripts rewrite files under
+        // /usr/share/nginx/html, which stays read-only here (see docs/sting-ce.md, frontend).
+        entrypoint: ['nginx'],
+        command: ['-g', 'daemon off;'],
         // The master reads the TLS key as root, then runs workers as the nginx user.
         capAdd: ['CHOWN', 'SETGID', 'SETUID'],
         tmpfs: NGINX_TMPFS,
@@ -611,7 +638,7 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
 }
 
 /** Dependencies a service uses when they run, without pulling them into a profile. */
-const SOFT_DEPENDENCIES: Record<string, string[]> = { frontend: ['chatbot'], kratos: ['mailpit'] };
+const SOFT_DEPENDENCIES: Record<string, string[]> = { frontend: ['chatbot', 'mailpit'], kratos: ['mailpit'] };
 
 /** Fixed services plus every running model, each with the services it needs. */
 function dependencyGraph(config: MstingConfig, recommendation: Recommendation, modelsDir: string): Map<string, string[]> {

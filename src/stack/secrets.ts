@@ -56,6 +56,7 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
   { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Honey Reserve master key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
   // The app and the chatbot send it as X-API-Key (STING_SERVICE_API_KEY); the knowledge service accepts it (KNOWLEDGE_SYSTEM_API_KEY).
   { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'API key services present to the knowledge service', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'knowledge', 'chatbot'] },
+  { id: 'mailpit.ui', path: 'mailpit/ui', key: 'password', description: 'Mailpit web UI password (user sting): it shows every sign-in code', generator: pw, consumers: ['mailpit'] },
   { id: 'grafana.admin', path: 'grafana/admin', key: 'password', description: 'Grafana admin password', generator: pw, consumers: ['grafana'] },
   { id: 'grafana.secret_key', path: 'grafana/admin', key: 'secret_key', description: 'Grafana secret key', generator: pw, consumers: ['grafana'] },
   { id: 'backup.key', path: 'backup/key', key: 'key', description: 'Backup encryption key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: [] },

@@ -8,11 +8,18 @@ export interface PublicUrls {
   hostname: string;
   /** The frontend, the single ingress: `https://host[:port]`. */
   frontend: string;
-  /** Kratos public API as the browser reaches it, through the frontend. */
+  /**
+   * Kratos public API as the browser reaches it, through the frontend (`/.ory`). The React UI
+   * calls this; Kratos's own `serve.public.base_url` is the bare frontend origin, because the UI
+   * turns every absolute Kratos URL into `/.ory<path>` itself.
+   */
   kratosBrowser: string;
   /** The API as the browser reaches it, through the frontend. */
   api: string;
-  /** Kratos inside the private network. */
+  /**
+   * Kratos inside the private network. HTTPS, as STING-CE's app calls it (some of its calls are
+   * hard-coded to https://kratos:4433 and https://kratos:4434).
+   */
   kratosPublicInternal: string;
   kratosAdminInternal: string;
   /** WebAuthn relying-party id: the bare host name. */
@@ -27,6 +34,15 @@ export interface PublicUrls {
 
 /** Path under the frontend where Kratos's public API is proxied. */
 export const KRATOS_BROWSER_PATH = '/.ory';
+
+/** Kratos's two listeners inside the stack network; both serve TLS from the stack's certificate. */
+export const KRATOS_PUBLIC_INTERNAL = 'https://kratos:4433';
+export const KRATOS_ADMIN_INTERNAL = 'https://kratos:4434';
+
+/** Path under the frontend where Mailpit's web UI is proxied (Mailpit's `MP_WEBROOT`). */
+export const MAILPIT_BROWSER_PATH = '/mailpit';
+/** User name of Mailpit's web UI; its password is the Vault secret `mailpit/ui#password`. */
+export const MAILPIT_UI_USER = 'sting';
 
 function isIpLike(host: string): boolean {
   return /^\d+(\.\d+){3}$/.test(host) || host.includes(':');
@@ -46,8 +62,8 @@ export function derivePublicUrls(config: MstingConfig): PublicUrls {
     frontend,
     kratosBrowser: `${frontend}${KRATOS_BROWSER_PATH}`,
     api: `${frontend}/api`,
-    kratosPublicInternal: 'http://kratos:4433',
-    kratosAdminInternal: 'http://kratos:4434',
+    kratosPublicInternal: KRATOS_PUBLIC_INTERNAL,
+    kratosAdminInternal: KRATOS_ADMIN_INTERNAL,
     webauthnRpId: host,
     webauthnOrigin: frontend,
     cookieDomain: host === 'localhost' || isIpLike(host) ? null : host,

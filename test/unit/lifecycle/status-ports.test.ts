@@ -27,7 +27,7 @@ describe('status', () => {
     expect(report.services.find((s) => s.service === 'kratos-migrate')).toMatchObject({ job: true, ok: true, exit_code: 0 });
     expect(report.services.find((s) => s.service === 'db')?.ports).toEqual([{ key: 'db', host_ip: '127.0.0.1', host_port: 15433, container_port: 5432, protocol: 'tcp' }]);
     expect(report.healthy).toBe(false);
-    expect(report.urls).toEqual({ frontend: 'https://localhost:3010', api: 'https://localhost:3010/api', mailpit: 'http://127.0.0.1:5051', grafana: null });
+    expect(report.urls).toEqual({ frontend: 'https://localhost:3010', api: 'https://localhost:3010/api', mailpit: 'http://127.0.0.1:5051/mailpit/', grafana: null });
   });
 
   it('a failed job, an unhealthy service and a stopped one are not ok; only they are inspected', () => {
