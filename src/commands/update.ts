@@ -9,6 +9,7 @@ import { ExitCode, MstingError } from '../errors.js';
 import { cpuFallbackRecommendation } from '../hardware/types.js';
 import { buildImage, buildRecipe } from '../install/images.js';
 import { openRunLog } from '../install/run-log.js';
+import { readStingSchema } from '../install/source-tree.js';
 import { readState } from '../install/state.js';
 import { profileRunsModels } from '../install/flow.js';
 import { installLayout, modelsDir } from '../layout.js';
@@ -51,7 +52,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
   let vaultProblem: string | null = null;
   const secrets = await renderSecretsFromVault(config, ctx, (reason) => (vaultProblem = reason));
-  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: modelsDir(ctx.env, process.platform, homedir()) });
+  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: modelsDir(ctx.env, process.platform, homedir()), schema: await readStingSchema(config) });
   const stack = rendered.plan;
   if (options.services.length > 0) checkServiceNames(stackGraph(stack), options.services, profile);
   const previous = await readPreviousRender(ctx.home, stack);

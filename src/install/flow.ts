@@ -101,7 +101,7 @@ export function profileRunsModels(config: MstingConfig, profile: string): boolea
 
 /** The plan of the profile without probing anything (for fingerprints and --dry-run). */
 export function quickPlan(config: MstingConfig, profile: string, env: NodeJS.ProcessEnv): StackPlan {
-  const rendered = renderStack({ config, recommendation: cpuFallbackRecommendation(config.llm.models), profile, secrets: NO_SECRETS, modelsDir: modelsDir(env, process.platform, homedir()) });
+  const rendered = renderStack({ config, recommendation: cpuFallbackRecommendation(config.llm.models), profile, secrets: NO_SECRETS, modelsDir: modelsDir(env, process.platform, homedir()), schema: null });
   return rendered.plan;
 }
 
@@ -343,7 +343,8 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
       async verify() {
         // Every secret readable from Vault, and the env files on disk exactly what a render with them gives.
         const provider = await vaultSecrets();
-        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir });
+        // Only the env files are compared, and the schema SQL is in none of them.
+        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir, schema: null });
         if (rendered.pendingSecrets.length > 0) return false;
         for (const [path, file] of rendered.files) {
           if (!file.secret) continue;

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { MstingConfig } from '../config/schema.js';
 import type { Recommendation } from '../hardware/types.js';
+import { readStingSchema } from '../install/source-tree.js';
 import { modelsDir } from '../layout.js';
 import { renderStack, type RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteGuard, type WriteReport } from '../render/write.js';
@@ -134,6 +135,7 @@ export async function renderForStart(input: {
     profile: input.profile,
     secrets: await withHostSecrets(input.secrets, input.config, input.home),
     modelsDir: modelsDir(input.env, process.platform, homedir()),
+    schema: await readStingSchema(input.config),
   });
   const kept = await envFilesToKeep(rendered.files, rendered.pendingSecrets, root);
   const files = new Map<string, RenderedFile>(rendered.files);

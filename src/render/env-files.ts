@@ -1,5 +1,5 @@
 import type { MstingConfig } from '../config/schema.js';
-import { DATABASE_NAMES, DATABASE_USERS, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
+import { DATABASE_NAMES, DATABASE_ROLES, DATABASE_USERS, databasePasswordVariable, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
 import { MODEL_CONTAINER_PORT, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { parseDuration, parseMemory, toSeconds } from '../stack/units.js';
 import { derivePublicUrls, type PublicUrls } from '../stack/urls.js';
@@ -30,9 +30,22 @@ function redisUrl(password: string, db: number): string {
   return `redis://:${encodeURIComponent(password)}@redis:6379/${db}`;
 }
 
-function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'): string {
-  return `${scheme}://${user}:${encodeURIComponent(password)}@db:5432/${DATABASE_NAMES[user]}`;
+/** The URL a service connects to its database with: its own role, its own database. */
+export function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'): string {
+  return `${scheme}://${DATABASE_ROLES[user]}:${encodeURIComponent(password)}@db:5432/${DATABASE_NAMES[user]}`;
 }
+
+/**
+ * The variable each service reads its database URL from (external_ai_service/conversation_store.py
+ * reads MESSAGING_DATABASE_URL; the others DATABASE_URL). Kratos takes a DSN of its own.
+ */
+export const DATABASE_URL_VARIABLE: Partial<Record<DatabaseUser, string>> = {
+  app: 'DATABASE_URL',
+  messaging: 'DATABASE_URL',
+  knowledge: 'DATABASE_URL',
+  chatbot: 'DATABASE_URL',
+  'external-ai': 'MESSAGING_DATABASE_URL',
+};
 
 /** Redis database number per client, so keys of different services never collide. */
 const REDIS_DB: Record<string, number> = { app: 0, messaging: 1, knowledge: 2, chatbot: 3 };
@@ -79,12 +92,14 @@ function stingCommon(env: EnvBuilder, service: ServicePlan, config: MstingConfig
   if (service.secrets.includes('redis.password')) {
     env.secret('redis.password', 'REDIS_URL', (pw) => redisUrl(pw, REDIS_DB[service.name] ?? 0));
   }
-  const dbUser = DATABASE_USERS.find((u) => u === service.name);
-  if (dbUser) {
-    env.set('DATABASE_HOST', 'db').set('DATABASE_PORT', 5432).set('DATABASE_NAME', DATABASE_NAMES[dbUser]).set('DATABASE_USER', dbUser);
-    env.secret(`db.${dbUser}`, 'DATABASE_URL', (pw) => postgresUrl(dbUser, pw));
-    env.secret(`db.${dbUser}`, 'DATABASE_PASSWORD');
-  }
+  databaseEnv(env, service.name);
+}
+
+/** A service's database URL (its own role and database), in the variable its code reads. */
+function databaseEnv(env: EnvBuilder, service: string): void {
+  const user = DATABASE_USERS.find((u) => u === service);
+  const variable = user && DATABASE_URL_VARIABLE[user];
+  if (user && variable) env.secret(`db.${user}`, variable, (pw) => postgresUrl(user, pw));
 }
 
 function smtpUri(config: MstingConfig, env: EnvBuilder, secrets: SecretsProvider): string | undefined {
@@ -115,7 +130,7 @@ function serviceEnv(service: ServicePlan, plan: StackPlan, config: MstingConfig,
     case 'db':
       env.set('POSTGRES_USER', 'postgres').set('POSTGRES_DB', 'postgres').set('PGDATA', '/var/lib/postgresql/data/pgdata');
       env.secret('db.postgres', 'POSTGRES_PASSWORD');
-      for (const user of DATABASE_USERS) env.secret(`db.${user}`, `STING_DB_${user.toUpperCase()}_PASSWORD`);
+      for (const user of DATABASE_USERS) env.secret(`db.${user}`, databasePasswordVariable(user));
       return;
     case 'redis':
       env.set('REDIS_MAXMEMORY', parseMemory(config.redis.maxmemory)).set('REDIS_MAXMEMORY_POLICY', config.redis.maxmemory_policy);

@@ -13,7 +13,7 @@ import { renderFrontendNginx } from './frontend-nginx.js';
 import { renderGatewayNginx } from './gateway.js';
 import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
 import { renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
-import { renderPostgresInit } from './postgres.js';
+import { renderPostgresInit, type StingSchema } from './postgres.js';
 import { renderVaultConfig } from './vault.js';
 
 /**
@@ -36,6 +36,11 @@ export interface RenderInput {
   secrets: SecretsProvider;
   /** Absolute host directory of the downloaded models. */
   modelsDir: string;
+  /**
+   * STING-CE's database schema read from `images.source_dir` (install/source-tree.ts), rendered
+   * into the database's init files; null when config names no source tree.
+   */
+  schema: StingSchema | null;
 }
 
 export interface RenderedStack {
@@ -99,7 +104,15 @@ export function renderStack(input: RenderInput): RenderedStack {
   for (const [service, content] of env.files) add(envFilePath(service), content, SECRET);
 
   if (has('vault') && config.vault.mode === 'server') add(serviceConfigPath('vault', 'vault.json'), renderVaultConfig(config));
-  if (has('db')) add(serviceConfigPath('db', 'initdb/10-users.sh'), renderPostgresInit(config));
+  const warnings = [...plan.warnings];
+  if (has('db')) {
+    for (const [path, content] of renderPostgresInit(config, input.schema).files) add(serviceConfigPath('db', `initdb/${path}`), content);
+    if (config.images.source_dir === undefined) {
+      warnings.push(
+        "images.source_dir is not set: the database gets its users and empty databases but not STING-CE's schema (tables, functions, triggers, the chatbot's memory tables), which its services need; set images.source_dir to a STING-CE source tree before the database's first start",
+      );
+    }
+  }
   if (has('kratos') || has('kratos-migrate')) {
     add(serviceConfigPath('kratos', 'kratos.yml'), renderKratosConfig(config));
     add(serviceConfigPath('kratos', 'identity.schema.json'), renderIdentitySchema(config));
@@ -121,5 +134,5 @@ export function renderStack(input: RenderInput): RenderedStack {
     }
   }
   const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { plan, files: sorted, pendingSecrets: mergePending([refPending, env.pending]) };
+  return { plan: { ...plan, warnings }, files: sorted, pendingSecrets: mergePending([refPending, env.pending]) };
 }

@@ -1,5 +1,6 @@
 import { configSchema, type ConfigInput, type MstingConfig } from '../../../src/config/schema.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../../../src/hardware/types.js';
+import type { StingSchema } from '../../../src/render/postgres.js';
 import { renderStack, type RenderedStack } from '../../../src/render/render-stack.js';
 import { SECRET_SPECS, mapSecretsProvider, type SecretsProvider } from '../../../src/stack/secrets.js';
 
@@ -32,13 +33,18 @@ export function gpuRecommendation(config: MstingConfig): Recommendation {
   };
 }
 
-export function render(config: MstingConfig, profile: string, options: { recommendation?: Recommendation; secrets?: SecretsProvider } = {}): RenderedStack {
+export function render(
+  config: MstingConfig,
+  profile: string,
+  options: { recommendation?: Recommendation; secrets?: SecretsProvider; schema?: StingSchema | null } = {},
+): RenderedStack {
   return renderStack({
     config,
     profile,
     recommendation: options.recommendation ?? cpuRecommendation(config),
     secrets: options.secrets ?? FAKE_SECRETS,
     modelsDir: '/opt/models',
+    schema: options.schema ?? null,
   });
 }
 
