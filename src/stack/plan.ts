@@ -302,7 +302,8 @@ function draftFixed(name: string, ctx: Ctx): Draft {
       return {
         ...base,
         ports: [port(config, 'db', 5432)],
-        health: health(['CMD', 'pg_isready', '-U', 'postgres', '-d', 'postgres', '-h', '127.0.0.1'], { startPeriodS: 60 }),
+        // The first start runs initdb and STING-CE's schema and migrations before it listens on TCP.
+        health: health(['CMD', 'pg_isready', '-U', 'postgres', '-d', 'postgres', '-h', '127.0.0.1'], { startPeriodS: 180 }),
         mounts: [volume('postgres_data', '/var/lib/postgresql/data'), bind(`${RENDER_PATHS.serviceConfigDir}/db/initdb`, '/docker-entrypoint-initdb.d')],
         // msting's own init scripts; STING-CE's schema SQL is rendered beside them (render/postgres.ts).
         configFiles: [serviceConfigPath('db', 'initdb/00-msting-roles.sh'), serviceConfigPath('db', 'initdb/90-msting-grants.sh')],
