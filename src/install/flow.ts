@@ -301,6 +301,7 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
         const status = await systems.vault.status().catch(() => undefined);
         const secrets = status?.state === 'unsealed' ? await vaultSecrets() : NO_SECRETS;
         const r = await render(secrets);
+        for (const w of r.plan.warnings) callbacks.onInfo?.(w);
         return { detail: { written: r.report.written.length, unchanged: r.report.unchanged.length, removed: r.report.removed.length, pending_secrets: r.pendingSecrets.length } };
       },
     },

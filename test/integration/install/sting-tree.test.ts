@@ -158,7 +158,7 @@ describe(`install --profile full from a STING-CE source tree (schema: ${realTree
     expect(docker(['image', 'inspect', '-f', '{{index .Config.Labels "sting.tree.dockerfile"}}', model])).toBe('llm_service/Dockerfile.llm-base');
     expect(docker(['image', 'inspect', '-f', '{{json .Config.Env}}', model])).toContain('MODEL_NAME=tiny');
     expect(docker(['inspect', '-f', '{{.Config.Image}}', container('tiny')])).toBe(model);
-  });
+  }, 900_000);
 
   it("STING-CE's schema is in the right databases, owned by the services' roles, without its hard-coded passwords", () => {
     const tables = (db: string) => psql(db, "SELECT tablename || ':' || tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").split('\n');
