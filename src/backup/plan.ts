@@ -1,4 +1,4 @@
-import { DATABASE_NAMES } from '../stack/secrets.js';
+import { DATABASES } from '../stack/secrets.js';
 import type { ProjectContainer, ProjectVolume } from './engine.js';
 
 /** The service whose data is dumped logically; its data volume is never copied as files. */
@@ -66,7 +66,7 @@ export function planBackup(project: string, containers: ProjectContainer[], volu
       ...(redis && !live ? { save: redis } : {}),
     });
   }
-  return { project, db, volumes: steps, skipped, expectedDatabases: Object.values(DATABASE_NAMES).sort() };
+  return { project, db, volumes: steps, skipped, expectedDatabases: [...DATABASES] };
 }
 
 /** Archive file names: msting-backup-<project>-<UTC time, ms>.tar, plus .enc when encrypted. */

@@ -7,7 +7,7 @@ import type { DockerEngine } from '../docker/engine.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { judge } from '../lifecycle/start.js';
 import { loadStack, type LoadedStack } from '../lifecycle/stack.js';
-import { DATABASE_NAMES } from '../stack/secrets.js';
+import { DATABASE_NAMES, DATABASE_ROLES } from '../stack/secrets.js';
 
 export interface ResetAuthOptions {
   timeout: number;
@@ -16,14 +16,15 @@ export interface ResetAuthOptions {
 /** The SQL that empties Kratos's database: dropped and made again as the init script made it. */
 export function resetKratosSql(): string {
   const db = DATABASE_NAMES.kratos;
+  const role = DATABASE_ROLES.kratos;
   return [
     `DROP DATABASE IF EXISTS "${db}" WITH (FORCE);`,
-    `CREATE DATABASE "${db}" OWNER "kratos";`,
+    `CREATE DATABASE "${db}" OWNER "${role}";`,
     `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC;`,
-    `GRANT CONNECT, TEMPORARY ON DATABASE "${db}" TO "kratos";`,
+    `GRANT CONNECT, TEMPORARY ON DATABASE "${db}" TO "${role}";`,
     `\\connect "${db}"`,
     'REVOKE ALL ON SCHEMA public FROM PUBLIC;',
-    'ALTER SCHEMA public OWNER TO "kratos";',
+    `ALTER SCHEMA public OWNER TO "${role}";`,
   ].join('\n');
 }
 

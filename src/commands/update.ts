@@ -7,8 +7,9 @@ import { projectArgs, type ComposeProject } from '../docker/compose-cli.js';
 import { detectDocker } from '../docker/detect.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { cpuFallbackRecommendation } from '../hardware/types.js';
-import { buildImage, buildRecipe } from '../install/images.js';
+import { buildFromSource, buildRecipe, inspectTree, planImages } from '../install/images.js';
 import { openRunLog } from '../install/run-log.js';
+import { readStingSchema } from '../install/source-tree.js';
 import { readState } from '../install/state.js';
 import { profileRunsModels } from '../install/flow.js';
 import { installLayout, modelsDir } from '../layout.js';
@@ -53,7 +54,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   let vaultProblem: string | null = null;
   const secrets = await renderSecretsFromVault(config, ctx, (reason) => (vaultProblem = reason));
   const models = modelsDir(ctx.env, process.platform, homedir());
-  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: models, modelCommits: await modelCommitsFor(config, profile, models) });
+  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: models, modelCommits: await modelCommitsFor(config, profile, models), schema: await readStingSchema(config) });
   const stack = rendered.plan;
   if (options.services.length > 0) checkServiceNames(stackGraph(stack), options.services, profile);
   const previous = await readPreviousRender(ctx.home, stack);
@@ -68,10 +69,16 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
     // New images first, while the old containers keep serving.
     if (!options.plan) {
       const sourceDir = config.images.source_dir;
-      const buildable = sourceDir ? targets.filter((s) => config.images.overrides[s.name] === undefined && buildRecipe(s.name, s.group)) : [];
-      for (const s of buildable) {
-        out.info(`building ${s.image}`);
-        await buildImage(s.image, buildRecipe(s.name, s.group)!, sourceDir!, { env: ctx.env, signal: ctx.signal, onLine: (l) => out.debug(`  ${l}`) });
+      // Rebuilt from the tree: every target it builds (nothing counts as present), the LLM base first.
+      const buildable = sourceDir ? targets.filter((s) => config.images.overrides[s.name] === undefined && buildRecipe(s)) : [];
+      if (sourceDir && buildable.length > 0) {
+        const images = planImages(config, { services: buildable }, new Set(), false, await inspectTree(sourceDir, buildable));
+        await buildFromSource(images.actions, images.buildBase, sourceDir, {
+          env: ctx.env,
+          signal: ctx.signal,
+          onLine: (l) => out.debug(`  ${l}`),
+          onImage: (_service, image, action) => action === 'build' && out.info(`building ${image}`),
+        });
       }
       const toPull = targets.filter((s) => !buildable.includes(s)).map((s) => s.name);
       // The compose file on disk may be older than this render; pull from the new one, written aside.

@@ -138,8 +138,8 @@ export const configSchema = z
     ),
     database: section(
       {
-        max_connections: z.number().int().min(10).max(10000).default(100).describe('PostgreSQL max_connections.'),
-        shared_buffers: memory.default('256MB').describe('PostgreSQL shared_buffers.'),
+        max_connections: z.number().int().min(10).max(10000).default(100).describe('PostgreSQL max_connections (passed to the server as `-c max_connections=N`).'),
+        shared_buffers: memory.default('256MB').describe('PostgreSQL shared_buffers (passed to the server as `-c shared_buffers=...`); keep it well below the db memory limit.'),
       },
       'PostgreSQL.',
     ),
@@ -239,7 +239,9 @@ export const configSchema = z
           .string()
           .min(1)
           .optional()
-          .describe('A STING-CE source tree: install and update build the STING-CE images (and sting/llm-base:latest first) from it instead of pulling them.'),
+          .describe(
+            "A STING-CE source tree (its STING/ folder; an absolute path): install and update build the STING-CE images from its Dockerfiles (sting/llm-base:latest first) instead of pulling them, and the database's first start runs its schema SQL (docker-entrypoint-initdb.d, database/migrations).",
+          ),
       },
       'Container images.',
     ),

@@ -102,7 +102,7 @@ export function profileRunsModels(config: MstingConfig, profile: string): boolea
 
 /** The plan of the profile without probing anything (for fingerprints and --dry-run). */
 export function quickPlan(config: MstingConfig, profile: string, env: NodeJS.ProcessEnv): StackPlan {
-  const rendered = renderStack({ config, recommendation: cpuFallbackRecommendation(config.llm.models), profile, secrets: NO_SECRETS, modelsDir: modelsDir(env, process.platform, homedir()) });
+  const rendered = renderStack({ config, recommendation: cpuFallbackRecommendation(config.llm.models), profile, secrets: NO_SECRETS, modelsDir: modelsDir(env, process.platform, homedir()), schema: null });
   return rendered.plan;
 }
 
@@ -302,6 +302,7 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
         const status = await systems.vault.status().catch(() => undefined);
         const secrets = status?.state === 'unsealed' ? await vaultSecrets() : NO_SECRETS;
         const r = await render(secrets);
+        for (const w of r.plan.warnings) callbacks.onInfo?.(w);
         return { detail: { written: r.report.written.length, unchanged: r.report.unchanged.length, removed: r.report.removed.length, pending_secrets: r.pendingSecrets.length } };
       },
     },
@@ -344,7 +345,8 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
       async verify() {
         // Every secret readable from Vault, and the env files on disk exactly what a render with them gives.
         const provider = await vaultSecrets();
-        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir, modelCommits: await modelCommitsFor(config, profile, mdir) });
+        // Only the env files are compared, and the schema SQL is in none of them.
+        const rendered = renderStack({ config, recommendation, profile, secrets: provider, modelsDir: mdir, modelCommits: await modelCommitsFor(config, profile, mdir), schema: null });
         if (rendered.pendingSecrets.length > 0) return false;
         for (const [path, file] of rendered.files) {
           if (!file.secret) continue;

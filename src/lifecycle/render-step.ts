@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { MstingConfig } from '../config/schema.js';
 import type { Recommendation } from '../hardware/types.js';
+import { readStingSchema } from '../install/source-tree.js';
 import { modelsDir } from '../layout.js';
 import { modelCommitsFor } from '../models/snapshots.js';
 import { renderStack, type RenderedFile } from '../render/render-stack.js';
@@ -137,6 +138,7 @@ export async function renderForStart(input: {
     secrets: await withHostSecrets(input.secrets, input.config, input.home),
     modelsDir: models,
     modelCommits: await modelCommitsFor(input.config, input.profile, models),
+    schema: await readStingSchema(input.config),
   });
   const kept = await envFilesToKeep(rendered.files, rendered.pendingSecrets, root);
   const files = new Map<string, RenderedFile>(rendered.files);

@@ -1,5 +1,5 @@
 import type { MstingConfig } from '../config/schema.js';
-import { DATABASE_NAMES, DATABASE_USERS, serviceTokenSecretId, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
+import { DATABASE_NAMES, DATABASE_ROLES, DATABASE_USERS, databasePasswordVariable, serviceTokenSecretId, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
 import { APP_HOME, CHATBOT_PORT, EXTERNAL_AI_PORT, MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
 import { MAILPIT_BROWSER_PATH, MAILPIT_UI_USER, derivePublicUrls, type PublicUrls } from '../stack/urls.js';
 import { formatEnvFile } from './env-format.js';
@@ -34,9 +34,22 @@ function redisUrl(db: number): string {
   return `redis://redis:6379/${db}`;
 }
 
-function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'): string {
-  return `${scheme}://${user}:${encodeURIComponent(password)}@db:5432/${DATABASE_NAMES[user]}`;
+/** The URL a service connects to its database with: its own role, its own database. */
+export function postgresUrl(user: DatabaseUser, password: string, scheme = 'postgresql'): string {
+  return `${scheme}://${DATABASE_ROLES[user]}:${encodeURIComponent(password)}@db:5432/${DATABASE_NAMES[user]}`;
 }
+
+/**
+ * The variable each service reads its database URL from (external_ai_service/conversation_store.py
+ * reads MESSAGING_DATABASE_URL; the others DATABASE_URL). Kratos takes a DSN of its own.
+ */
+export const DATABASE_URL_VARIABLE: Partial<Record<DatabaseUser, string>> = {
+  app: 'DATABASE_URL',
+  messaging: 'DATABASE_URL',
+  knowledge: 'DATABASE_URL',
+  chatbot: 'DATABASE_URL',
+  'external-ai': 'MESSAGING_DATABASE_URL',
+};
 
 /**
  * Redis database number per client that reads REDIS_URL. The app's is 0 because its own
@@ -97,16 +110,12 @@ function stingCommon(env: EnvBuilder, service: ServicePlan): DatabaseUser | unde
   return databaseEnv(env, service);
 }
 
-/** The service's database variables when it has a database user; returns that user. */
+/** A service's database URL (its own role and database), in the variable its code reads; returns its user. */
 function databaseEnv(env: EnvBuilder, service: ServicePlan): DatabaseUser | undefined {
-  const dbUser = DATABASE_USERS.find((u) => u === service.name);
-  if (dbUser) {
-    env.set('DATABASE_HOST', 'db').set('DATABASE_PORT', 5432).set('DATABASE_NAME', DATABASE_NAMES[dbUser]).set('DATABASE_USER', dbUser);
-    env.secret(`db.${dbUser}`, 'DATABASE_URL', (pw) => postgresUrl(dbUser, pw));
-    env.secret(`db.${dbUser}`, 'DATABASE_PASSWORD');
-    return dbUser;
-  }
-  return undefined;
+  const user = DATABASE_USERS.find((u) => u === service.name);
+  const variable = user && DATABASE_URL_VARIABLE[user];
+  if (user && variable) env.secret(`db.${user}`, variable, (pw) => postgresUrl(user, pw));
+  return user;
 }
 
 function smtpUri(config: MstingConfig, env: EnvBuilder, secrets: SecretsProvider): string | undefined {
@@ -136,7 +145,7 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
     case 'db':
       env.set('POSTGRES_USER', 'postgres').set('POSTGRES_DB', 'postgres').set('PGDATA', '/var/lib/postgresql/data/pgdata');
       env.secret('db.postgres', 'POSTGRES_PASSWORD');
-      for (const user of DATABASE_USERS) env.secret(`db.${user}`, `STING_DB_${user.toUpperCase()}_PASSWORD`);
+      for (const user of DATABASE_USERS) env.secret(`db.${user}`, databasePasswordVariable(user));
       return;
     case 'redis':
       // Its settings are in its command line (see the plan); it has no password.

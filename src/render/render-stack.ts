@@ -13,7 +13,7 @@ import { renderFrontendEnvJs, renderFrontendNginx } from './frontend-nginx.js';
 import { renderGatewayNginx } from './gateway.js';
 import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
 import { renderGrafanaDashboardProvider, renderGrafanaDashboards, renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
-import { renderPostgresInit } from './postgres.js';
+import { renderPostgresInit, type StingSchema } from './postgres.js';
 import { renderVaultConfig } from './vault.js';
 
 /**
@@ -38,6 +38,11 @@ export interface RenderInput {
   modelsDir: string;
   /** Model name → commit of its downloaded snapshot (see PlanOptions.modelCommits). */
   modelCommits?: ReadonlyMap<string, string> | undefined;
+  /**
+   * STING-CE's database schema read from `images.source_dir` (install/source-tree.ts), rendered
+   * into the database's init files; null when config names no source tree.
+   */
+  schema?: StingSchema | null;
 }
 
 export interface RenderedStack {
@@ -101,7 +106,15 @@ export function renderStack(input: RenderInput): RenderedStack {
   for (const [service, content] of env.files) add(envFilePath(service), content, SECRET);
 
   if (has('vault') && config.vault.mode === 'server') add(serviceConfigPath('vault', 'vault.json'), renderVaultConfig(config));
-  if (has('db')) add(serviceConfigPath('db', 'initdb/10-users.sh'), renderPostgresInit(config));
+  const warnings = [...plan.warnings];
+  if (has('db')) {
+    for (const [path, content] of renderPostgresInit(config, input.schema ?? null).files) add(serviceConfigPath('db', `initdb/${path}`), content);
+    if (config.images.source_dir === undefined) {
+      warnings.push(
+        "images.source_dir is not set: the database gets its users and empty databases but not STING-CE's schema (tables, functions, triggers, the chatbot's memory tables), which its services need; set images.source_dir to a STING-CE source tree before the database's first start",
+      );
+    }
+  }
   if (has('kratos') || has('kratos-migrate')) {
     add(serviceConfigPath('kratos', 'kratos.yml'), renderKratosConfig(config));
     add(serviceConfigPath('kratos', 'identity.schema.json'), renderIdentitySchema(config));
@@ -132,5 +145,5 @@ export function renderStack(input: RenderInput): RenderedStack {
     }
   }
   const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { plan, files: sorted, pendingSecrets: mergePending([refPending, env.pending]) };
+  return { plan: { ...plan, warnings }, files: sorted, pendingSecrets: mergePending([refPending, env.pending]) };
 }

@@ -14,7 +14,7 @@ import { MODEL_SERVICE_PORT, modelReplicaServices } from '../gateway/naming.js';
 import { repoFolderName } from '../models/cache-layout.js';
 import { STING_CE_PROJECT, planNetworks, stingCeName, type NetworkKey, type NetworkPlan } from './networks.js';
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES } from './secrets.js';
-import { formatSize, parseMemory } from './units.js';
+import { formatPgMemory, formatSize, parseMemory } from './units.js';
 
 /** Kratos's config folder and the folder it reads the TLS certificate from, inside its container. */
 export const KRATOS_CONFIG_DIR = '/etc/config/kratos';
@@ -375,9 +375,14 @@ function draftFixed(name: string, ctx: Ctx): Draft {
       return {
         ...base,
         ports: [port(config, 'db', 5432)],
-        health: health(['CMD', 'pg_isready', '-U', 'postgres', '-d', 'postgres', '-h', '127.0.0.1'], { startPeriodS: 60 }),
+        // The first start runs initdb and STING-CE's schema and migrations before it listens on TCP.
+        health: health(['CMD', 'pg_isready', '-U', 'postgres', '-d', 'postgres', '-h', '127.0.0.1'], { startPeriodS: 180 }),
         mounts: [volume('postgres_data', '/var/lib/postgresql/data'), bind(`${RENDER_PATHS.serviceConfigDir}/db/initdb`, '/docker-entrypoint-initdb.d')],
-        configFiles: [serviceConfigPath('db', 'initdb/10-users.sh')],
+        // msting's own init scripts; STING-CE's schema SQL is rendered beside them (render/postgres.ts).
+        configFiles: [serviceConfigPath('db', 'initdb/00-msting-roles.sh'), serviceConfigPath('db', 'initdb/90-msting-grants.sh')],
+        // Server settings from config.yml as `-c` options: the data volume's postgresql.conf is
+        // written once by initdb, so a setting there would never follow a config change.
+        command: ['postgres', '-c', `max_connections=${config.database.max_connections}`, '-c', `shared_buffers=${formatPgMemory(parseMemory(config.database.shared_buffers))}`],
         user: '999:999',
         tmpfs: ['/tmp', '/var/run/postgresql'],
       };

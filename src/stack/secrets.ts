@@ -21,17 +21,50 @@ export interface SecretSpec {
   consumers: string[];
 }
 
-/** Services with their own PostgreSQL database and least-privilege user. */
-export const DATABASE_USERS = ['app', 'kratos', 'messaging', 'knowledge'] as const;
+/**
+ * Services that connect to PostgreSQL, each with a login role of its own (least privilege: one
+ * role per service, no role shared). Role and database names are STING-CE's own where it has
+ * them (docker-entrypoint-initdb.d/03-database-users.sql: app_user, kratos_user, messaging_user),
+ * so the GRANTs in its schema SQL stay valid; the others are msting's.
+ */
+export const DATABASE_USERS = ['app', 'kratos', 'messaging', 'knowledge', 'chatbot', 'external-ai'] as const;
 export type DatabaseUser = (typeof DATABASE_USERS)[number];
 
-/** Database name of each service user. */
+/** PostgreSQL role each service logs in as. */
+export const DATABASE_ROLES: Record<DatabaseUser, string> = {
+  app: 'app_user',
+  kratos: 'kratos_user',
+  messaging: 'messaging_user',
+  knowledge: 'knowledge_user',
+  chatbot: 'chatbot_user',
+  'external-ai': 'external_ai_user',
+};
+
+/**
+ * Database each service connects to. The knowledge service keeps its honey jars in the app's
+ * database, where the app reads them (knowledge_service/database.py); the chatbot's memory tables
+ * are there too (05-chatbot-memory.sql); external-ai stores conversations in the messaging
+ * database (external_ai_service/conversation_store.py).
+ */
 export const DATABASE_NAMES: Record<DatabaseUser, string> = {
   app: 'sting_app',
   kratos: 'kratos',
   messaging: 'sting_messaging',
-  knowledge: 'sting_knowledge',
+  knowledge: 'sting_app',
+  chatbot: 'sting_app',
+  'external-ai': 'sting_messaging',
 };
+
+/** Every database of the stack, each once, sorted (what a backup must hold). */
+export const DATABASES: readonly string[] = [...new Set(Object.values(DATABASE_NAMES))].sort();
+
+/** The service whose role owns each database (and everything in it). */
+export const DATABASE_OWNERS: Record<string, DatabaseUser> = { sting_app: 'app', kratos: 'kratos', sting_messaging: 'messaging' };
+
+/** The db container's variable that carries a service role's password to the init scripts. */
+export function databasePasswordVariable(user: DatabaseUser): string {
+  return `STING_DB_${user.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
+}
 
 const pw: SecretGenerator = { alphabet: 'alnum', length: 32 };
 

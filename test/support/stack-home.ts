@@ -62,6 +62,12 @@ export interface StackHomeOptions {
   images: StackImages;
   /** Images for particular services, in place of the stand-ins. */
   overrides?: Record<string, string>;
+  /** Further lines of the `images:` section (for example `source_dir: ...`). */
+  imageLines?: string[];
+  /** Services whose images `images.source_dir` builds: given no stand-in. */
+  sourceBuilt?: string[];
+  /** Port keys numbered from the base port (default: those of the default profile). */
+  portKeys?: readonly string[];
   /** Further top-level config.yml lines (for example a `vault:` section). */
   configLines?: string[];
   /** `images.source_dir`: a STING-CE source tree (its STING/ folder). */
@@ -93,14 +99,15 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
       ...(options.configLines ?? []),
       'images:',
       ...(options.sourceDir === undefined ? [] : [`  source_dir: ${JSON.stringify(options.sourceDir)}`]),
+      ...(options.imageLines ?? []).map((l) => `  ${l}`),
       '  overrides:',
       `    vault: ${images.vault}`,
       `    db: ${images.debian}`,
       `    redis: ${images.debian}`,
       ...Object.entries(overrides).map(([service, image]) => `    ${service}: ${image}`),
-      ...STAND_INS.filter((s) => !(s in overrides)).map((s) => `    ${s}: ${images.busybox}`),
+      ...STAND_INS.filter((s) => !(s in overrides) && !(options.sourceBuilt ?? []).includes(s)).map((s) => `    ${s}: ${images.busybox}`),
       'ports:',
-      ...PORT_KEYS.flatMap((p, i) => (p === null ? [] : [`  ${p}: ${basePort + i}`])),
+      ...(options.portKeys ?? PORT_KEYS).flatMap((p, i) => (p === null ? [] : [`  ${p}: ${basePort + i}`])),
       '',
     ].join('\n'),
   );

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
 import { testImages } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
-import { DATABASE_NAMES } from '../../../src/stack/secrets.js';
+import { DATABASES } from '../../../src/stack/secrets.js';
 
 /**
  * The whole cycle on a real engine, through the built binary, on msting's own stack: the default
@@ -130,7 +130,7 @@ describe('backup and restore of an installed stack on a real engine', () => {
     expect(result.event).toBe('result');
     expect(result.encrypted).toBe(true);
     expect(result.key).toMatchObject({ kind: 'passphrase' });
-    expect(result.databases).toEqual(Object.values(DATABASE_NAMES).sort());
+    expect(result.databases).toEqual([...DATABASES]);
     archive = String(result.path);
     expect(archive.endsWith('.tar.enc')).toBe(true);
     expect(readFileSync(archive).subarray(0, 8).toString('latin1')).toBe('MSTBKP\r\n');

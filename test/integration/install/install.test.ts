@@ -191,7 +191,7 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     const db = containerIds().get('db')!;
     const psql = (database: string, sql: string) => docker(['exec', db, 'psql', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '-tA', '-U', 'postgres', '-d', database, '-c', sql]);
     // A stand-in identity in the Kratos database, and a row in the app's that must survive.
-    psql('kratos', 'CREATE TABLE it_marker (id int); INSERT INTO it_marker VALUES (1); ALTER TABLE it_marker OWNER TO kratos;');
+    psql('kratos', 'CREATE TABLE it_marker (id int); INSERT INTO it_marker VALUES (1); ALTER TABLE it_marker OWNER TO kratos_user;');
     psql('sting_app', 'CREATE TABLE it_keep (id int); INSERT INTO it_keep VALUES (7);');
     const before = containerIds();
 
@@ -205,7 +205,7 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     expect(r.stdout).toMatch(/"reset": "kratos"/);
     expect(psql('kratos', "SELECT count(*) FROM pg_tables WHERE tablename = 'it_marker'")).toBe('0');
     // Made again as the init script made it: owned by the kratos role, which can still log in to it.
-    expect(psql('postgres', "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'kratos'")).toBe('kratos');
+    expect(psql('postgres', "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'kratos'")).toBe('kratos_user');
     expect(psql('sting_app', 'SELECT id FROM it_keep')).toBe('7');
     // Compose may recreate kratos (its job ran again); either way one kratos runs, healthy.
     const after = containerIds();

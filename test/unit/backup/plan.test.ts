@@ -36,7 +36,7 @@ describe('planBackup', () => {
     expect(byKey.sting_logs).toMatchObject({ quiesce: 'live', pause: [] });
     // A stopped service needs no pause.
     expect(byKey.grafana_data).toMatchObject({ quiesce: 'live', pause: [] });
-    expect(plan.expectedDatabases).toEqual(['kratos', 'sting_app', 'sting_knowledge', 'sting_messaging']);
+    expect(plan.expectedDatabases).toEqual(['kratos', 'sting_app', 'sting_messaging']);
   });
 
   it('refuses when the database is not running, saying so', () => {

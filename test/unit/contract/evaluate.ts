@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LLM_BASE_IMAGE, LLM_BASE_RECIPE, buildRecipe } from '../../../src/install/images.js';
+import type { ModelPlan, ServiceGroup } from '../../../src/stack/plan.js';
 import { checkRow, type CheckContext } from './check-rows.js';
 import type { ContractRow, ContractSection, ParsedContract } from './contract-doc.js';
 import { imageSources } from './image-files.js';
@@ -91,7 +92,7 @@ export interface SourceOutcome {
 
 /** The Dockerfile recipe msting builds a service with, when that Dockerfile is in the tree. */
 function imageOf(tree: string, service: string, group: string): { sources?: string[]; image: string } {
-  const recipe = buildRecipe(service, group);
+  const recipe = buildRecipe({ name: service, group: group as ServiceGroup, model: group === 'model' ? ({ name: service } as ModelPlan) : null });
   if (!recipe) return { image: 'no image built from the tree: every file of the Source folders' };
   if (!existsSync(join(tree, recipe.dockerfile))) return { image: `${recipe.dockerfile} is not in the tree: every file of the Source folders` };
   return { sources: imageSources(tree, recipe, { [LLM_BASE_IMAGE]: LLM_BASE_RECIPE }), image: recipe.dockerfile };

@@ -64,7 +64,7 @@ describe('reset-auth', () => {
 
   it('the SQL recreates the database owned by the kratos role and touches no other database', () => {
     const sql = resetKratosSql();
-    expect(sql).toMatch(/CREATE DATABASE "kratos" OWNER "kratos";/);
+    expect(sql).toMatch(/CREATE DATABASE "kratos" OWNER "kratos_user";/);
     expect(sql).toMatch(/\\connect "kratos"/);
     expect(sql).not.toMatch(/sting_app|sting_messaging|sting_knowledge/);
   });

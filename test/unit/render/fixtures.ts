@@ -1,5 +1,6 @@
 import { configSchema, type ConfigInput, type MstingConfig } from '../../../src/config/schema.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../../../src/hardware/types.js';
+import type { StingSchema } from '../../../src/render/postgres.js';
 import { renderStack, type RenderedStack } from '../../../src/render/render-stack.js';
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES, mapSecretsProvider, serviceTokenSecretId, type SecretsProvider } from '../../../src/stack/secrets.js';
 
@@ -34,13 +35,18 @@ export function gpuRecommendation(config: MstingConfig): Recommendation {
   };
 }
 
-export function render(config: MstingConfig, profile: string, options: { recommendation?: Recommendation; secrets?: SecretsProvider } = {}): RenderedStack {
+export function render(
+  config: MstingConfig,
+  profile: string,
+  options: { recommendation?: Recommendation; secrets?: SecretsProvider; schema?: StingSchema | null } = {},
+): RenderedStack {
   return renderStack({
     config,
     profile,
     recommendation: options.recommendation ?? cpuRecommendation(config),
     secrets: options.secrets ?? FAKE_SECRETS,
     modelsDir: '/opt/models',
+    schema: options.schema ?? null,
   });
 }
 
