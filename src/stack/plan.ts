@@ -392,12 +392,13 @@ function draftFixed(name: string, ctx: Ctx): Draft {
       // stack's private network. Protected mode would refuse those clients, so it is off.
       return {
         ...base,
-        // Never published: STING-CE's clients connect without a password, so Redis is reachable
-        // only on the internal data network (src/stack/networks.ts). ports.redis is not used.
-        health: shellHealth('redis-cli ping | grep -q PONG'),
+        // On the internal data network alone (src/stack/networks.ts); ports.redis is ignored.
+        health: shellHealth('redis-cli -p 6379 ping | grep -q PONG'),
         mounts: [volume('redis_data', '/data')],
         command: [
           'redis-server',
+          '--port',
+          '6379',
           '--appendonly',
           'yes',
           '--protected-mode',

@@ -119,7 +119,7 @@ describe('frontend, kratos and mailpit in the plan', () => {
   });
 
   it('points the services at Kratos over https', () => {
-    for (const service of ['app', 'messaging', 'knowledge']) {
+    for (const service of ['app', 'knowledge']) {
       expect(stack.files.get(envFilePath(service))!.content).toContain("KRATOS_PUBLIC_URL='https://kratos:4433'");
     }
     expect(stack.files.get(envFilePath('app'))!.content).toContain("KRATOS_ADMIN_URL='https://kratos:4434'");

@@ -116,7 +116,7 @@ describe('kratos.yml against the Kratos v1.3.0 configuration schema', () => {
   it('is valid with the default config, the environment supplying DSN, secrets and SMTP', () => {
     const { doc, env } = kratosView();
     expect(Object.keys(env).sort()).toEqual(['COURIER_SMTP_CONNECTION_URI', 'DSN', 'SECRETS_CIPHER', 'SECRETS_COOKIE', 'SECRETS_DEFAULT']);
-    expect(doc.dsn).toMatch(/^postgres:\/\/kratos:/);
+    expect(doc.dsn).toMatch(/^postgres:\/\/kratos_user:/);
     expect((doc.secrets as Record<string, string[]>).cipher?.[0]).toHaveLength(32);
     expect(errorsOf(doc)).toEqual([]);
   });

@@ -67,7 +67,7 @@ describe('app (STING-CE app/, conf/vault_manager.py)', () => {
     expect(app.STING_SERVICE_API_KEY).toBe('fake-internal-service_token');
     expect(app.SECURITY_PASSWORD_SALT).toBe('fake-app-security_salt');
     expect(app.FLASK_SECRET_KEY).toBe('fake-app-flask');
-    expect(app.DATABASE_URL).toMatch(/^postgresql:\/\/app:fake-db-app@db:5432\//);
+    expect(app.DATABASE_URL).toMatch(/^postgresql:\/\/app_user:fake-db-app@db:5432\//);
     // Names STING-CE never reads are gone.
     for (const unread of ['VAULT_TOKEN_FILE', 'FIELD_ENCRYPTION_KEY', 'STING_SERVICE_TOKEN', 'UPLOAD_DIR', 'LOG_DIR', 'SESSION_LIFETIME_SECONDS', 'SSL_CERT_FILE_PATH', 'CORS_ALLOWED_ORIGINS', 'DEFAULT_ROLE']) {
       expect(app, unread).not.toHaveProperty(unread);
@@ -106,7 +106,7 @@ describe('chatbot (STING-CE chatbot/)', () => {
   });
 
   it.skipIf(!(DATABASE_USERS as readonly string[]).includes('chatbot'))('gets DATABASE_URL from its own database user (without it, it falls back to postgres:postgres)', () => {
-    expect(rendered().env('chatbot').DATABASE_URL).toMatch(/^postgresql:\/\/chatbot:fake-db-chatbot@db:5432\//);
+    expect(rendered().env('chatbot').DATABASE_URL).toMatch(/^postgresql:\/\/chatbot_user:fake-db-chatbot@db:5432\//);
   });
 });
 
@@ -151,7 +151,7 @@ describe('external-ai (STING-CE external_ai_service/)', () => {
     const config = makeConfig({ images: { source_dir: '/src/STING' } });
     const { stack } = rendered(config);
     const action = planImages(config, stack.plan, new Set(), true).actions.find((a) => a.service === 'external-ai');
-    expect(action).toEqual({ service: 'external-ai', image: 'ghcr.io/alphabytez/sting-ce-external-ai:latest', action: 'build', recipe: { context: '.', dockerfile: 'external_ai_service/Dockerfile' } });
+    expect(action).toEqual({ service: 'external-ai', image: 'ghcr.io/alphabytez/sting-ce-external-ai:latest', action: 'build', recipe: { context: '.', dockerfile: 'external_ai_service/Dockerfile', args: {}, base: null } });
   });
 });
 
