@@ -67,6 +67,18 @@ describe('Vault policy paths', () => {
     expect(vaultApiPath('sting/metadata/files/x')).toBe('sting/metadata/files/x');
   });
 
+  it('reads a sys/ row as the system path it names, outside every KV mount', () => {
+    expect(vaultApiPath('sys/mounts')).toBe('sys/mounts');
+    expect(vaultApiPath('sys/policies/acl/x')).toBe('sys/policies/acl/x');
+    // A KV path that merely starts with "sys" is still inside the mount.
+    expect(vaultApiPath('system/key')).toBe('sting/data/system/key');
+    const row = (name: string, caps: string[]): ContractRow => ({ kind: 'vault', name, expectText: caps.join(', '), expect: { kind: 'vault', capabilities: caps }, source: 'x.py:1', from: 'policy', line: 1 });
+    const sysCtx: CheckContext = { ...ctx, vaultPolicy: () => 'path "sys/mounts" {\n  capabilities = ["read"]\n}' };
+    expect(checkRow(row('sys/mounts', ['read']), 'app', views[0]!, sysCtx)).toEqual({ status: 'ok' });
+    expect(checkRow(row('sys/mounts', ['update']), 'app', views[0]!, sysCtx)).toEqual({ status: 'fail', found: 'sys/mounts falls under "sys/mounts", which grants read, not update' });
+    expect(checkRow(row('sys/auth', ['read']), 'app', views[0]!, sysCtx)).toMatchObject({ status: 'fail', found: expect.stringContaining('no path of app\'s policy matches sys/auth') });
+  });
+
   it('applies the exact path before a glob, and the longest glob first', () => {
     expect(governingRule(rules, 'sting/data/service/bee-api-key')?.path).toBe('sting/data/service/bee-api-key');
     expect(governingRule(rules, 'sting/data/files/a/b')?.capabilities).toEqual(['create', 'read', 'update']);

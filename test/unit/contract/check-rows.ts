@@ -185,9 +185,14 @@ export function governingRule(rules: readonly PolicyRule[], path: string): Polic
   return matching.find((r) => !r.path.endsWith('*')) ?? matching.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
-/** The KV v2 API path of a contract row: `<mount>/data/...` as written, else inside msting's mount. */
+/**
+ * The Vault API path of a contract row: a system path (`sys/...`, outside every KV mount) and a KV
+ * v2 API path (`<mount>/data/...`, `<mount>/metadata/...`) as written, else a path inside msting's
+ * KV mount.
+ */
 export function vaultApiPath(name: string): string {
   const segments = name.split('/');
+  if (segments[0] === 'sys' && segments.length > 1) return name;
   if (segments[1] === 'data' || segments[1] === 'metadata') return name;
   return `${KV_MOUNT}/data/${name}`;
 }

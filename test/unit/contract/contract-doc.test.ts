@@ -43,6 +43,14 @@ describe('parseContract', () => {
     expect(sections.find((s) => s.service === 'knowlege')).toMatchObject({ sources: undefined, rows: [{ kind: 'listen', name: '8090' }] });
   });
 
+  it('takes a dash in the source or value-from column for what it is: nothing said', () => {
+    const row = (source: string, from: string) =>
+      parseContract(['## app', 'Source: `app/`', '| kind | name | expect | STING-CE source | msting value from |', '| --- | --- | --- | --- | --- |', `| not-rendered | DEBUG | off | ${source} | ${from} |`].join('\n')).problems.map((p) => p.message);
+    expect(row('app/x.py:1', '-')).toEqual(["row not-rendered DEBUG does not say where msting's value comes from"]);
+    expect(row('\u2014', 'not rendered: the default applies')).toEqual(['row not-rendered DEBUG names no STING-CE source']);
+    expect(row('none: msting hardening (read-only root)', 'not rendered: the default applies')).toEqual([]);
+  });
+
   it('reads the folders of a Source line, past a note in parentheses', () => {
     const source = (line: string) => parseContract(`## app\n\nSource: ${line}\n`);
     expect(source('`app/`, `conf/` (the image copies both, built from `app/Dockerfile.app`)').sections[0]!.sources).toEqual(['app', 'conf']);

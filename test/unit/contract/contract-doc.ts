@@ -149,6 +149,15 @@ export function parseExpectation(kind: Kind, name: string, expect: string): Pars
   }
 }
 
+/**
+ * An empty cell, or one holding only a dash: a placeholder that says nothing. A row that has no
+ * STING-CE source says what it is instead (`none: msting hardening (read-only root)`); a
+ * `not-rendered` row says what applies instead (`not rendered: the image's default`).
+ */
+function saysNothing(cell: string): boolean {
+  return /^[-\u2013\u2014]*$/.test(cell.trim());
+}
+
 const SOURCE_LINE = /^Source:\s*(.*)$/;
 const NONE = /^none\b/i;
 
@@ -246,8 +255,8 @@ export function parseContract(markdown: string): ParsedContract {
       problem(lineNo, expect.error);
       return;
     }
-    if (source === '') problem(lineNo, `row ${kind} ${name} names no STING-CE source`);
-    if (from === '') problem(lineNo, `row ${kind} ${name} does not say where msting's value comes from`);
+    if (saysNothing(source)) problem(lineNo, `row ${kind} ${name} names no STING-CE source`);
+    if (saysNothing(from)) problem(lineNo, `row ${kind} ${name} does not say where msting's value comes from`);
     current.rows.push({ kind, name, expectText, expect: expect.ok, source, from, line: lineNo });
   });
   close();
