@@ -44,6 +44,8 @@ export interface Operation {
 }
 
 export function isAudited(op: Operation): boolean {
+  // A dry run or a plan changes nothing, so it leaves no record (and creates no logs/).
+  if (op.options.includes('dryRun') || op.options.includes('plan')) return false;
   if (op.command === 'doctor') return op.options.includes('bundle');
   if (op.command === 'vault-secret get') return op.options.includes('reveal');
   return !READ_ONLY.has(op.command);

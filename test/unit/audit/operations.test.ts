@@ -33,6 +33,8 @@ describe('audit trail of msting operations', () => {
     expect(await msting(['config', 'show'])).toBe(0);
     const typed = 'sk-typed-on-the-command-line-9876';
     expect(await msting(['vault-secret', 'set', 'openai', typed], { SUDO_USER: 'alice' })).toBe(5);
+    // A dry run changes nothing, so it leaves no line, whatever its outcome.
+    expect(await msting(['restore', join(home, 'no-such-backup.tar'), '--dry-run'])).not.toBe(0);
 
     const ops = await operations();
     expect(ops.map((o) => o.command)).toEqual(['config init', 'config set', 'vault-secret set']);
