@@ -94,7 +94,8 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     expect(second.stdout).toMatch(/STING-CE is installed \(profile default\)/);
     expect(second.stdout).toMatch(/vault-unseal-keys\.json/);
     const log = await logLines();
-    const runs = [...new Set(log.map((l) => l.run))];
+    // Runs of the install steps (each command's audit line is a run of its own).
+    const runs = [...new Set(log.filter((l) => l.event === 'step').map((l) => l.run))];
     const last = log.filter((l) => l.run === runs.at(-1) && l.event === 'step');
     const outcome = (step: string) => last.filter((l) => l.step === step).map((l) => l.state);
     for (const step of ['certificates', 'images', 'vault', 'secrets']) expect(outcome(step), step).toEqual(['checking', 'skipped']);

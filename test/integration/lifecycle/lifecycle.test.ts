@@ -154,10 +154,10 @@ describeDocker('lifecycle on a real engine', () => {
     // The database is real: its init script created the service users, with the passwords Vault
     // generated and start rendered into the app's env file.
     const appEnv = readFileSync(join(setup.home, 'env', 'app.env'), 'utf8');
-    const password = /^DATABASE_PASSWORD=["']?([^"'\n]+)/m.exec(appEnv)?.[1];
+    const password = /^DATABASE_URL=["']?postgresql:\/\/app_user:([^@"'\n]+)@db:5432\/sting_app/m.exec(appEnv)?.[1];
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
-    const psql = await docker(['exec', '-e', `PGPASSWORD=${password}`, byName.db!.container!, 'psql', '-h', '127.0.0.1', '-U', 'app', '-d', 'sting_app', '-tAc', 'select current_user']);
-    expect(psql).toBe('app');
+    const psql = await docker(['exec', '-e', `PGPASSWORD=${password}`, byName.db!.container!, 'psql', '-h', '127.0.0.1', '-U', 'app_user', '-d', 'sting_app', '-tAc', 'select current_user']);
+    expect(psql).toBe('app_user');
   });
 
   it('starting a running stack changes nothing and says so', async () => {

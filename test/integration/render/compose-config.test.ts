@@ -51,7 +51,7 @@ describe.skipIf(!available)('rendered compose files are accepted by docker compo
       // Env files and `$` reach the containers literally (compose's own output writes `$` as `$$`).
       const literal = (text: string) => text.replaceAll('$$', '$');
       expect(literal(resolved.services.app!.environment!.WEBAUTHN_RP_NAME!)).toBe("O'Brien $HOME ${X}\nsecond line");
-      expect(resolved.services.app!.environment!.DATABASE_URL).toBe('postgresql://app:fake-db-app@db:5432/sting_app');
+      expect(resolved.services.app!.environment!.DATABASE_URL).toBe('postgresql://app_user:fake-db-app@db:5432/sting_app');
       // Redis without a password (STING-CE's clients use none), so never published.
       expect(resolved.services.redis!.command).not.toContain('requirepass');
       expect(resolved.services.redis!.ports ?? []).toEqual([]);

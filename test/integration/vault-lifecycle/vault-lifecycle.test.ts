@@ -85,10 +85,16 @@ describe('Vault in start, status and config render on the real engine', () => {
 
     const vaultId = containerIds().get('vault')!;
     docker(['restart', vaultId]);
-    const sealed = await msting(['--json', 'status']);
+    // The restarted server needs a moment before it listens: poll, against a deadline, until it answers.
+    const deadline = Date.now() + 60_000;
+    let sealed = await msting(['--json', 'status']);
+    while ((JSON.parse(sealed.stdout) as StatusJson).vault?.state === 'unreachable' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      sealed = await msting(['--json', 'status']);
+    }
     expect(sealed.code).toBe(1);
     const sealedReport = JSON.parse(sealed.stdout) as StatusJson;
-    expect(sealedReport.vault).toMatchObject({ state: 'sealed', progress: 0, threshold: 2 });
+    expect(sealedReport.vault, JSON.stringify(sealedReport.vault)).toMatchObject({ state: 'sealed', progress: 0, threshold: 2 });
     expect(sealedReport.healthy).toBe(false);
     const text = await msting(['status']);
     expect(text.stdout).toMatch(/vault: sealed \(unseal progress 0 of 2\)/);
@@ -132,7 +138,7 @@ describe('Vault in start, status and config render on the real engine', () => {
     expect(envValue(dbEnv, 'POSTGRES_PASSWORD') === quoteEnvValue(postgres)).toBe(true);
     const appEnv = await readFile(join(home, 'env', 'app.env'), 'utf8');
     const appPassword = await kvRead('db/app', 'password');
-    expect(envValue(appEnv, 'DATABASE_PASSWORD') === quoteEnvValue(appPassword)).toBe(true);
+    expect(envValue(appEnv, 'DATABASE_URL') === quoteEnvValue(`postgresql://app_user:${encodeURIComponent(appPassword)}@db:5432/sting_app`)).toBe(true);
     expect((await stat(join(home, 'env', 'db.env'))).mode & 0o777).toBe(0o600);
   });
 });
