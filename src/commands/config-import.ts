@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { Context } from '../context.js';
 import { ExitCode, MstingError, usageError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { statOrUndefined } from '../files/stat.js';
 import { importStingConfig, renderImportedConfig, type DroppedKey, type ImportResult, type MappedKey } from '../config/import.js';
 import { JSON_SCHEMA_FILE } from '../config/template.js';
 import { validateConfigText } from '../config/validate.js';
@@ -155,11 +156,3 @@ function importError(message: string, hint: string): MstingError {
   return new MstingError('CONFIG_INVALID', message, { hint, exitCode: ExitCode.invalidConfig });
 }
 
-async function statOrUndefined(path: string) {
-  try {
-    return await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MstingError('IO', `cannot check ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}

@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { statOrUndefined } from '../files/stat.js';
 import { starterConfig } from '../config/template.js';
 
 export interface ConfigInitOptions {
@@ -36,11 +37,3 @@ export async function run(options: ConfigInitOptions, ctx: Context): Promise<num
   return 0;
 }
 
-async function statOrUndefined(path: string) {
-  try {
-    return await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MstingError('IO', `cannot check ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
