@@ -18,7 +18,7 @@ config=$(msting config path --json | node -e 'let s="";process.stdin.on("data",d
 
 if ! timeout 60 docker pull -q postgres:16 >/dev/null 2>&1; then
   echo "quickstart: images cannot be pulled here; building local images for an offline install" >&2
-  bash test/images/build.sh >/dev/null
+  bash test/images/build.sh --stack >/dev/null
   busybox=$(node -p 'require("./.cache/test-images.json").busybox')
   debian=$(node -p 'require("./.cache/test-images.json").debian')
   vault=$(bash test/vault-emulator/build-image.sh | tail -1)

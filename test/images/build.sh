@@ -15,14 +15,22 @@
 # unchanged one is never rebuilt. The tags are printed and written to .cache/test-images.json
 # (relative to the repository root), which the tests read.
 #
-# Usage: test/images/build.sh [--force]     (root, Docker engine running: scripts/ensure-docker.sh)
+# Usage: test/images/build.sh [--force] [--stack]     (root, Docker engine running: scripts/ensure-docker.sh)
+#   --stack  only the images a stand-in stack runs on (busybox, debian): what scripts/quickstart.sh needs
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/.cache/test-images.json"
 force=0
-[ "${1:-}" = --force ] && force=1
+stack_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    --stack) stack_only=1 ;;
+    *) echo "test-images: unknown option $arg (use --force, --stack)" >&2; exit 2 ;;
+  esac
+done
 
 log() { echo "test-images: $*" >&2; }
 
@@ -130,7 +138,9 @@ bb_tag="msting-test/busybox:$(recipe_hash busybox)"
 deb_tag="msting-test/debian:$(recipe_hash debian)"
 py_tag="msting-test/sting-python:$(recipe_hash sting-python)"
 
-for spec in "busybox $bb_tag" "debian $deb_tag" "sting-python $py_tag"; do
+specs=("busybox $bb_tag" "debian $deb_tag")
+[ "$stack_only" = 1 ] || specs+=("sting-python $py_tag")
+for spec in "${specs[@]}"; do
   set -- $spec
   if [ "$force" = 0 ] && have_image "$2"; then
     log "$2 (present)"
