@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { arch, platform } from 'node:os';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -356,7 +357,7 @@ async function copyVolume(
 
 async function imageRecords(engine: BackupEngine, containers: ProjectContainer[]): Promise<Manifest['images']> {
   const seen = new Map<string, Manifest['images'][number]>();
-  for (const c of [...containers].sort((a, b) => a.service.localeCompare(b.service))) {
+  for (const c of [...containers].sort((a, b) => compareText(a.service, b.service))) {
     if (seen.has(c.service)) continue;
     const info = await engine.imageInfo(c.imageId).catch(() => ({ id: c.imageId, digests: [] as string[] }));
     seen.set(c.service, { service: c.service, image: c.image, id: info.id, digests: info.digests });

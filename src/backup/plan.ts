@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { DATABASES } from '../stack/secrets.js';
 import type { ProjectContainer, ProjectVolume } from './engine.js';
 
@@ -48,7 +49,7 @@ export function planBackup(project: string, containers: ProjectContainer[], volu
   const dbVolumes = new Set(db.mounts.filter((m) => m.type === 'volume').map((m) => m.name));
   const skipped: BackupPlan['skipped'] = [];
   const steps: VolumeStep[] = [];
-  for (const volume of [...volumes].sort((a, b) => a.key.localeCompare(b.key))) {
+  for (const volume of [...volumes].sort((a, b) => compareText(a.key, b.key))) {
     if (dbVolumes.has(volume.name)) {
       skipped.push({ name: volume.name, reason: 'PostgreSQL data: backed up as pg_dump archives' });
       continue;
@@ -90,6 +91,6 @@ export function planPrune(names: string[], project: string, keep: number): strin
   const ours = names
     .map((name) => ({ name, parsed: parseArchiveName(name) }))
     .filter((a) => a.parsed?.project === project)
-    .sort((a, b) => b.parsed!.created.getTime() - a.parsed!.created.getTime() || b.name.localeCompare(a.name));
+    .sort((a, b) => b.parsed!.created.getTime() - a.parsed!.created.getTime() || compareText(b.name, a.name));
   return ours.slice(keep).map((a) => a.name);
 }

@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -69,7 +70,7 @@ export async function listArchives(dir: string): Promise<ArchiveListing[]> {
       lastVerified: state.verifications[name] ?? null,
     });
   }
-  return out.sort((a, b) => b.created.localeCompare(a.created) || b.name.localeCompare(a.name));
+  return out.sort((a, b) => compareText(b.created, a.created) || compareText(b.name, a.name));
 }
 
 /** Delete all but the newest `keep` archives of a project; returns the deleted paths. */

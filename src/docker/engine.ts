@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import type Dockerode from 'dockerode';
 import { lazyDockerode } from './client.js';
 import { resolveEndpoint, type EngineEndpoint } from './endpoint.js';
@@ -351,7 +352,7 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
       return (body as RawSummary[])
         .filter((c) => (c.Labels?.[COMPOSE_LABELS.oneoff] ?? 'False') !== 'True')
         .map(toContainerInfo)
-        .sort((a, b) => a.service.localeCompare(b.service) || a.name.localeCompare(b.name));
+        .sort((a, b) => compareText(a.service, b.service) || compareText(a.name, b.name));
     },
 
     async listRunningContainers() {
@@ -460,7 +461,7 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
 
     async listNetworks(project) {
       const { body } = await get('list networks', `/networks?filters=${labelFilter(project)}`);
-      return (body as { Id: string; Name: string }[]).map((n) => ({ id: n.Id, name: n.Name })).sort((a, b) => a.name.localeCompare(b.name));
+      return (body as { Id: string; Name: string }[]).map((n) => ({ id: n.Id, name: n.Name })).sort((a, b) => compareText(a.name, b.name));
     },
 
     async removeNetwork(id) {
@@ -475,7 +476,7 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
 
     async listVolumes(project) {
       const { body } = await get('list volumes', `/volumes?filters=${labelFilter(project)}`);
-      return ((body as { Volumes?: { Name: string }[] | null }).Volumes ?? []).map((v) => ({ id: v.Name, name: v.Name })).sort((a, b) => a.name.localeCompare(b.name));
+      return ((body as { Volumes?: { Name: string }[] | null }).Volumes ?? []).map((v) => ({ id: v.Name, name: v.Name })).sort((a, b) => compareText(a.name, b.name));
     },
 
     async removeVolume(name) {

@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { createServer } from 'node:net';
 import type { ContainerInfo, PublishedPort } from '../docker/engine.js';
 import type { PortPlan, StackPlan } from '../stack/plan.js';
@@ -39,7 +40,7 @@ export interface PortReport {
 export function portClaims(plan: Pick<StackPlan, 'services'>): PortClaim[] {
   return plan.services
     .flatMap((s) => s.ports.map((p: PortPlan) => ({ service: s.name, key: `ports.${p.key}`, hostIp: p.hostIp, port: p.published })))
-    .sort((a, b) => a.port - b.port || a.key.localeCompare(b.key));
+    .sort((a, b) => a.port - b.port || compareText(a.key, b.key));
 }
 
 const ANY = new Set(['0.0.0.0', '::', '']);
@@ -155,7 +156,7 @@ export async function checkPorts(input: PortCheckInput): Promise<PortReport> {
       });
     }
   }
-  conflicts.sort((a, b) => a.port - b.port || a.keys[0]!.localeCompare(b.keys[0]!));
+  conflicts.sort((a, b) => a.port - b.port || compareText(a.keys[0]!, b.keys[0]!));
   return {
     ok: conflicts.length === 0,
     checked: claims.map((c) => ({ service: c.service, key: c.key, host_ip: c.hostIp, port: c.port })),

@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { access } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { ModelConfig } from '../config/schema.js';
@@ -48,7 +49,7 @@ export async function findMissingFiles(plan: Pick<StackPlan, 'services'>, home: 
       if (!present) missing.push({ service, path, hint: hintFor(relative) });
     }),
   );
-  return missing.sort((a, b) => a.path.localeCompare(b.path));
+  return missing.sort((a, b) => compareText(a.path, b.path));
 }
 
 export interface MissingModel {
@@ -80,7 +81,7 @@ export async function findMissingModels(plan: Pick<StackPlan, 'services'>, model
     if (m.state === 'complete' || m.state === 'verified') continue;
     missing.push({ model: m.name, repo: m.repo, revision: m.revision, services: services.get(m.name) ?? [], state: m.state });
   }
-  return missing.sort((a, b) => a.model.localeCompare(b.model));
+  return missing.sort((a, b) => compareText(a.model, b.model));
 }
 
 /** The command that fetches the missing models. */

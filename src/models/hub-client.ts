@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { request, type Dispatcher } from './undici.js';
 import { MstingError } from '../errors.js';
 import { certificateError, type TrustStore } from './trust.js';
@@ -126,7 +127,7 @@ export class HubClient {
       }
       url = nextLink(headerValue(headers, 'link'), url, this.origin);
     }
-    return files.sort((a, b) => a.path.localeCompare(b.path));
+    return files.sort((a, b) => compareText(a.path, b.path));
   }
 
   /**

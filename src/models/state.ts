@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { lstat, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -244,6 +245,6 @@ export async function stateFromCache(modelsDir: string, model: ModelConfig): Pro
     exclude: [...model.exclude],
     endpoint: '',
     resolvedAt: '',
-    files: files.sort((a, b) => a.path.localeCompare(b.path)),
+    files: files.sort((a, b) => compareText(a.path, b.path)),
   };
 }

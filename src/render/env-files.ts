@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import type { MstingConfig } from '../config/schema.js';
 import { DATABASE_NAMES, DATABASE_ROLES, DATABASE_USERS, databasePasswordVariable, serviceTokenSecretId, type DatabaseUser, type SecretsProvider } from '../stack/secrets.js';
 import { APP_HOME, CHATBOT_PORT, EXTERNAL_AI_PORT, MODEL_CONTAINER_PORT, MODELS_MOUNT, type ServicePlan, type StackPlan } from '../stack/plan.js';
@@ -335,6 +336,6 @@ export function renderEnvFiles(plan: StackPlan, config: MstingConfig, secrets: S
     files,
     pending: [...pending]
       .map(([id, users]) => ({ id, services: [...users].sort() }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
+      .sort((a, b) => compareText(a.id, b.id)),
   };
 }

@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { MstingConfig } from '../config/schema.js';
@@ -92,7 +93,7 @@ function mergePending(lists: PendingSecret[][]): PendingSecret[] {
     item.services.forEach((s) => users.add(s));
     merged.set(item.id, users);
   }
-  return [...merged].map(([id, users]) => ({ id, services: [...users].sort() })).sort((a, b) => a.id.localeCompare(b.id));
+  return [...merged].map(([id, users]) => ({ id, services: [...users].sort() })).sort((a, b) => compareText(a.id, b.id));
 }
 
 export function renderStack(input: RenderInput): RenderedStack {

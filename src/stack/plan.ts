@@ -1,3 +1,4 @@
+import { compareText } from '../compare.js';
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
 import { MstingError } from '../errors.js';
 import type { Device, Precision, Recommendation } from '../hardware/types.js';
@@ -797,7 +798,7 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
       stopGracePeriodS: config.stop_timeout,
       gpu: draft.gpu ?? null,
       model: draft.model ?? null,
-      dependsOn: draft.dependsOn.filter((d) => selected.has(d.service)).sort((a, b) => a.service.localeCompare(b.service)),
+      dependsOn: draft.dependsOn.filter((d) => selected.has(d.service)).sort((a, b) => compareText(a.service, b.service)),
     };
   });
 
@@ -826,7 +827,7 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
   }
   const volumes = [...volumeUsers]
     .map(([name, users]) => ({ name, description: VOLUMES[name] ?? name, services: users }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.name, b.name));
 
   return {
     project: config.project.name,
