@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { collectSecretValues } from '../doctor/bundle.js';
+import { collectSecretValues } from '../doctor/redact.js';
 import { isMstingError } from '../errors.js';
 import { openRunLog } from '../install/run-log.js';
 

@@ -4,7 +4,7 @@ import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
-import { envSecretValues, type Redactor } from './redact.js';
+import type { Redactor } from './redact.js';
 
 /**
  * The support bundle: a tar.gz of what helps someone else diagnose an install (doctor's report,
@@ -16,31 +16,6 @@ import { envSecretValues, type Redactor } from './redact.js';
 export interface BundleEntry {
   name: string;
   content: string;
-}
-
-/** Secret values on disk: every file in secrets/ and the secret-looking values of env files. */
-export async function collectSecretValues(home: string): Promise<string[]> {
-  const values: string[] = [];
-  const secretsDir = join(home, 'secrets');
-  for (const name of await readdir(secretsDir).catch(() => [] as string[])) {
-    const text = await readFile(join(secretsDir, name), 'utf8').catch(() => '');
-    values.push(text.trim());
-    // JSON documents (unseal shares) hold their secrets inside.
-    try {
-      const walk = (node: unknown): void => {
-        if (typeof node === 'string') values.push(node);
-        else if (Array.isArray(node)) node.forEach(walk);
-        else if (node && typeof node === 'object') Object.values(node).forEach(walk);
-      };
-      walk(JSON.parse(text));
-    } catch {
-      for (const line of text.split('\n')) if (line.trim()) values.push(line.trim());
-    }
-  }
-  for (const name of await readdir(join(home, 'env')).catch(() => [] as string[])) {
-    values.push(...envSecretValues(await readFile(join(home, 'env', name), 'utf8').catch(() => '')));
-  }
-  return values.filter((v) => v.length > 0);
 }
 
 /** Install-relative files the bundle carries, when present. Keys and secrets/ never. */

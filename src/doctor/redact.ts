@@ -6,6 +6,9 @@
  * know it.
  */
 
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 export const REDACTED = '[redacted]';
 
 /** Values shorter than this are not searched for: they would blank out ordinary words. */
@@ -116,4 +119,29 @@ export function envSecretValues(content: string): string[] {
     if (inUrl) values.push(decodeURIComponent(inUrl[1]!));
   }
   return values;
+}
+
+/** Secret values on disk: every file in secrets/ and the secret-looking values of env files. */
+export async function collectSecretValues(home: string): Promise<string[]> {
+  const values: string[] = [];
+  const secretsDir = join(home, 'secrets');
+  for (const name of await readdir(secretsDir).catch(() => [] as string[])) {
+    const text = await readFile(join(secretsDir, name), 'utf8').catch(() => '');
+    values.push(text.trim());
+    // JSON documents (unseal shares) hold their secrets inside.
+    try {
+      const walk = (node: unknown): void => {
+        if (typeof node === 'string') values.push(node);
+        else if (Array.isArray(node)) node.forEach(walk);
+        else if (node && typeof node === 'object') Object.values(node).forEach(walk);
+      };
+      walk(JSON.parse(text));
+    } catch {
+      for (const line of text.split('\n')) if (line.trim()) values.push(line.trim());
+    }
+  }
+  for (const name of await readdir(join(home, 'env')).catch(() => [] as string[])) {
+    values.push(...envSecretValues(await readFile(join(home, 'env', name), 'utf8').catch(() => '')));
+  }
+  return values.filter((v) => v.length > 0);
 }
