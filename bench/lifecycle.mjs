@@ -7,10 +7,13 @@
 // Needs a Docker engine and the local test images (scripts/ensure-docker.sh,
 // test/images/build.sh). Run after `npm run build`:
 //   node bench/lifecycle.mjs [start-rounds] [status-runs]
-// The stack is the default profile: real PostgreSQL and Redis (msting-test/debian) and
-// stand-ins with real health checks for every other service (msting-test/busybox), chosen with
-// images.overrides; the compose override file sets 1 s health-check intervals for both tools.
-import { spawnSync } from 'node:child_process';
+// The stack is the default profile: real PostgreSQL and Redis (msting-test/debian), the Vault
+// emulator (test/vault-emulator, built here) and stand-ins with real health checks for every
+// other service (msting-test/busybox), chosen with images.overrides; the compose override file
+// sets 1 s health-check intervals for both tools. Each round starts from the same state for both
+// tools: fresh volumes and an initialized, stopped Vault (`start vault`, `vault init`, `stop`,
+// not timed), so both start every container and msting also unseals Vault.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +27,7 @@ const startRounds = Number(process.argv[2] ?? 2);
 const statusRuns = Number(process.argv[3] ?? 15);
 
 const SERVICES = ['vault', 'db', 'redis', 'kratos-migrate', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge'];
-const PORT_KEYS = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'redis', 'messaging', 'knowledge'];
+const PORT_KEYS = ['vault', 'db', 'kratos', 'kratos-admin', 'app', 'frontend', 'mailpit', 'mailpit-ui', 'messaging', 'knowledge'];
 
 let images;
 try {
@@ -46,21 +49,20 @@ async function freePorts(count) {
   return ports;
 }
 
+const vaultImage = execFileSync(join(root, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  .trim().split('\n').at(-1);
+
 const home = mkdtempSync(join(tmpdir(), 'msting-bench-life-'));
 const project = `msting-bench-${process.pid}`;
 const free = await freePorts(PORT_KEYS.length);
 const ports = Object.fromEntries(PORT_KEYS.map((k, i) => [k, free[i]]));
-const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : images.busybox]));
+const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? vaultImage : images.busybox]));
 mkdirSync(join(home, 'conf'), { recursive: true });
 mkdirSync(join(home, 'compose'), { recursive: true });
-mkdirSync(join(home, 'secrets'), { recursive: true, mode: 0o700 });
 mkdirSync(join(home, 'certs'), { recursive: true });
-writeFileSync(join(home, 'secrets', 'vault-token-app'), 'bench-token\n', { mode: 0o600 });
 writeFileSync(join(home, 'conf', 'config.yml'), stringify({ project: { name: project }, images: { overrides }, ports, stop_timeout: 5 }));
 const fast = { healthcheck: { interval: '1s', timeout: '5s', start_period: '30s', retries: 3 } };
 const services = Object.fromEntries(SERVICES.filter((s) => s !== 'kratos-migrate').map((s) => [s, { ...fast }]));
-services.db.environment = { POSTGRES_PASSWORD: 'b', STING_DB_APP_PASSWORD: 'b', STING_DB_KRATOS_PASSWORD: 'b', STING_DB_MESSAGING_PASSWORD: 'b', STING_DB_KNOWLEDGE_PASSWORD: 'b' };
-services.redis.environment = { REDIS_PASSWORD: 'b', REDISCLI_AUTH: 'b' };
 writeFileSync(join(home, 'compose', 'docker-compose.override.yml'), stringify({ services }));
 
 const env = { ...process.env, NO_COLOR: '1' };
@@ -74,7 +76,16 @@ function timed(command, args, { check = true } = {}) {
   return { ms, status: r.status };
 }
 const mst = (...args) => [process.execPath, [bin, '--home', home, ...args]];
-const clean = () => timed(...mst('clean', '--volumes', '--yes'));
+/** Fresh volumes and a new, initialized, stopped Vault: the state both tools start from. */
+const clean = () => {
+  timed(...mst('clean', '--volumes', '--yes'));
+  // The shares and tokens belong to the Vault the volumes held: a new Vault gets new ones.
+  rmSync(join(home, 'secrets'), { recursive: true, force: true });
+  const first = timed(...mst('start', 'vault', '--timeout', '120'), { check: false });
+  if (first.status !== 5) throw new Error(`start vault on a new Vault exited ${first.status}, expected 5 (vault init needed)`);
+  timed(...mst('vault', 'init'));
+  timed(...mst('stop'));
+};
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -46,7 +46,8 @@ try {
     if (c.target !== undefined && ratio > c.target) failed = true;
     console.log(`${c.name.padEnd(40)} ${m.toFixed(1).padStart(8)} ms  ${ratio.toFixed(2)}x${verdict}`);
   }
-  process.exitCode = failed ? 1 : 0;
+  // A quick run (bench/run-all.js --quick) only proves the benchmark runs: targets need full runs.
+  process.exitCode = failed && !process.env.BENCH_QUICK ? 1 : 0;
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
