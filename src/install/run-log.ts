@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createRedactor, type Redactor } from '../doctor/redact.js';
 
@@ -24,8 +24,15 @@ export interface RunLog {
   close(): Promise<void>;
 }
 
+/** The log is rotated at its next opening once it reaches this size... */
+export const RUN_LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+/** ...keeping this many older files: msting.log.1 (newest) to msting.log.5. */
+export const RUN_LOG_KEEP = 5;
+
 export interface OpenRunLogOptions {
   command: string;
+  /** Rotation threshold in bytes (default RUN_LOG_ROTATE_BYTES). */
+  rotateBytes?: number;
   /** Secret values known up front. */
   secrets?: Iterable<string>;
   now?: () => Date;
@@ -43,6 +50,7 @@ export async function openRunLog(path: string, options: OpenRunLogOptions): Prom
   let handle: FileHandle | undefined;
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await rotateIfFull(path, options.rotateBytes ?? RUN_LOG_ROTATE_BYTES);
     handle = await open(path, 'a', 0o600);
     await chmod(path, 0o600);
   } catch {
@@ -71,6 +79,26 @@ export async function openRunLog(path: string, options: OpenRunLogOptions): Prom
     },
   };
   return log;
+}
+
+/**
+ * Size-based rotation, done when a run opens the log (msting has no daemon): a full log becomes
+ * `<path>.1`, older ones shift up, and the oldest beyond RUN_LOG_KEEP is replaced. Renames only,
+ * so a line is never lost or torn; a run that cannot rotate (permissions) appends as before.
+ */
+async function rotateIfFull(path: string, limit: number): Promise<void> {
+  const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+  if (size < limit) return;
+  try {
+    for (let n = RUN_LOG_KEEP - 1; n >= 1; n--) {
+      await rename(`${path}.${n}`, `${path}.${n + 1}`).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    await rename(path, `${path}.1`);
+  } catch {
+    // Keep appending to the full file rather than lose the run's lines.
+  }
 }
 
 /** A log that writes nothing (dry runs, tests). */
