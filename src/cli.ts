@@ -305,6 +305,12 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .description('delete a provider secret')
     .argument('<provider>')
     .action(action(() => import('./commands/vault-secret.js'), (a) => ({ action: 'delete' as const, provider: String(a[0]) })));
+  program
+    .command('credential')
+    .description('user and password of a web UI whose password msting keeps in Vault (grafana, mailpit)')
+    .argument('<name>', 'grafana or mailpit')
+    .addHelpText('after', examples(['msting credential grafana', 'msting credential mailpit']))
+    .action(action(() => import('./commands/credential.js'), (a) => ({ name: String(a[0]) })));
   const keys = program.command('encryption-keys').description('stack encryption keys in Vault');
   keys.command('status').description('presence, version, age and last rotation of each key').action(action(() => import('./commands/encryption-keys.js'), () => ({ action: 'status' as const })));
   keys
