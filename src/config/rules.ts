@@ -40,9 +40,9 @@ export function profileRunsLlm(config: MstingConfig, profile: string): boolean {
 const uniquePorts: ConfigRule = (config, context) => {
   const owners = new Map<number, PortKey>();
   const problems: RuleProblem[] = [];
-  for (const [key, value] of Object.entries(config.ports) as [PortKey, number][]) {
-    // A port msting never publishes claims nothing on the host.
-    if (UNPUBLISHED_PORT_KEYS[key] !== undefined) continue;
+  for (const [key, value] of Object.entries(config.ports) as [PortKey, number | undefined][]) {
+    // An unset port and one msting never publishes claim nothing on the host.
+    if (value === undefined || UNPUBLISHED_PORT_KEYS[key] !== undefined) continue;
     const owner = owners.get(value);
     if (owner === undefined) {
       owners.set(value, key);

@@ -73,9 +73,18 @@ export const DEFAULT_MODELS: ModelConfig[] = [
   { name: 'zephyr', repo: 'HuggingFaceH4/zephyr-7b-beta', revision: 'main', enabled: false, files: [], exclude: [], parameters_b: 7.24, replicas: 1, gated: false },
 ];
 
+/**
+ * Only the frontend is published by default. Every other key is opt-in: setting it publishes that
+ * service port on network.bind_address, with the risk PORT_RISKS names (docs/security.md).
+ */
 const portsShape = Object.fromEntries(
-  PORT_KEYS.map((key) => [key, port.default(DEFAULT_PORTS[key]).describe(`Host port published for ${key}.`)]),
-) as Record<PortKey, z.ZodDefault<typeof port>>;
+  PORT_KEYS.map((key) => [
+    key,
+    key === 'frontend'
+      ? port.default(DEFAULT_PORTS.frontend).describe('Host port of the frontend (HTTPS), the one port published by default.')
+      : port.optional().describe(`Host port to publish ${key} on (unset: not published; usual port ${DEFAULT_PORTS[key]}).`),
+  ]),
+) as { frontend: z.ZodDefault<typeof port> } & Record<Exclude<PortKey, 'frontend'>, z.ZodOptional<typeof port>>;
 
 const resourceSchema = z.strictObject({
   memory: memory.optional().describe('Memory limit of the service.'),
@@ -245,7 +254,7 @@ export const configSchema = z
       },
       'Container images.',
     ),
-    ports: z.strictObject(portsShape).prefault({} as never).describe('Host ports, per published service port.'),
+    ports: z.strictObject(portsShape).prefault({} as never).describe('Host ports to publish: the frontend by default, every other service only when its key is set.'),
     resources: z
       .record(serviceName, resourceSchema)
       .default({})

@@ -45,6 +45,8 @@ export interface ContainerInfo {
   created: number;
   ports: PublishedPort[];
   labels: Record<string, string>;
+  /** The container's IPv4 address on each network it joined (network name → address), while it runs. */
+  addresses?: Record<string, string>;
 }
 
 /** What one inspect adds: exit code, restarts, timings, the health check and its last output. */
@@ -146,6 +148,7 @@ interface RawSummary {
   Created?: number;
   Ports?: { IP?: string; PrivatePort: number; PublicPort?: number; Type?: string }[];
   Labels?: Record<string, string>;
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> | null } | null;
 }
 
 export function toContainerInfo(raw: RawSummary): ContainerInfo {
@@ -173,6 +176,11 @@ export function toContainerInfo(raw: RawSummary): ContainerInfo {
     statusText: status,
     created: raw.Created ?? 0,
     ports,
+    addresses: Object.fromEntries(
+      Object.entries(raw.NetworkSettings?.Networks ?? {})
+        .filter(([, n]) => typeof n.IPAddress === 'string' && n.IPAddress !== '')
+        .map(([name, n]) => [name, n.IPAddress as string]),
+    ),
     labels,
   };
 }

@@ -104,9 +104,17 @@ export function statusUrls(config: MstingConfig, services: ReadonlySet<string>):
   return {
     frontend: services.has('frontend') ? urls.frontend : null,
     api: services.has('app') ? urls.api : null,
-    // Mailpit serves its UI under its web root (MP_WEBROOT), as the frontend proxies it.
-    mailpit: services.has('mailpit') ? `${local(config.ports['mailpit-ui'])}${MAILPIT_BROWSER_PATH}/` : null,
-    grafana: services.has('grafana') ? local(config.ports.grafana) : null,
+    // Mailpit serves its UI under its web root (MP_WEBROOT): through the frontend, which proxies
+    // it, or on its own port when ports.mailpit-ui publishes one.
+    mailpit: !services.has('mailpit')
+      ? null
+      : config.ports['mailpit-ui'] !== undefined
+        ? `${local(config.ports['mailpit-ui'])}${MAILPIT_BROWSER_PATH}/`
+        : services.has('frontend')
+          ? `${urls.frontend}${MAILPIT_BROWSER_PATH}/`
+          : null,
+    // Grafana is reachable from the host only when ports.grafana publishes it.
+    grafana: services.has('grafana') && config.ports.grafana !== undefined ? local(config.ports.grafana) : null,
   };
 }
 

@@ -56,6 +56,8 @@ function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
   if (s.ports.length > 0) {
     out.ports = s.ports.map((p) => ({ target: p.target, published: String(p.published), host_ip: p.hostIp, protocol: p.protocol, mode: 'host' }));
   }
+  // Ports it listens on but does not publish: documentation for readers of the file and `docker ps`.
+  if (s.expose.length > 0) out.expose = s.expose.map(String);
   if (s.mounts.length > 0) out.volumes = s.mounts.map(mount);
   if (s.dependsOn.length > 0) {
     out.depends_on = Object.fromEntries(s.dependsOn.map((d) => [d.service, { condition: d.condition }]));

@@ -78,6 +78,8 @@ export interface ServicePlan {
   /** Compose profiles this service belongs to; empty: in every profile (always started). */
   profiles: string[];
   ports: PortPlan[];
+  /** Container ports the service listens on that config.yml does not publish (compose `expose`). */
+  expose: number[];
   dependsOn: { service: string; condition: DependencyCondition }[];
   /** null: a one-shot job, waited on by completion rather than health. */
   health: HealthPlan | null;
@@ -305,7 +307,7 @@ export function modelServices(config: MstingConfig, recommendation: Recommendati
 
 type Draft = Omit<
   ServicePlan,
-  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName'
+  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName' | 'expose'
 > &
   Partial<Pick<ServicePlan, 'restart' | 'gpu' | 'model'>>;
 
@@ -317,11 +319,14 @@ interface Ctx {
   modelCommits: ReadonlyMap<string, string>;
 }
 
+/** `published` of a port whose `ports.<key>` is unset: planStack drops it (no host port is 0). */
+const NOT_PUBLISHED = 0;
+
 function port(config: MstingConfig, key: PortKey, target: number, isPublic = false): PortPlan {
   return {
     key,
     hostIp: isPublic ? config.network.public_bind_address : config.network.bind_address,
-    published: config.ports[key],
+    published: config.ports[key] ?? NOT_PUBLISHED,
     target,
     protocol: 'tcp',
   };
@@ -788,6 +793,9 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
     }
     return {
       ...draft,
+      // Only the frontend is published unless config.yml sets a port (docs/security.md).
+      ports: draft.ports.filter((p) => p.published !== NOT_PUBLISHED),
+      expose: draft.ports.filter((p) => p.published === NOT_PUBLISHED).map((p) => p.target),
       image: resolveImage(config, model ? model.name : name, model !== undefined),
       vaultTokenFile: VAULT_CLIENT_SERVICES.includes(name) ? `secrets/vault-token-${name}` : null,
       profiles: inProfiles.length === profileSets.length ? [] : inProfiles,

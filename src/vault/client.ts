@@ -133,7 +133,7 @@ export interface VaultClientOptions {
 
 /** Hints that say what to run next, one per kind. */
 export const VAULT_HINTS: Record<VaultErrorKind, string> = {
-  unreachable: 'start it with `msting start vault` (check with `msting status`); the address comes from VAULT_ADDR or ports.vault in config.yml',
+  unreachable: 'start it with `msting start vault` (check with `msting status`); the address comes from VAULT_ADDR, ports.vault in config.yml when Vault is published, else the vault container',
   sealed: 'run `msting unseal` (or `msting start`, which unseals with the stored shares when vault.auto_unseal is on)',
   uninitialized: 'run `msting vault init` (or `msting install`)',
   'permission-denied': 'the token msting used lacks this path or was revoked; check `msting vault status`, or set VAULT_TOKEN to a token that may',

@@ -16,7 +16,7 @@ import { ensureUnsealed, type UnsealProgress } from './unseal.js';
  */
 
 export interface BringUpVaultInput {
-  config: Pick<MstingConfig, 'ports' | 'vault'>;
+  config: Pick<MstingConfig, 'ports' | 'vault' | 'project'>;
   home: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
@@ -104,7 +104,7 @@ export async function bringUpVault(input: BringUpVaultInput): Promise<BringUpVau
  * the reason) when its container is not running or Vault does not answer.
  */
 export async function vaultSummary(
-  config: Pick<MstingConfig, 'ports' | 'vault'>,
+  config: Pick<MstingConfig, 'ports' | 'vault' | 'project'>,
   ctx: { home: string; env: NodeJS.ProcessEnv },
   vaultRunning: boolean,
 ): Promise<VaultSummary> {

@@ -7,16 +7,46 @@ import { readSecretFile, VAULT_FILES } from './store.js';
 /** Vault settings a flow needs, taken from the config once. */
 export type VaultSettings = MstingConfig['vault'];
 
-/** The install's own Vault: its published port on this host. */
-export function ownVaultAddress(config: Pick<MstingConfig, 'ports'>): string {
-  return `http://127.0.0.1:${config.ports.vault}`;
+/** Vault's listener inside its container (the stack's services reach it at vault:8200). */
+export const VAULT_CONTAINER_PORT = 8200;
+
+/**
+ * Where the install's own Vault is while its container does not run: a name under `.invalid`
+ * (RFC 6761), which never resolves, so nothing, least of all a token, leaves this host.
+ */
+export const VAULT_NOT_RUNNING_ADDRESS = `http://vault-container-not-running.invalid:${VAULT_CONTAINER_PORT}`;
+
+type VaultConfig = Pick<MstingConfig, 'ports' | 'project'>;
+
+/**
+ * Finds the vault container's address on this host: its IPv4 address on one of the project's
+ * networks (Linux routes the host to every bridge network, internal ones included). null when no
+ * vault container runs.
+ */
+export type VaultLocator = (project: string) => Promise<string | null>;
+
+const engineLocator = (env: NodeJS.ProcessEnv): VaultLocator => async (project) => {
+  const { createDockerEngine } = await import('../docker/engine.js');
+  const containers = await createDockerEngine(env).listContainers(project);
+  const vault = containers.find((c) => c.service === 'vault' && (c.state === 'running' || c.state === 'restarting'));
+  const ip = Object.entries(vault?.addresses ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))[0]?.[1];
+  return ip ? `http://${ip}:${VAULT_CONTAINER_PORT}` : null;
+};
+
+/**
+ * The install's own Vault: its published port on this host when ports.vault is set, else the
+ * vault container's own address (Vault is not published by default; docs/security.md).
+ */
+export async function ownVaultAddress(config: VaultConfig, env: NodeJS.ProcessEnv, locate: VaultLocator = engineLocator(env)): Promise<string> {
+  if (config.ports.vault !== undefined) return `http://127.0.0.1:${config.ports.vault}`;
+  return (await locate(config.project.name)) ?? VAULT_NOT_RUNNING_ADDRESS;
 }
 
-/** VAULT_ADDR wins; else Vault's published port on this host. */
-export function vaultAddress(config: Pick<MstingConfig, 'ports'>, env: NodeJS.ProcessEnv): string {
+/** VAULT_ADDR wins; else the install's own Vault. */
+export async function vaultAddress(config: VaultConfig, env: NodeJS.ProcessEnv, locate?: VaultLocator): Promise<{ address: string; own: string }> {
+  const own = await ownVaultAddress(config, env, locate);
   const fromEnv = env.VAULT_ADDR?.trim();
-  if (fromEnv) return fromEnv.replace(/\/+$/, '');
-  return ownVaultAddress(config);
+  return { address: fromEnv ? fromEnv.replace(/\/+$/, '') : own, own };
 }
 
 function isLoopback(hostname: string): boolean {
@@ -29,18 +59,18 @@ function isLoopback(hostname: string): boolean {
  * http(s) URL, and plain http to a host other than this one (a token would cross the network in
  * clear). Says whether it is the install's own Vault: only that one gets msting's stored tokens.
  */
-export function checkVaultAddress(address: string, config: Pick<MstingConfig, 'ports'>): { own: boolean } {
+export function checkVaultAddress(address: string, ownAddress: string): { own: boolean } {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
     throw new MstingError('USAGE', `VAULT_ADDR is not a URL: ${JSON.stringify(address.slice(0, 200))}`, {
-      hint: `unset VAULT_ADDR to use this install's Vault (${ownVaultAddress(config)}), or set it to https://HOST:PORT`,
+      hint: `unset VAULT_ADDR to use this install's Vault (${ownAddress}), or set it to https://HOST:PORT`,
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new MstingError('USAGE', `VAULT_ADDR must be an http:// or https:// URL (it is ${url.protocol}//...)`, {
-      hint: `unset VAULT_ADDR to use this install's Vault (${ownVaultAddress(config)})`,
+      hint: `unset VAULT_ADDR to use this install's Vault (${ownAddress})`,
     });
   }
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
@@ -48,9 +78,10 @@ export function checkVaultAddress(address: string, config: Pick<MstingConfig, 'p
       hint: `use https://${url.host}, or reach that Vault through an SSH tunnel to a 127.0.0.1 port; unset VAULT_ADDR for this install's own Vault`,
     });
   }
-  const own = new URL(ownVaultAddress(config));
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return { own: url.protocol === own.protocol && isLoopback(url.hostname) && port === own.port };
+  const own = new URL(ownAddress);
+  const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
+  const sameHost = isLoopback(own.hostname) ? isLoopback(url.hostname) : url.hostname === own.hostname;
+  return { own: url.protocol === own.protocol && sameHost && port(url) === port(own) };
 }
 
 /** Said by every command that uses a dev-mode Vault. */
@@ -71,21 +102,24 @@ export interface VaultSession {
 }
 
 export interface OpenVaultInput {
-  config: Pick<MstingConfig, 'ports' | 'vault'>;
+  config: Pick<MstingConfig, 'ports' | 'vault' | 'project'>;
   home: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Finds the vault container when Vault is not published (default: asks the Docker engine). */
+  locate?: VaultLocator;
 }
 
 /**
- * Connect to the stack's Vault: address from VAULT_ADDR or ports.vault; the management token from
+ * Connect to the stack's Vault: address from VAULT_ADDR, else ports.vault when Vault is published,
+ * else the vault container's address; the management token from
  * VAULT_TOKEN, else msting's admin token, else the root token while it is still kept. The stored
  * tokens go to the install's own Vault only: when VAULT_ADDR names another listener, the token
  * must come from VAULT_TOKEN.
  */
 export async function openVault(input: OpenVaultInput): Promise<VaultSession> {
-  const address = vaultAddress(input.config, input.env);
-  const { own } = checkVaultAddress(address, input.config);
+  const { address, own: ownAddress } = await vaultAddress(input.config, input.env, input.locate);
+  const { own } = checkVaultAddress(address, ownAddress);
   const secretsDir = installLayout(input.home).secretsDir;
   const client = new VaultClient({ address, ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) });
   let token: string | undefined;

@@ -62,14 +62,14 @@ describe('msting config, end to end', () => {
 
   it('config validate on a bad file exits 3, lists every problem with line:column, and writes nothing', async () => {
     const bad = join(home, 'bad.yml');
-    await writeFile(bad, 'ports:\n  app: 70000\n  grafana: 5051\nvault:\n  treshold: 2\nprofile: ful\n');
+    await writeFile(bad, 'ports:\n  app: 70000\n  grafana: 3010\nvault:\n  treshold: 2\nprofile: ful\n');
     const before = await listTree(home);
     const result = await msting('--config', bad, 'config', 'validate');
     expect(result.exitCode).toBe(3);
     expect(result.stdout).toBe('');
     const lines = result.stderr.split('\n');
     expect(lines).toContain(`  ${bad}:2:8: ports.app: expected a port from 1 to 65535, got 70000`);
-    expect(lines).toContain(`  ${bad}:3:12: ports.grafana: host port 5051 is also used by ports.mailpit-ui (its default) (two services cannot publish one host port; change ports.grafana or ports.mailpit-ui)`);
+    expect(lines).toContain(`  ${bad}:3:12: ports.grafana: host port 3010 is also used by ports.frontend (its default) (two services cannot publish one host port; change ports.grafana or ports.frontend)`);
     expect(lines).toContain(`  ${bad}:5:3: vault.treshold: unknown key "treshold" (did you mean "threshold"?)`);
     expect(lines).toContain(`  ${bad}:6:10: profile: unknown profile "ful" (did you mean "full"?)`);
     expect(await listTree(home)).toEqual(before);

@@ -77,10 +77,11 @@ describe('msting config show', () => {
   it('prints the effective config as YAML, with overrides and derived values', async () => {
     const { ctx, stdout } = await withConfig('hostname: sting.example.com\n', { env: { MSTING_VERSION: '2.1.0' } });
     await show({}, ctx);
-    const shown = parse(stdout()) as { images: { version: string }; mail: { from_address: string }; ports: { app: number } };
+    const shown = parse(stdout()) as { images: { version: string }; mail: { from_address: string }; ports: Record<string, number> };
     expect(shown.images.version).toBe('2.1.0');
     expect(shown.mail.from_address).toBe('no-reply@sting.example.com');
-    expect(shown.ports.app).toBe(5050);
+    // Only the frontend is published unless config.yml says otherwise.
+    expect(shown.ports).toEqual({ frontend: 3010 });
   });
 
   it('masks credentials in URLs and keeps vault-refs as written', async () => {

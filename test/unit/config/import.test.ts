@@ -162,11 +162,11 @@ describe('importStingConfig: values and shapes', () => {
   });
 
   it('moves a value msting rejects to dropped with the validation message, so the result still validates', () => {
-    const doc = { system: { domain: 'not a host name!', ports: { frontend: 3000 } }, application: { env: 'demo' } };
+    const doc = { system: { domain: 'not a host name!', ports: { frontend: 3000, api: 3000 } }, application: { env: 'demo' } };
     const result = importStingConfig(doc, 'c.yml');
-    expect(result.config).toEqual({});
+    expect(result.config).toEqual({ ports: { app: 3000 } });
     expect(dropped(result, 'system.domain')?.reason).toContain('msting rejects it for hostname');
-    expect(dropped(result, 'system.ports.frontend')?.reason).toContain('host port 3000 is also used by ports.grafana');
+    expect(dropped(result, 'system.ports.frontend')?.reason).toContain('host port 3000 is also used by ports.app');
     expect(dropped(result, 'application.env')?.reason).toBe('"demo" does not fit app.env (production or development; STING-CE\'s demo mode has no msting equivalent)');
     expect(validateConfigText(JSON.stringify(result.config)).errors).toEqual([]);
   });

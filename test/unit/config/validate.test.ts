@@ -84,9 +84,10 @@ describe('cross-field rules', () => {
   });
 
   it('points at the written key when it clashes with a default', () => {
-    const errors = only('ports:\n  app: 3000\n');
+    // The frontend is the one port published by default.
+    const errors = only('ports:\n  app: 3010\n');
     expect(errors[0]).toMatchObject({ path: 'ports.app', line: 2, column: 8 });
-    expect(errors[0]!.message).toBe('host port 3000 is also used by ports.grafana (its default)');
+    expect(errors[0]!.message).toBe('host port 3010 is also used by ports.frontend (its default)');
   });
 
   it('reports the same model name twice and a model named like a stack service', () => {
@@ -159,7 +160,7 @@ describe('one report for everything', () => {
       'profile: ful', // 1: unknown profile
       'ports:',
       '  app: 70000', // 3: out of range
-      '  grafana: 5051', // 4: clashes with mailpit-ui default
+      '  grafana: 3010', // 4: clashes with the frontend's default
       'vault:',
       '  shares: 2',
       '  threshold: 3', // 7: threshold > shares

@@ -54,6 +54,7 @@ export function listenEvidence(view: RenderView, service: string, port: number):
     const target = typeof p === 'object' ? Number(p.target) : Number(String(p).split(':').at(-1)?.split('/')[0]);
     if (target === port) return 'published target';
   }
+  if ((s.expose ?? []).some((p) => Number(String(p).split('/')[0]) === port)) return 'expose';
   for (const [key, value] of [['command', s.command], ['entrypoint', s.entrypoint]] as const) {
     if (value !== undefined && mentionsPort(Array.isArray(value) ? value.join(' ') : value, port)) return key;
   }
@@ -122,7 +123,7 @@ function checkHost(row: ContractRow & { expect: { kind: 'host' } }, service: str
   }
   const evidence = targets.map((t) => listenEvidence(view, t, port));
   if (evidence.some((e) => e !== undefined)) return ok;
-  return fail(`${host} resolves to ${targets.join(', ')}, but nothing rendered for it shows port ${port} (health check, published target, command, *PORT env, listen line of its config)`);
+  return fail(`${host} resolves to ${targets.join(', ')}, but nothing rendered for it shows port ${port} (health check, published target, expose, command, *PORT env, listen line of its config)`);
 }
 
 function checkCookie(row: ContractRow, view: RenderView): RowResult {
@@ -225,7 +226,7 @@ export function checkRow(row: ContractRow, service: string, view: RenderView, ct
       return checkHost(row as ContractRow & { expect: typeof row.expect }, service, view, ctx);
     case 'listen': {
       const port = row.expect.port;
-      return listenEvidence(view, service, port) ? ok : fail(`nothing rendered for ${service} shows port ${port} (health check, published target, command, *PORT env, listen line of its config)`);
+      return listenEvidence(view, service, port) ? ok : fail(`nothing rendered for ${service} shows port ${port} (health check, published target, expose, command, *PORT env, listen line of its config)`);
     }
     case 'cookie':
       return checkCookie(row, view);

@@ -21,6 +21,7 @@ export interface ComposeService {
   hostname?: string;
   healthcheck?: { test?: string | string[]; disable?: boolean };
   ports?: (string | number | { target?: number | string; published?: string | number })[];
+  expose?: (string | number)[];
   command?: string | string[];
   entrypoint?: string | string[];
   labels?: Record<string, string> | string[];

@@ -27,7 +27,8 @@ describe('status', () => {
     expect(report.services.find((s) => s.service === 'kratos-migrate')).toMatchObject({ job: true, ok: true, exit_code: 0 });
     expect(report.services.find((s) => s.service === 'db')?.ports).toEqual([{ key: 'db', host_ip: '127.0.0.1', host_port: 15433, container_port: 5432, protocol: 'tcp' }]);
     expect(report.healthy).toBe(false);
-    expect(report.urls).toEqual({ frontend: 'https://localhost:3010', api: 'https://localhost:3010/api', mailpit: 'http://127.0.0.1:5051/mailpit/', grafana: null });
+    // Mailpit's UI is not published here: its URL is the frontend's /mailpit/ route.
+    expect(report.urls).toEqual({ frontend: 'https://localhost:3010', api: 'https://localhost:3010/api', mailpit: 'https://localhost:3010/mailpit/', grafana: null });
   });
 
   it('a failed job, an unhealthy service and a stopped one are not ok; only they are inspected', () => {
@@ -72,9 +73,9 @@ describe('check-ports', () => {
   });
 
   it('a port in use is a conflict unless this project\'s own container holds it', async () => {
-    const plan = makePlan();
+    const plan = makePlan({ ports: { db: 5433, vault: 8200, messaging: 6379 } });
     const bind = async (_ip: string, port: number): Promise<BindResult> => (port === 5433 || port === 6379 ? 'in-use' : port === 8200 ? 'address-unavailable' : 'free');
-    const own = [container('redis', { ports: [{ hostIp: '127.0.0.1', hostPort: 6379, containerPort: 6379, protocol: 'tcp' }] })];
+    const own = [container('messaging', { ports: [{ hostIp: '127.0.0.1', hostPort: 6379, containerPort: 8889, protocol: 'tcp' }] })];
     const other = [container('postgres', { name: 'other-db-1', labels: { 'com.docker.compose.project': 'other' }, ports: [{ hostIp: '0.0.0.0', hostPort: 5433, containerPort: 5432, protocol: 'tcp' }] })];
     const report = await checkPorts({ plan, ownContainers: own, otherContainers: other, bindLocally: true, bind });
     expect(report.ok).toBe(false);
@@ -87,9 +88,9 @@ describe('check-ports', () => {
   });
 
   it('nothing is bound when the engine is on another host', async () => {
-    const plan = makePlan();
+    const plan = makePlan({ ports: { db: 5433, vault: 8200, app: 5050, kratos: 4433, messaging: 8889 } });
     const report = await checkPorts({ plan, ownContainers: [], otherContainers: [], bindLocally: false, bind: async () => 'in-use' });
     expect(report.ok).toBe(true);
-    expect(report.checked.length).toBeGreaterThan(5);
+    expect(report.checked.length).toBe(6);
   });
 });

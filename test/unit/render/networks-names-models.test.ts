@@ -58,9 +58,15 @@ describe('segmented networks', () => {
     expect(set.warnings.map((w) => w.path)).toEqual(['ports.redis']);
     expect(set.warnings[0]!.message).toContain('ports.redis is ignored');
     expect(compose(makeConfig({ ports: { redis: 16379 } })).services.redis!.ports).toBeUndefined();
-    expect(on('db')).toEqual(['data', 'ports']);
-    expect(on('vault')).toEqual(['data', 'ports']);
-    expect(members('ports')).toEqual(['db', 'vault']);
+    // Unpublished (the default), the data stores sit on the internal data network alone.
+    expect(on('db')).toEqual(['data']);
+    expect(on('vault')).toEqual(['data']);
+    expect(c.networks.ports).toBeUndefined();
+    // Published on request, a data store also joins the ports network, which carries only that.
+    const published = compose(makeConfig({ ports: { db: 15433, vault: 18200 } }));
+    const onPublished = (service: string) => Object.keys(published.services[service]!.networks).sort();
+    expect(onPublished('db')).toEqual(['data', 'ports']);
+    expect(onPublished('vault')).toEqual(['data', 'ports']);
   });
 
   it('puts the frontend on the edge network only, with what it proxies to', () => {

@@ -87,7 +87,7 @@ describe('compose services', () => {
   it('names the project, the segmented networks and a named volume for every piece of state', () => {
     const c = compose(makeConfig({ project: { name: 'sting-two' } }));
     expect(c.name).toBe('sting-two');
-    expect(Object.keys(c.networks).sort()).toEqual(['app', 'data', 'edge', 'models', 'ports']);
+    expect(Object.keys(c.networks).sort()).toEqual(['app', 'data', 'edge', 'models']);
     for (const v of ['vault_data', 'postgres_data', 'redis_data', 'app_home', 'chroma_data', 'knowledge_data', 'knowledge_uploads', 'grafana_data', 'loki_data', 'mailpit_data', 'messaging_data']) {
       expect(c.volumes, v).toHaveProperty(v);
     }

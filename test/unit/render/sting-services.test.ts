@@ -13,6 +13,7 @@ import { FAKE_SECRETS, makeConfig, render } from './fixtures.js';
 
 type Service = {
   ports?: { target: number; published: string }[];
+  expose?: string[];
   volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
   tmpfs?: string[];
   healthcheck: { test: string[] };
@@ -95,11 +96,12 @@ describe('app (STING-CE app/, conf/vault_manager.py)', () => {
 });
 
 describe('chatbot (STING-CE chatbot/)', () => {
-  it('listens on BEE_PORT 8888: the published port leads there and the health check asks there', () => {
+  it('listens on BEE_PORT 8888: the exposed (and, when ports.chatbot is set, published) port leads there and the health check asks there', () => {
     const { compose, env } = rendered();
     const chatbot = compose.services.chatbot!;
     expect(env('chatbot').BEE_PORT).toBe('8888');
-    expect(chatbot.ports).toEqual([expect.objectContaining({ target: 8888, published: '8081' })]);
+    expect(chatbot.expose).toEqual(['8888']);
+    expect(rendered(makeConfig({ ports: { chatbot: 8081 } })).compose.services.chatbot!.ports).toEqual([expect.objectContaining({ target: 8888, published: '8081' })]);
     expect(chatbot.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8888/health');
     expect(env('chatbot').LLM_GATEWAY_URL).toBe('http://llm-gateway:8080');
     expect(env('chatbot').STING_SERVICE_API_KEY).toBe('fake-internal-service_token');
