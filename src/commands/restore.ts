@@ -3,10 +3,12 @@ import { createInterface } from 'node:readline/promises';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
-import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
+import { createBackupEngine, type BackupEngine } from '../docker/backup-engine.js';
 import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
 import { resolveImage } from '../stack/plan.js';
-import { Progress, loadStack, readKeySources } from './backup.js';
+import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
+import { ByteProgress } from '../ui/byte-progress.js';
+import { promptHidden } from '../ui/hidden-prompt.js';
 
 export interface RestoreCommandOptions {
   file: string;
@@ -101,11 +103,11 @@ async function confirm(ctx: Context, question: string): Promise<boolean> {
 }
 
 export async function run(options: RestoreCommandOptions, ctx: Context): Promise<number> {
-  const { config, layout } = await loadStack(ctx);
+  const { config, layout } = await loadBackupSetup(ctx);
   const file = resolve(options.file);
-  const engine = createDockerEngine();
-  const progress = new Progress(ctx.out, 'restore');
-  const restoreOptions = { path: file, keys: readKeySources(ctx, layout, options), project: config.project.name, layout, signal: ctx.signal, dbImage: resolveImage(config, 'db') };
+  const engine = createBackupEngine(ctx.env);
+  const progress = new ByteProgress(ctx.out, 'restore');
+  const restoreOptions = { path: file, keys: readKeySources(ctx.env, layout, options, promptHidden(ctx)), project: config.project.name, layout, signal: ctx.signal, dbImage: resolveImage(config, 'db') };
   const callbacks = {
     onStage: (s: RestoreStage) => progress.stage(describe(s), { ...s }),
     onBytes: progress.add,
