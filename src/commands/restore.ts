@@ -23,12 +23,14 @@ export interface RestoreCommandOptions {
  */
 function lifecycleStart(ctx: Context): RestoreHooks['start'] {
   return async (services) => {
-    const [{ loadStack: loadLifecycleStack }, start] = await Promise.all([import('../lifecycle/stack.js'), import('./start.js')]);
-    const stack = await loadLifecycleStack(ctx);
-    const docker = await start.defaultDeps.docker(ctx, true);
+    const [{ loadStack }, start, report] = await Promise.all([import('../lifecycle/stack.js'), import('../lifecycle/start-stack.js'), import('../ui/start-report.js')]);
+    const stack = await loadStack(ctx);
+    const docker = await start.startDocker(ctx);
     await start.portsOrThrow(stack, docker.engine);
     try {
-      await start.renderAndStart(stack, docker, ctx, { services: services ?? [], timeoutS: START_TIMEOUT_S, verb: 'start' });
+      const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: services ?? [], timeoutS: START_TIMEOUT_S };
+      const { plan, result } = await start.renderAndStart(stack, docker, request, start.startAdapters(ctx, (m) => ctx.out.debug(m)), report.startCallbacks(ctx));
+      await report.finishStart(plan, result, docker.engine, ctx, 'start');
     } catch (err) {
       if (err instanceof MstingError && err.code !== 'INTERRUPTED') {
         throw new MstingError(err.code, `starting ${services?.join(', ') ?? 'the stack'} after the restore failed: ${err.message}`, {
