@@ -119,7 +119,7 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker): Bac
     try {
       return await fn(await connect());
     } catch (err) {
-      throw translateEngineError(endpoint, doing, err);
+      throw translateEngineError(endpoint, { while: doing }, err);
     }
   };
 
