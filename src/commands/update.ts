@@ -12,6 +12,7 @@ import { profileRunsModels } from '../install/flow.js';
 import type { InstallLayout } from '../layout.js';
 import { renderGuards } from '../lifecycle/render-step.js';
 import type { Output } from '../ui/output.js';
+import { imageId, runningServices } from '../update/docker.js';
 import type { UpdateOutcome } from '../update/execute.js';
 import type { UpdatePlan } from '../update/plan.js';
 import { runUpdate, type UpdateAdapters } from '../update/workflow.js';
@@ -40,6 +41,8 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const adapters: UpdateAdapters = {
     engine: docker.engine,
     compose: docker.compose,
+    imageId: (reference) => imageId(docker.engine, reference),
+    runningServices: (project) => runningServices(docker.engine, project),
     recommendation: async (config, profile) => (profileRunsModels(config, profile) ? probeRecommendation(config, ctx) : cpuFallbackRecommendation(config.llm.models)),
     secrets: async (config, onUnavailable) => {
       const { renderSecretsFromVault } = await import('../vault/render-secrets.js');

@@ -18,9 +18,8 @@ import type { RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteGuard } from '../render/write.js';
 import { RENDER_PATHS } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
-import { imageId, runningServices } from './docker.js';
 import { configHashes, executeUpdate, readPreviousRender, type UpdateOutcome, type UpdateServiceState } from './execute.js';
-import { planUpdate, type UpdatePlan } from './plan.js';
+import { planUpdate, type RunningService, type UpdatePlan } from './plan.js';
 
 /**
  * The update workflow: render again, pull (or build) newer images while the old ones keep
@@ -31,6 +30,10 @@ import { planUpdate, type UpdatePlan } from './plan.js';
 
 export interface UpdateAdapters {
   engine: DockerEngine;
+  /** The id of the image a reference names on this machine, or null when it is not here (update/docker.ts). */
+  imageId(reference: string): Promise<string | null>;
+  /** The project's services as they run now: container, image id, config hash (update/docker.ts). */
+  runningServices(project: string): Promise<RunningService[]>;
   compose: ComposeCli;
   /** The recommendation the profile is planned with (the machine's when it runs models). */
   recommendation(config: MstingConfig, profile: string): Promise<Recommendation>;
@@ -121,8 +124,8 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
     }
 
     const imageIds = new Map<string, string | null>();
-    await Promise.all(targets.map(async (s) => imageIds.set(s.name, await imageId(adapters.engine, s.image))));
-    const running = await runningServices(adapters.engine, config.project.name);
+    await Promise.all(targets.map(async (s) => imageIds.set(s.name, await adapters.imageId(s.image))));
+    const running = await adapters.runningServices(config.project.name);
     const plan = planUpdate({ stack, configHashes: configHashes(composeText), running, imageIds, requested: request.services });
     log?.write({ event: 'update-plan', changes: plan.changes.map((c) => ({ service: c.service, reasons: c.reasons, from_image: c.fromImageId, to_image: c.toImageId })), unchanged: plan.unchanged });
     callbacks.onPlan(plan);
