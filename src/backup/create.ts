@@ -8,7 +8,7 @@ import { MstingError } from '../errors.js';
 import type { InstallLayout } from '../layout.js';
 import { ArchiveWriter, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type ManifestVolume } from './archive.js';
 import { EncryptStream, buildHeader } from './crypto-format.js';
-import type { BackupEngine, ProjectContainer } from './engine.js';
+import type { BackupEngine, ProjectContainer } from '../docker/backup-engine.js';
 import { PauseJournal } from './interrupted.js';
 import { BACKUP_KEY_FILE } from './keys.js';
 import { archiveName, planBackup, type BackupPlan } from './plan.js';

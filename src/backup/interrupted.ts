@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import type { BackupEngine, ProjectContainer } from './engine.js';
+import type { BackupEngine, ProjectContainer } from '../docker/backup-engine.js';
 
 /**
  * What a backup killed in the middle (kill -9, a crash, a reboot of the host but not of Docker)
@@ -12,18 +12,12 @@ import type { BackupEngine, ProjectContainer } from './engine.js';
  * - Services paused for a volume copy stay frozen. Before pausing, a backup notes the containers in
  *   a journal file in the install directory (`.msting-backup-PID.paused`) and removes the note once
  *   they run again; a note whose process is gone names what to resume.
- * - Its tar helper container stays, holding the volume. Helpers carry the owner's host and pid.
+ * - Its tar helper container stays, holding the volume. Helpers carry the owner's host and pid
+ *   (OWNER_LABEL in docker/backup-engine.ts).
  *
  * A process is judged gone only on this host (`kill(pid, 0)` fails with ESRCH); a note or helper of
  * another host, or of a process still alive, is left alone: it may be a backup running beside this one.
  */
-
-/** The label on every backup helper container naming the msting process that made it: `host/pid`. */
-export const OWNER_LABEL = 'org.sting-ce.msting.owner';
-
-export function ownerValue(pid = process.pid): string {
-  return `${hostname()}/${pid}`;
-}
 
 const JOURNAL = /^\.msting-backup-(\d+)\.paused$/;
 

@@ -1,6 +1,6 @@
 import { compareText } from '../compare.js';
 import { DATABASES } from '../stack/secrets.js';
-import type { ProjectContainer, ProjectVolume } from './engine.js';
+import type { ProjectContainer, ProjectVolume } from '../docker/backup-engine.js';
 
 /** The service whose data is dumped logically; its data volume is never copied as files. */
 export const DB_SERVICE = 'db';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { MstingError } from '../errors.js';
-import type { BackupEngine, ProjectContainer } from './engine.js';
+import type { BackupEngine, ProjectContainer } from '../docker/backup-engine.js';
 
 /**
  * PostgreSQL as backup and restore use it: every tool runs inside the database container (or a

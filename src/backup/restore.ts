@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../files/atomic-write.js';
 import type { InstallLayout } from '../layout.js';
 import { relativeName, type Manifest } from './archive.js';
 import type { KeySource } from './crypto-format.js';
-import type { BackupEngine, ProjectContainer, ProjectVolume } from './engine.js';
+import type { BackupEngine, ProjectContainer, ProjectVolume } from '../docker/backup-engine.js';
 import { DB_SERVICE } from './plan.js';
 import { createDumpChecker, postgresInfo, quoteIdent, superuserOf, execSql } from './postgres.js';
 import { walkArchive } from './read.js';

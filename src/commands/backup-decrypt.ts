@@ -9,7 +9,9 @@ import { DecryptStream } from '../backup/crypto-format.js';
 import { fsyncFile, syncDir } from '../backup/fs.js';
 import { archiveKind } from '../backup/read.js';
 import { formatBytes } from '../backup/restore.js';
-import { Progress, loadStack, readKeySources } from './backup.js';
+import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
+import { ByteProgress } from '../ui/byte-progress.js';
+import { promptHidden } from '../ui/hidden-prompt.js';
 
 export interface BackupDecryptOptions {
   file: string;
@@ -20,7 +22,7 @@ export interface BackupDecryptOptions {
 
 /** Write the plain tar of an encrypted archive: to a temporary file, renamed only after the final chunk authenticates. */
 export async function run(options: BackupDecryptOptions, ctx: Context): Promise<number> {
-  const { layout } = await loadStack(ctx);
+  const { layout } = await loadBackupSetup(ctx);
   const file = resolve(options.file);
   const out = resolve(options.out);
   if ((await archiveKind(file)) !== 'encrypted') {
@@ -32,9 +34,9 @@ export async function run(options: BackupDecryptOptions, ctx: Context): Promise<
   await (await open(tmp, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
     throw new MstingError('IO', `cannot write ${out}: ${err.code ?? err.message}`, { hint: 'choose a writable path with -o', cause: err });
   })).close();
-  const progress = new Progress(ctx.out, 'decrypt');
+  const progress = new ByteProgress(ctx.out, 'decrypt');
   progress.stage('decrypting', { stage: 'decrypt', file });
-  const decrypt = new DecryptStream(readKeySources(ctx, layout, options));
+  const decrypt = new DecryptStream(readKeySources(ctx.env, layout, options, promptHidden(ctx)));
   try {
     await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), decrypt, createWriteStream(tmp, { flags: 'r+' }), { signal: ctx.signal });
     await fsyncFile(tmp);

@@ -1,14 +1,14 @@
 import type { Context } from '../context.js';
 import { listArchives } from '../backup/store.js';
 import { formatBytes } from '../backup/restore.js';
-import { loadStack } from './backup.js';
+import { loadBackupSetup } from '../backup/key-sources.js';
 
 export interface BackupListOptions {
   dir?: string | undefined;
 }
 
 export async function run(options: BackupListOptions, ctx: Context): Promise<number> {
-  const dir = options.dir ?? (await loadStack(ctx)).layout.backupsDir;
+  const dir = options.dir ?? (await loadBackupSetup(ctx)).layout.backupsDir;
   const archives = await listArchives(dir);
   if (ctx.out.json) {
     ctx.out.result({ dir, archives });

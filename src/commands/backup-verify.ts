@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { createDockerEngine } from '../backup/engine.js';
+import { createBackupEngine } from '../docker/backup-engine.js';
 import { createDumpChecker } from '../backup/postgres.js';
 import { resolveImage } from '../stack/plan.js';
 import { recordVerification } from '../backup/store.js';
 import { verifyArchive } from '../backup/verify.js';
-import { Progress, loadStack, readKeySources } from './backup.js';
+import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
+import { ByteProgress } from '../ui/byte-progress.js';
+import { promptHidden } from '../ui/hidden-prompt.js';
 import { formatBytes } from '../backup/restore.js';
 
 export interface BackupVerifyOptions {
@@ -15,18 +17,18 @@ export interface BackupVerifyOptions {
 }
 
 export async function run(options: BackupVerifyOptions, ctx: Context): Promise<number> {
-  const { config, layout } = await loadStack(ctx);
+  const { config, layout } = await loadBackupSetup(ctx);
   const file = resolve(options.file);
-  const engine = createDockerEngine();
+  const engine = createBackupEngine(ctx.env);
   const checker = await createDumpChecker(engine, config.project.name, resolveImage(config, 'db')).catch((err: Error) => {
     ctx.out.warn(`cannot run pg_restore --list: ${err.message}`);
     return undefined;
   });
-  const progress = new Progress(ctx.out, 'verify');
+  const progress = new ByteProgress(ctx.out, 'verify');
   progress.stage('reading the archive', { stage: 'verify', file });
   let report;
   try {
-    report = await verifyArchive(file, readKeySources(ctx, layout, options), checker, { signal: ctx.signal, onBytes: progress.add });
+    report = await verifyArchive(file, readKeySources(ctx.env, layout, options, promptHidden(ctx)), checker, { signal: ctx.signal, onBytes: progress.add });
   } finally {
     progress.done();
     await checker?.dispose();

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { MSTING_VERSION } from '../package-info.js';
 import { relative } from 'node:path';
-import { loadConfig } from '../config/load.js';
-import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
-import { MstingError, usageError } from '../errors.js';
-import { installLayout, type InstallLayout } from '../layout.js';
-import type { Output } from '../ui/output.js';
-import { DEFAULT_SCRYPT, SCRYPT_SALT_SIZE, keyIdOf, scryptKey, type KeySource } from '../backup/crypto-format.js';
+import { usageError } from '../errors.js';
+import { ByteProgress } from '../ui/byte-progress.js';
+import { promptHidden } from '../ui/hidden-prompt.js';
+import { DEFAULT_SCRYPT, SCRYPT_SALT_SIZE, keyIdOf, scryptKey } from '../backup/crypto-format.js';
 import { createBackup, type BackupStage, type Encryption } from '../backup/create.js';
-import { createDockerEngine } from '../backup/engine.js';
+import { createBackupEngine } from '../docker/backup-engine.js';
 import { recoverInterrupted } from '../backup/interrupted.js';
+import { loadBackupSetup } from '../backup/key-sources.js';
 import { PASSPHRASE_ENV, defaultKeyFilePath, ensureKeyFile, keyIdHex, obtainPassphrase, passphraseOffered, readKeyFile, type PassphraseSources } from '../backup/keys.js';
 import { pruneArchives, removeLeftovers } from '../backup/store.js';
 import { formatBytes } from '../backup/restore.js';
@@ -30,105 +29,6 @@ export function mstingVersion(): string {
   return MSTING_VERSION;
 }
 
-export async function loadStack(ctx: Context): Promise<{ config: MstingConfig; layout: InstallLayout }> {
-  const { config } = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
-  return { config, layout: installLayout(ctx.home) };
-}
-
-/** Read a line from the terminal without echoing it. */
-export function promptHidden(ctx: Context): ((question: string) => Promise<string>) | undefined {
-  if (!ctx.stdinIsTTY || ctx.out.json) return undefined;
-  return (question) =>
-    new Promise((resolve, reject) => {
-      const stdin = process.stdin;
-      ctx.out.stderr.write(question);
-      let value = '';
-      const wasRaw = stdin.isRaw;
-      stdin.setRawMode?.(true);
-      stdin.resume();
-      const finish = (err?: Error): void => {
-        stdin.off('data', onData);
-        stdin.setRawMode?.(wasRaw);
-        stdin.pause();
-        ctx.out.stderr.write('\n');
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const onData = (data: Buffer): void => {
-        for (const ch of data.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') return finish();
-          if (ch === '\u0003') return finish(new MstingError('INTERRUPTED', 'interrupted'));
-          if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-          else value += ch;
-        }
-      };
-      stdin.on('data', onData);
-    });
-}
-
-/** Key sources for opening an archive; each is consulted only if the archive's header asks for it. */
-export function readKeySources(ctx: Context, layout: InstallLayout, options: { passphraseFile?: string | undefined; keyFile?: string | undefined }): KeySource {
-  const sources: PassphraseSources = { file: options.passphraseFile, env: ctx.env, prompt: promptHidden(ctx) };
-  return {
-    passphrase: () => obtainPassphrase(sources, false),
-    keyFile: () => readKeyFile(options.keyFile ?? defaultKeyFilePath(layout.secretsDir)),
-    passphraseOffered: passphraseOffered(sources),
-  };
-}
-
-/** Byte counts and rate: a rewritten line on a terminal, NDJSON events under --json, nothing otherwise. */
-export class Progress {
-  private bytes = 0;
-  private label = '';
-  private readonly started = Date.now();
-  private lastDraw = 0;
-  private readonly out: Output;
-  private readonly verb: string;
-
-  constructor(out: Output, verb: string) {
-    this.out = out;
-    this.verb = verb;
-  }
-
-  stage(label: string, event: Record<string, unknown>): void {
-    this.label = label;
-    if (this.out.json) this.out.event({ event: 'stage', ...event, bytes: this.bytes });
-    else if (!this.out.interactive) this.out.info(`${this.verb}: ${label}`);
-    this.draw(true);
-  }
-
-  add = (n: number): void => {
-    this.bytes += n;
-    this.draw(false);
-  };
-
-  get total(): number {
-    return this.bytes;
-  }
-
-  rate(): number {
-    const s = (Date.now() - this.started) / 1000;
-    return s > 0 ? this.bytes / s : 0;
-  }
-
-  private draw(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastDraw < (this.out.json ? 1000 : 200)) return;
-    this.lastDraw = now;
-    if (this.out.json) {
-      if (!force) this.out.event({ event: 'progress', bytes: this.bytes, rate: Math.round(this.rate()) });
-      return;
-    }
-    if (!this.out.interactive) return;
-    const line = `${this.verb}: ${this.label}  ${formatBytes(this.bytes)}  ${formatBytes(this.rate())}/s`;
-    this.out.stderr.write(`\r\u001b[2K${line.slice(0, 120)}`);
-  }
-
-  done(): void {
-    if (this.out.interactive) this.out.stderr.write('\r\u001b[2K');
-  }
-}
-
 export function describeStage(s: BackupStage): [string, Record<string, unknown>] {
   switch (s.stage) {
     case 'plan':
@@ -145,7 +45,7 @@ export function describeStage(s: BackupStage): [string, Record<string, unknown>]
 }
 
 export async function run(options: BackupCommandOptions, ctx: Context): Promise<number> {
-  const { config, layout } = await loadStack(ctx);
+  const { config, layout } = await loadBackupSetup(ctx);
   const outputDir = options.output ?? layout.backupsDir;
   const passSources: PassphraseSources = { file: options.passphraseFile, env: ctx.env, prompt: promptHidden(ctx) };
   const wantsPassphrase = Boolean(options.passphrase) || passphraseOffered(passSources);
@@ -175,10 +75,10 @@ export async function run(options: BackupCommandOptions, ctx: Context): Promise<
   }
 
   await removeLeftovers(outputDir);
-  const engine = createDockerEngine();
+  const engine = createBackupEngine(ctx.env);
   // A backup killed in the middle left services paused and a helper holding a volume: put that right first.
   const recovered = await recoverInterrupted(engine, layout.home, (m) => ctx.out.warn(m));
-  const progress = new Progress(ctx.out, 'backup');
+  const progress = new ByteProgress(ctx.out, 'backup');
   const started = Date.now();
   const result = await createBackup(
     engine,

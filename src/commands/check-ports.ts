@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { detectDocker, type DockerSetup } from '../docker/detect.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { loadStack } from '../lifecycle/stack.js';
-import { portReport } from './start.js';
+import { portReport } from '../lifecycle/start-stack.js';
 
 export interface CheckPortsCommandOptions {
   profile?: string | undefined;

@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { formatBytes } from '../models/disk.js';
 import { downloadModels } from '../models/download.js';
-import { loadModelsConfig, progressRenderer, resolveModelsDir } from './models-shared.js';
+import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
+import { progressRenderer } from '../ui/models-progress.js';
 
 export interface ModelsDownloadOptions {
   names: string[];

@@ -3,7 +3,7 @@ import { formatBytes } from '../models/disk.js';
 import { remoteModelSize } from '../models/remote-size.js';
 import { inspectModel } from '../models/state.js';
 import { isOffline } from '../models/token.js';
-import { loadModelsConfig, resolveModelsDir } from './models-shared.js';
+import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
 
 export type ModelsListOptions = Record<string, never>;
 

@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import { formatBytes } from '../models/disk.js';
 import { applyRemove, planRemove } from '../models/remove.js';
 import { selectModels } from '../models/select.js';
-import { loadModelsConfig, resolveModelsDir } from './models-shared.js';
+import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
 
 export interface ModelsRemoveOptions {
   name: string;

@@ -2,7 +2,8 @@ import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { formatBytes } from '../models/disk.js';
 import { verifyModels } from '../models/verify.js';
-import { loadModelsConfig, progressRenderer, resolveModelsDir } from './models-shared.js';
+import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
+import { progressRenderer } from '../ui/models-progress.js';
 
 export interface ModelsVerifyOptions {
   names: string[];

@@ -2,7 +2,8 @@ import type { Context } from '../context.js';
 import { withDependents, stackGraph, checkServiceNames } from '../lifecycle/graph.js';
 import { loadStack } from '../lifecycle/stack.js';
 import { executeStop, planStop } from '../lifecycle/stop.js';
-import { defaultDeps as startDeps, portsOrThrow, renderAndStart, type StartCommandDeps } from './start.js';
+import { portsOrThrow, renderAndStart, startAdapters, startDocker } from '../lifecycle/start-stack.js';
+import { finishStart, startCallbacks } from '../ui/start-report.js';
 
 export interface RestartCommandOptions {
   services: string[];
@@ -18,9 +19,9 @@ export const RESTART_TIMEOUT_S = 300;
  * first, `stop_timeout` each), then start them again in dependency order and wait until
  * healthy, exactly as `start` does.
  */
-export async function run(options: RestartCommandOptions, ctx: Context, deps: StartCommandDeps = startDeps): Promise<number> {
+export async function run(options: RestartCommandOptions, ctx: Context): Promise<number> {
   const stack = await loadStack(ctx);
-  const docker = await deps.docker(ctx, true);
+  const docker = await startDocker(ctx);
   const graph = stackGraph(stack.plan);
   if (options.services.length > 0) checkServiceNames(graph, options.services, stack.profile);
   const affected = options.services.length > 0 ? [...withDependents(graph, options.services)] : stack.plan.services.map((s) => s.name);
@@ -33,5 +34,7 @@ export async function run(options: RestartCommandOptions, ctx: Context, deps: St
   });
 
   await portsOrThrow(stack, docker.engine);
-  return renderAndStart(stack, docker, ctx, { services: affected, timeoutS: options.timeout ?? RESTART_TIMEOUT_S, verb: 'restart' }, deps);
+  const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: affected, timeoutS: options.timeout ?? RESTART_TIMEOUT_S };
+  const { plan, result } = await renderAndStart(stack, docker, request, startAdapters(ctx, (m) => ctx.out.debug(m)), startCallbacks(ctx));
+  return finishStart(plan, result, docker.engine, ctx, 'restart');
 }

@@ -3,10 +3,12 @@ import { createInterface } from 'node:readline/promises';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
-import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
+import { createBackupEngine, type BackupEngine } from '../docker/backup-engine.js';
 import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
 import { resolveImage } from '../stack/plan.js';
-import { Progress, loadStack, readKeySources } from './backup.js';
+import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
+import { ByteProgress } from '../ui/byte-progress.js';
+import { promptHidden } from '../ui/hidden-prompt.js';
 
 export interface RestoreCommandOptions {
   file: string;
@@ -21,12 +23,14 @@ export interface RestoreCommandOptions {
  */
 function lifecycleStart(ctx: Context): RestoreHooks['start'] {
   return async (services) => {
-    const [{ loadStack: loadLifecycleStack }, start] = await Promise.all([import('../lifecycle/stack.js'), import('./start.js')]);
-    const stack = await loadLifecycleStack(ctx);
-    const docker = await start.defaultDeps.docker(ctx, true);
+    const [{ loadStack }, start, report] = await Promise.all([import('../lifecycle/stack.js'), import('../lifecycle/start-stack.js'), import('../ui/start-report.js')]);
+    const stack = await loadStack(ctx);
+    const docker = await start.startDocker(ctx);
     await start.portsOrThrow(stack, docker.engine);
     try {
-      await start.renderAndStart(stack, docker, ctx, { services: services ?? [], timeoutS: START_TIMEOUT_S, verb: 'start' });
+      const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: services ?? [], timeoutS: START_TIMEOUT_S };
+      const { plan, result } = await start.renderAndStart(stack, docker, request, start.startAdapters(ctx, (m) => ctx.out.debug(m)), report.startCallbacks(ctx));
+      await report.finishStart(plan, result, docker.engine, ctx, 'start');
     } catch (err) {
       if (err instanceof MstingError && err.code !== 'INTERRUPTED') {
         throw new MstingError(err.code, `starting ${services?.join(', ') ?? 'the stack'} after the restore failed: ${err.message}`, {
@@ -101,11 +105,11 @@ async function confirm(ctx: Context, question: string): Promise<boolean> {
 }
 
 export async function run(options: RestoreCommandOptions, ctx: Context): Promise<number> {
-  const { config, layout } = await loadStack(ctx);
+  const { config, layout } = await loadBackupSetup(ctx);
   const file = resolve(options.file);
-  const engine = createDockerEngine();
-  const progress = new Progress(ctx.out, 'restore');
-  const restoreOptions = { path: file, keys: readKeySources(ctx, layout, options), project: config.project.name, layout, signal: ctx.signal, dbImage: resolveImage(config, 'db') };
+  const engine = createBackupEngine(ctx.env);
+  const progress = new ByteProgress(ctx.out, 'restore');
+  const restoreOptions = { path: file, keys: readKeySources(ctx.env, layout, options, promptHidden(ctx)), project: config.project.name, layout, signal: ctx.signal, dbImage: resolveImage(config, 'db') };
   const callbacks = {
     onStage: (s: RestoreStage) => progress.stage(describe(s), { ...s }),
     onBytes: progress.add,

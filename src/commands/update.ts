@@ -1,28 +1,21 @@
-import { homedir } from 'node:os';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
-import { projectArgs, type ComposeProject } from '../docker/compose-cli.js';
+import { tagImage } from '../docker/cli.js';
+import { pullAvailable } from '../docker/compose-cli.js';
 import { detectDocker } from '../docker/detect.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { cpuFallbackRecommendation } from '../hardware/types.js';
-import { buildFromSource, buildRecipe, inspectTree, planImages } from '../install/images.js';
-import { openRunLog } from '../install/run-log.js';
-import { readStingSchema } from '../install/source-tree.js';
-import { readState } from '../install/state.js';
+import { buildFromSource } from '../install/images.js';
 import { profileRunsModels } from '../install/flow.js';
-import { installLayout, modelsDir } from '../layout.js';
-import { checkServiceNames, stackGraph } from '../lifecycle/graph.js';
+import type { InstallLayout } from '../layout.js';
 import { renderGuards } from '../lifecycle/render-step.js';
-import { modelCommitsFor } from '../models/snapshots.js';
-import { RENDER_PATHS } from '../stack/plan.js';
-import { renderStack } from '../render/render-stack.js';
-import { writeRendered } from '../render/write.js';
 import type { Output } from '../ui/output.js';
-import { configHashes, executeUpdate, readPreviousRender, type UpdateOutcome } from '../update/execute.js';
-import { imageId, pullNewer, retagImage, runningServices } from '../update/docker.js';
-import { planUpdate, type UpdatePlan } from '../update/plan.js';
+import { imageId, runningServices } from '../update/docker.js';
+import type { UpdateOutcome } from '../update/execute.js';
+import type { UpdatePlan } from '../update/plan.js';
+import { runUpdate, type UpdateAdapters } from '../update/workflow.js';
 import { MSTING_VERSION } from '../package-info.js';
 
 export interface UpdateCommandOptions {
@@ -42,130 +35,58 @@ export interface UpdateCommandOptions {
  */
 export async function run(options: UpdateCommandOptions, ctx: Context): Promise<number> {
   const { out } = ctx;
-  const layout = installLayout(ctx.home);
   const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
-  const config = loaded.config;
-  const profile = (await readState(layout.stateFile))?.profile ?? config.profile;
   const docker = await detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: true });
-  const recommendation = profileRunsModels(config, profile) ? await probeRecommendation(config, ctx) : cpuFallbackRecommendation(config.llm.models);
-
-  const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
-  let vaultProblem: string | null = null;
-  const secrets = await renderSecretsFromVault(config, ctx, (reason) => (vaultProblem = reason));
-  const models = modelsDir(ctx.env, process.platform, homedir());
-  const rendered = renderStack({ config, recommendation, profile, secrets, modelsDir: models, modelCommits: await modelCommitsFor(config, profile, models), schema: await readStingSchema(config) });
-  const stack = rendered.plan;
-  if (options.services.length > 0) checkServiceNames(stackGraph(stack), options.services, profile);
-  const previous = await readPreviousRender(ctx.home, stack);
-  const files = [layout.composeFile];
-  const { access } = await import('node:fs/promises');
-  if (await access(layout.composeOverrideFile).then(() => true, () => false)) files.push(layout.composeOverrideFile);
-  const project: ComposeProject = { name: config.project.name, files, profile };
-
-  const log = options.plan ? undefined : await openRunLog(`${layout.logsDir}/msting.log`, { command: 'update' });
-  try {
-    const targets = stack.services.filter((s) => options.services.length === 0 || options.services.includes(s.name));
-    // New images first, while the old containers keep serving.
-    if (!options.plan) {
-      const sourceDir = config.images.source_dir;
-      // Rebuilt from the tree: every target it builds (nothing counts as present), the LLM base first.
-      const buildable = sourceDir ? targets.filter((s) => config.images.overrides[s.name] === undefined && buildRecipe(s)) : [];
-      if (sourceDir && buildable.length > 0) {
-        const images = planImages(config, { services: buildable }, new Set(), false, await inspectTree(sourceDir, buildable));
-        await buildFromSource(images.actions, images.buildBase, sourceDir, {
-          env: ctx.env,
-          signal: ctx.signal,
-          onLine: (l) => out.debug(`  ${l}`),
-          onImage: (_service, image, action) => action === 'build' && out.info(`building ${image}`),
-        });
-      }
-      const toPull = targets.filter((s) => !buildable.includes(s)).map((s) => s.name);
-      // The compose file on disk may be older than this render; pull from the new one, written aside.
-      const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-      const { join } = await import('node:path');
-      const tmp = await mkdtemp(join(layout.composeDir, '.update-'));
-      try {
-        const composeText = rendered.files.get(RENDER_PATHS.composeFile)!.content;
-        const tmpCompose = join(tmp, 'docker-compose.yml');
-        await writeFile(tmpCompose, composeText, { mode: 0o600 });
-        out.info(`checking for newer images of ${toPull.length} service${toPull.length === 1 ? '' : 's'}`);
-        const problems = await pullNewer(projectArgs({ ...project, files: [tmpCompose] }), toPull, ctx.env, ctx.home, ctx.signal, (l) => {
-          out.debug(`  ${l}`);
-          log?.write({ event: 'output', line: l });
-        });
-        for (const p of problems) out.debug(`  pull: ${p}`);
-        if (problems.length > 0) out.info(`some images could not be pulled (no registry access?); their local copies are used`);
-      } finally {
-        await rm(tmp, { recursive: true, force: true });
-      }
-    }
-
-    const imageIds = new Map<string, string | null>();
-    await Promise.all(targets.map(async (s) => imageIds.set(s.name, await imageId(docker.engine, s.image))));
-    const running = await runningServices(docker.engine, config.project.name);
-    const plan = planUpdate({
-      stack,
-      configHashes: configHashes(rendered.files.get(RENDER_PATHS.composeFile)!.content),
-      running,
-      imageIds,
-      requested: options.services,
-    });
-    log?.write({ event: 'update-plan', changes: plan.changes.map((c) => ({ service: c.service, reasons: c.reasons, from_image: c.fromImageId, to_image: c.toImageId })), unchanged: plan.unchanged });
-    printPlan(out, plan, options.plan);
-    if (options.plan) return ExitCode.ok;
-    if (plan.changes.length === 0) {
-      await writeRendered(rendered.files, ctx.home, { signal: ctx.signal, guards: await renderGuards({ files: rendered.files, project: config.project.name, env: ctx.env, signal: ctx.signal }) });
-      if (out.json) out.event({ event: 'summary', ok: true, updated: [], rolled_back: [] });
-      else out.print(`nothing to update: all ${plan.unchanged.length} services run their current image and config`);
-      return ExitCode.ok;
-    }
-    if (rendered.pendingSecrets.length > 0) {
-      throw new MstingError('VAULT', `cannot update: ${rendered.pendingSecrets.length} secrets could not be read from Vault${vaultProblem ? ` (${vaultProblem})` : ''}`, {
-        hint: 'unseal Vault (msting unseal) and run msting update again; nothing was changed',
-      });
-    }
-
-    if (options.backup) {
-      out.info('backing up before the update (skip with --no-backup)');
-      const path = await backupBeforeUpdate(config, layout, ctx);
-      log?.write({ event: 'backup', path });
-      out.info(`backup written: ${path}`);
-    }
-
-    // The running gateway checks its new config before it is put in place (refused: nothing was written).
-    await writeRendered(rendered.files, ctx.home, { signal: ctx.signal, guards: await renderGuards({ files: rendered.files, project: config.project.name, env: ctx.env, signal: ctx.signal }) });
-    const previousImageIds = new Map(running.map((r) => [r.service, r.imageId]));
-    const outcomes = await executeUpdate(plan, {
-      engine: docker.engine,
-      compose: docker.compose,
-      project,
-      home: ctx.home,
-      stack,
-      previous,
-      previousImageIds,
-      retag: (id, ref) => retagImage(id, ref, ctx.env),
-      signal: ctx.signal,
-      timeoutS: options.timeout,
-      onLine: (l) => out.debug(`  ${l}`),
-      onState: (service, state, detail) => {
-        log?.write({ event: 'service', service, state, ...(detail ? { detail } : {}) });
+  const adapters: UpdateAdapters = {
+    engine: docker.engine,
+    compose: docker.compose,
+    imageId: (reference) => imageId(docker.engine, reference),
+    runningServices: (project) => runningServices(docker.engine, project),
+    recommendation: async (config, profile) => (profileRunsModels(config, profile) ? probeRecommendation(config, ctx) : cpuFallbackRecommendation(config.llm.models)),
+    secrets: async (config, onUnavailable) => {
+      const { renderSecretsFromVault } = await import('../vault/render-secrets.js');
+      return renderSecretsFromVault(config, ctx, onUnavailable);
+    },
+    build: (actions, buildBase, sourceDir, onImage) =>
+      buildFromSource(actions, buildBase, sourceDir, {
+        env: ctx.env,
+        signal: ctx.signal,
+        onLine: (l) => out.debug(`  ${l}`),
+        onImage: (_service, image, action) => action === 'build' && onImage(image),
+      }),
+    pull: (project, services, onLine) => pullAvailable(project, services, { env: ctx.env, cwd: ctx.home, signal: ctx.signal, onLine }),
+    retag: (id, reference) => tagImage(id, reference, ctx.env),
+    backup: (config, layout) => backupBeforeUpdate(config, layout, ctx),
+    guards: (files) => renderGuards({ files, project: loaded.config.project.name, env: ctx.env, signal: ctx.signal }),
+  };
+  const result = await runUpdate(
+    { config: loaded.config, home: ctx.home, env: ctx.env, signal: ctx.signal, services: options.services, planOnly: options.plan, backup: options.backup, timeoutS: options.timeout },
+    adapters,
+    {
+      onInfo: (m) => out.info(m),
+      onDebug: (m) => out.debug(m),
+      onPlan: (plan) => printPlan(out, plan, options.plan),
+      onServiceState: (service, state, detail) => {
         if (out.json) out.event({ event: 'service', service, state, ...(detail ? { detail } : {}) });
         else out.info(`  ${service}: ${state}${detail ? ` (${detail})` : ''}`);
       },
-    });
-    return finish(out, outcomes, log);
-  } finally {
-    await log?.close();
+    },
+  );
+  if (result.kind === 'planned') return ExitCode.ok;
+  if (result.kind === 'unchanged') {
+    if (out.json) out.event({ event: 'summary', ok: true, updated: [], rolled_back: [] });
+    else out.print(`nothing to update: all ${result.plan.unchanged.length} services run their current image and config`);
+    return ExitCode.ok;
   }
+  return finish(out, result.outcomes);
 }
 
-function finish(out: Output, outcomes: UpdateOutcome[], log: { write(e: { event: string; [k: string]: unknown }): void } | undefined): number {
+function finish(out: Output, outcomes: UpdateOutcome[]): number {
   const updated = outcomes.filter((o) => o.state === 'updated').map((o) => o.service);
   const back = outcomes.filter((o) => o.state === 'rolled-back');
   const broken = outcomes.filter((o) => o.state === 'rollback-failed');
   const skipped = outcomes.filter((o) => o.state === 'not-updated').map((o) => o.service);
-  log?.write({ event: 'update-result', updated, rolled_back: back.map((o) => o.service), rollback_failed: broken.map((o) => o.service), not_updated: skipped });
   if (out.json) out.event({ event: 'summary', ok: back.length + broken.length === 0, updated, rolled_back: back.map((o) => o.service), rollback_failed: broken.map((o) => o.service), not_updated: skipped });
   if (back.length + broken.length === 0) {
     if (!out.json) out.print(`updated ${updated.length} service${updated.length === 1 ? '' : 's'}: ${updated.join(', ')}`);
@@ -226,17 +147,17 @@ async function probeRecommendation(config: MstingConfig, ctx: Context) {
 }
 
 /** The automatic backup: encrypted with the backup key file (created on first use), like `msting backup --encrypt`. */
-async function backupBeforeUpdate(config: MstingConfig, layout: ReturnType<typeof installLayout>, ctx: Context): Promise<string> {
-  const [{ createBackup }, { createDockerEngine }, { defaultKeyFilePath, ensureKeyFile }, { keyIdOf }] = await Promise.all([
+async function backupBeforeUpdate(config: MstingConfig, layout: InstallLayout, ctx: Context): Promise<string> {
+  const [{ createBackup }, { createBackupEngine }, { defaultKeyFilePath, ensureKeyFile }, { keyIdOf }] = await Promise.all([
     import('../backup/create.js'),
-    import('../backup/engine.js'),
+    import('../docker/backup-engine.js'),
     import('../backup/keys.js'),
     import('../backup/crypto-format.js'),
   ]);
   const { key } = await ensureKeyFile(defaultKeyFilePath(layout.secretsDir));
   try {
     const result = await createBackup(
-      createDockerEngine(),
+      createBackupEngine(ctx.env),
       {
         project: config.project.name,
         stack: { imagesVersion: config.images.version, imagesRegistry: config.images.registry, profile: config.profile },

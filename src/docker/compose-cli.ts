@@ -1,5 +1,6 @@
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { MstingError } from '../errors.js';
+import { runDocker } from './cli.js';
 
 /**
  * The Docker Compose v2 CLI (`docker compose`), run through execa: no shell, arguments as an
@@ -89,28 +90,10 @@ export function composeFailure(what: string, failure: Failure): MstingError {
 
 export function createComposeCli(env: NodeJS.ProcessEnv, cwd: string): ComposeCli {
   const run = async (what: string, args: string[], options: ComposeRunOptions = {}): Promise<string> => {
-    const child: ResultPromise = execa('docker', args, {
-      cwd,
-      env,
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      cancelSignal: options.signal,
-      all: true,
-      buffer: true,
-    });
-    if (options.onLine && child.all) {
-      let rest = '';
-      child.all.on('data', (chunk: Buffer) => {
-        const lines = (rest + chunk.toString()).split(/\r?\n/);
-        rest = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) options.onLine?.(line);
-      });
-    }
-    const result = await child;
-    if (result.isCanceled) throw new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again to pick up where it stopped' });
-    if (result.failed) throw composeFailure(what, result as Failure);
-    return String(result.stdout ?? '');
+    const result = await runDocker(args, { env, cwd, signal: options.signal, onLine: options.onLine });
+    if (result.canceled) throw new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again to pick up where it stopped' });
+    if (result.failed) throw composeFailure(what, result);
+    return result.stdout;
   };
 
   return {
@@ -148,4 +131,21 @@ export function createComposeCli(env: NodeJS.ProcessEnv, cwd: string): ComposeCl
       await run('pull', [...projectArgs(project), 'pull', ...services], options);
     },
   };
+}
+
+/**
+ * `docker compose pull --ignore-pull-failures` for these services: what can be pulled is, the
+ * rest keeps its local copy. Returns the lines in which compose said something could not be pulled.
+ */
+export async function pullAvailable(
+  project: ComposeProject,
+  services: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal; onLine?: ((line: string) => void) | undefined },
+): Promise<string[]> {
+  if (services.length === 0) return [];
+  const result = await runDocker([...projectArgs(project), 'pull', '--ignore-pull-failures', ...services], { env: options.env, cwd: options.cwd, signal: options.signal });
+  if (result.canceled) throw new MstingError('INTERRUPTED', 'interrupted while pulling images', { hint: 'run `msting update` again; nothing was recreated yet' });
+  const lines = result.all.split(/\r?\n/).filter((l) => l.trim());
+  for (const l of lines) options.onLine?.(l);
+  return lines.filter((l) => /error|denied|not found|failed|unable/i.test(l));
 }

@@ -4,6 +4,9 @@ import { lazyDockerode } from './client.js';
 import { resolveEndpoint, type EngineEndpoint } from './endpoint.js';
 import { engineGet, type EngineResponse } from './engine-http.js';
 import { translateEngineError } from './errors.js';
+import { demuxLogLines, type LogLine } from './demux.js';
+
+export type { LogLine } from './demux.js';
 
 /**
  * The Docker engine, as msting uses it. Only this module talks to the Engine API; every
@@ -78,11 +81,6 @@ export interface EngineEvent {
   exitCode?: number;
   /** Milliseconds since the epoch. */
   time: number;
-}
-
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  text: string;
 }
 
 export interface LogOptions {
@@ -270,38 +268,6 @@ async function* jsonLines(stream: AsyncIterable<Buffer | string>): AsyncIterable
       buffer = buffer.slice(nl + 1);
       if (line) yield JSON.parse(line);
     }
-  }
-}
-
-/**
- * Split the engine's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, length)
- * into lines. A TTY container's log is not multiplexed: everything is stdout.
- */
-export async function* demuxLogLines(stream: AsyncIterable<Buffer>, tty: boolean): AsyncIterable<LogLine> {
-  let pending: Buffer = Buffer.alloc(0);
-  const partial: Record<LogLine['stream'], string> = { stdout: '', stderr: '' };
-  function* emit(streamName: LogLine['stream'], text: string): Generator<LogLine> {
-    const lines = (partial[streamName] + text).split('\n');
-    partial[streamName] = lines.pop() ?? '';
-    for (const line of lines) yield { stream: streamName, text: line.replace(/\r$/, '') };
-  }
-  for await (const chunk of stream) {
-    if (tty) {
-      yield* emit('stdout', chunk.toString('utf8'));
-      continue;
-    }
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 8) {
-      const size = pending.readUInt32BE(4);
-      if (pending.length < 8 + size) break;
-      const kind = pending[0] === 2 ? 'stderr' : 'stdout';
-      const payload = pending.subarray(8, 8 + size).toString('utf8');
-      pending = pending.subarray(8 + size);
-      yield* emit(kind, payload);
-    }
-  }
-  for (const streamName of ['stdout', 'stderr'] as const) {
-    if (partial[streamName] !== '') yield { stream: streamName, text: partial[streamName] };
   }
 }
 

@@ -50,17 +50,25 @@ export function engineUnreachable(endpoint: EngineEndpoint, err: unknown): Mstin
   }
 }
 
+/**
+ * What was being done when the engine refused: an operation (`start container`: "Docker engine:
+ * start container failed: …") or, for the long backup and restore steps, an activity
+ * (`{ while: 'pausing a service' }`: "Docker failed while pausing a service: …").
+ */
+export type EngineActivity = string | { while: string };
+
 /** An engine answer with an error status (dockerode's `statusCode`, or our own HTTP client's). */
-export function engineRefused(what: string, err: unknown): MstingError {
+export function engineRefused(what: EngineActivity, err: unknown): MstingError {
   const e = err as { statusCode?: number; json?: { message?: string } | null; reason?: string; message?: string };
   const detail = e.json?.message ?? e.reason ?? e.message ?? String(err);
-  return new MstingError('EXTERNAL', `Docker engine: ${what} failed: ${detail}`, {
+  const message = typeof what === 'string' ? `Docker engine: ${what} failed: ${detail}` : `Docker failed while ${what.while}: ${detail.trim()}`;
+  return new MstingError('EXTERNAL', message, {
     hint: 'run again with --verbose for details; `docker info` shows whether the engine is healthy',
     cause: err,
   });
 }
 
-export function translateEngineError(endpoint: EngineEndpoint, what: string, err: unknown): MstingError {
+export function translateEngineError(endpoint: EngineEndpoint, what: EngineActivity, err: unknown): MstingError {
   if (err instanceof MstingError) return err;
   return engineUnreachable(endpoint, err) ?? engineRefused(what, err);
 }

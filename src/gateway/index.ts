@@ -6,5 +6,5 @@ export { GATEWAY_CONTAINER_PORT, MODEL_SERVICE_PORT, modelReplicaServices, model
 export { planGateway, type GatewayPlan, type GatewayRoute, type UnavailableModel, type UnavailableReason } from './plan.js';
 export { renderGatewayConfig, type GatewayRenderOptions } from './render.js';
 export { applyGatewayConfig, checkInContainer, type GatewayApplyResult, type GatewayConfigTarget } from './swap.js';
-export { createContainerExec, type ContainerExec, type ExecResult } from './container-exec.js';
+export { createContainerExec, type ContainerExec, type ExecResult } from '../docker/container-exec.js';
 export { formatGatewayUpstreams, gatewayUpstreams, serviceStates, type GatewayUpstreams, type ServiceStates } from './upstreams.js';

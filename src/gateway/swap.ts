@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import type { ContainerExec } from './container-exec.js';
+import type { ContainerExec } from '../docker/container-exec.js';
 
 /** Where the gateway's config lives, on the host and as the running container sees it. */
 export interface GatewayConfigTarget {

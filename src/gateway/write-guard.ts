@@ -1,4 +1,4 @@
-import type { ContainerExec } from './container-exec.js';
+import type { ContainerExec } from '../docker/container-exec.js';
 import { applyGatewayConfig, checkInContainer, type GatewayApplyResult } from './swap.js';
 
 /** Where the gateway container sees its config directory's nginx.conf (the rendered compose file mounts the directory there). */

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { MstingConfig } from '../config/schema.js';
+import { buildImage as dockerBuild } from '../docker/cli.js';
 import { composeFailure, type ComposeCli, type ComposeProject } from '../docker/compose-cli.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { MstingError } from '../errors.js';
@@ -174,27 +174,15 @@ export async function buildImage(tag: string, recipe: BuildRecipe, sourceDir: st
       hint: 'check images.source_dir (the STING-CE source tree), or name a ready image in images.overrides.<service>',
     });
   }
-  const args = Object.entries(recipe.args).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
-  const child = execa('docker', ['build', '-t', tag, '-f', dockerfile, ...args, join(sourceDir, recipe.context)], {
-    env: deps.env,
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    cancelSignal: deps.signal,
-  });
-  let rest = '';
-  child.all?.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split(/\r?\n/);
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) deps.onLine?.(line);
-  });
-  const result = await child;
-  if (result.isCanceled) throw new MstingError('INTERRUPTED', 'interrupted during an image build', { hint: 'run the same command again' });
+  const result = await dockerBuild(
+    { tag, dockerfile, buildArgs: recipe.args, context: join(sourceDir, recipe.context) },
+    { env: deps.env, signal: deps.signal, onLine: deps.onLine },
+  );
+  if (result.canceled) throw new MstingError('INTERRUPTED', 'interrupted during an image build', { hint: 'run the same command again' });
   if (result.failed) {
-    const err = composeFailure('build', { exitCode: result.exitCode, stderr: result.all, code: (result as { code?: string }).code });
+    const err = composeFailure('build', { exitCode: result.exitCode, stderr: result.all, code: result.code });
     throw new MstingError(err.code, `docker build of ${tag} failed${result.exitCode !== undefined ? ` (exit ${result.exitCode})` : ''}`, {
-      details: String(result.all ?? '').trim().split('\n').slice(-15),
+      details: result.all.trim().split('\n').slice(-15),
       hint: `fix the build in ${join(sourceDir, recipe.context)}, or name a ready image in images.overrides`,
     });
   }

@@ -83,7 +83,7 @@ export function engineGuardAccess(project: string, env: NodeJS.ProcessEnv): Gate
     },
     exec: {
       async exec(container, argv, options) {
-        const { createContainerExec } = await import('../gateway/container-exec.js');
+        const { createContainerExec } = await import('../docker/container-exec.js');
         return createContainerExec(env).exec(container, argv, options);
       },
     },

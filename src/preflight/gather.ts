@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
+import { runScratchScript } from '../docker/cli.js';
 import type { ComposeCli } from '../docker/compose-cli.js';
 import { engineGet } from '../docker/engine-http.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -127,16 +127,9 @@ export async function measureDockerResources(input: Pick<GatherInput, 'engine' |
     }
   }
   if (!image) return { resources, note: 'no image of the stack is on this machine yet, so the in-container measurement was skipped', rootDir };
-  const run = await execa('docker', ['run', '--rm', '--network', 'none', '--pull', 'never', '--entrypoint', 'sh', '--user', '0', image, '-c', RESOURCE_SCRIPT], {
-    env: input.env,
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    timeout: 60_000,
-    ...(input.signal ? { cancelSignal: input.signal } : {}),
-  });
-  if (run.failed) return { resources, note: `the measurement in ${image} failed (${String(run.stderr).trim().split('\n').at(-1) ?? `exit ${run.exitCode}`})`, rootDir };
-  const measured = parseResourceProbe(String(run.stdout));
+  const run = await runScratchScript(image, RESOURCE_SCRIPT, { env: input.env, timeoutMs: 60_000, signal: input.signal });
+  if (run.failed) return { resources, note: `the measurement in ${image} failed (${run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}`})`, rootDir };
+  const measured = parseResourceProbe(run.stdout);
   if (measured.cpus === null && measured.memoryBytes === null) return { resources, note: `the measurement in ${image} printed nothing usable`, rootDir };
   return { resources: { source: 'container', cpus: measured.cpus ?? resources?.cpus ?? null, memoryBytes: measured.memoryBytes ?? resources?.memoryBytes ?? null, image }, note: null, rootDir };
 }

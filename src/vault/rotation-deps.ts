@@ -1,7 +1,5 @@
-import { Writable } from 'node:stream';
 import type { Context } from '../context.js';
 import { installLayout } from '../layout.js';
-import { createOutput } from '../ui/output.js';
 import type { RotationDeps } from './keys.js';
 import { fileExists } from './store.js';
 
@@ -13,14 +11,27 @@ import { fileExists } from './store.js';
 export function createRotationDeps(ctx: Context): RotationDeps {
   return {
     rerender: async () => {
-      const [{ run: renderRun, defaultDeps }, { renderSecretsFromVault }] = await Promise.all([
-        import('../commands/config-render.js'),
+      const [{ loadValidatedConfig }, { renderForStart }, { renderSecretsFromVault }, { resolveProfileServices }, { cpuFallbackRecommendation }] = await Promise.all([
+        import('../lifecycle/config-cache.js'),
+        import('../lifecycle/render-step.js'),
         import('./render-secrets.js'),
+        import('../stack/plan.js'),
+        import('../hardware/types.js'),
       ]);
-      // The render command's own logic, its report silenced: this command prints its own.
-      const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-      const quiet: Context = { ...ctx, out: createOutput({ json: false, color: false, verbose: false }, { stdout: sink, stderr: sink }, ctx.env) };
-      await renderRun({}, quiet, { ...defaultDeps, secrets: (config) => renderSecretsFromVault(config, ctx) });
+      // What `config render` does, without its report: this command prints its own.
+      const { config } = await loadValidatedConfig(ctx, undefined);
+      const runsModels = resolveProfileServices(config, config.profile).includes('llm-gateway');
+      const recommendation = runsModels ? await (await import('../hardware/snapshot.js')).machineRecommendation(config, ctx.home, ctx.env) : cpuFallbackRecommendation([]);
+      await renderForStart({
+        config,
+        profile: config.profile,
+        home: ctx.home,
+        output: ctx.home,
+        env: ctx.env,
+        recommendation,
+        secrets: await renderSecretsFromVault(config, ctx),
+        signal: ctx.signal,
+      });
     },
     restart: async (services) => {
       const [{ loadConfig }, { createDockerEngine }, { createComposeCli }] = await Promise.all([

@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import * as tar from 'tar-stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDockerEngine } from '../../../src/backup/engine.js';
-import { readVolumeThroughPipe } from '../../../src/backup/volume-pipe.js';
+import { createBackupEngine } from '../../../src/docker/backup-engine.js';
+import { readVolumeThroughPipe } from '../../../src/docker/volume-pipe.js';
 import { describeDocker, testImages } from '../../support/docker.js';
 
 /**
@@ -114,7 +114,7 @@ describeDocker('reading a volume through a named pipe', () => {
 
   it('stops the copy on abort: the stream fails as interrupted and the helper is removed', async () => {
     const abort = new AbortController();
-    const reader = await createDockerEngine().readVolume(volume, testImages().debian, abort.signal);
+    const reader = await createBackupEngine(process.env).readVolume(volume, testImages().debian, abort.signal);
     const failed = new Promise<Error>((resolve) => reader.tar.once('error', resolve));
     abort.abort();
     expect((await failed).message).toMatch(/interrupted/);

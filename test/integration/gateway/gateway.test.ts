@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import { MstingError } from '../../../src/errors.js';
-import { createContainerExec } from '../../../src/gateway/container-exec.js';
+import { createContainerExec } from '../../../src/docker/container-exec.js';
 import { planGateway } from '../../../src/gateway/plan.js';
 import { renderGatewayConfig } from '../../../src/gateway/render.js';
 import { applyGatewayConfig } from '../../../src/gateway/swap.js';

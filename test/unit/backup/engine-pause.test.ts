@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDockerEngine } from '../../../src/backup/engine.js';
+import { createBackupEngine } from '../../../src/docker/backup-engine.js';
 
 /** A container whose pause fails with the given errors, one per call, then succeeds. */
-function engineWithPauseFailures(failures: Error[]): { engine: ReturnType<typeof createDockerEngine>; calls: () => number } {
+function engineWithPauseFailures(failures: Error[]): { engine: ReturnType<typeof createBackupEngine>; calls: () => number } {
   let calls = 0;
   const docker = {
     getContainer: () => ({
@@ -14,7 +14,7 @@ function engineWithPauseFailures(failures: Error[]): { engine: ReturnType<typeof
       },
     }),
   } as unknown as Docker;
-  return { engine: createDockerEngine(docker), calls: () => calls };
+  return { engine: createBackupEngine({}, docker), calls: () => calls };
 }
 
 const freezeFailure = (): Error =>

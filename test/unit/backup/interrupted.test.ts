@@ -3,8 +3,8 @@ import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { BackupEngine, ProjectContainer } from '../../../src/backup/engine.js';
-import { PauseJournal, ownerValue, processGone, recoverInterrupted } from '../../../src/backup/interrupted.js';
+import { ownerValue, type BackupEngine, type ProjectContainer } from '../../../src/docker/backup-engine.js';
+import { PauseJournal, processGone, recoverInterrupted } from '../../../src/backup/interrupted.js';
 
 /** The pid of a process that has ended. */
 function deadPid(): number {

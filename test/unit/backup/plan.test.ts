@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProjectContainer, ProjectVolume } from '../../../src/backup/engine.js';
+import type { ProjectContainer, ProjectVolume } from '../../../src/docker/backup-engine.js';
 import { archiveName, parseArchiveName, planBackup, planPrune } from '../../../src/backup/plan.js';
 
 const volume = (key: string): ProjectVolume => ({ name: `p_${key}`, key, labels: {}, driver: 'local', options: {} });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MstingError } from '../../../src/errors.js';
-import type { ContainerExec, ExecResult } from '../../../src/gateway/container-exec.js';
+import type { ContainerExec, ExecResult } from '../../../src/docker/container-exec.js';
 import { applyGatewayConfig } from '../../../src/gateway/swap.js';
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { composeFailure, composeMajor, projectArgs } from '../../../src/docker/compose-cli.js';
 import { resolveEndpoint } from '../../../src/docker/endpoint.js';
-import { demuxLogLines, healthFromStatusText, toContainerInfo, toEngineEvent } from '../../../src/docker/engine.js';
+import { demuxLogLines } from '../../../src/docker/demux.js';
+import { healthFromStatusText, toContainerInfo, toEngineEvent } from '../../../src/docker/engine.js';
 import { translateEngineError } from '../../../src/docker/errors.js';
 import { parseSince, splitTimestamp } from '../../../src/lifecycle/logs.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { executeResetAuth, findRunningDb, resetKratosSql, type ResetAuthDeps } from '../../../src/commands/reset-auth.js';
+import { executeResetAuth, findRunningDb, resetKratosSql, type ResetAuthDeps } from '../../../src/lifecycle/reset-auth.js';
 import type { ContainerDetails, ContainerInfo } from '../../../src/docker/engine.js';
 import { MstingError } from '../../../src/errors.js';
 import { cpuFallbackRecommendation } from '../../../src/hardware/types.js';

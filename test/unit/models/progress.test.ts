@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { progressRenderer } from '../../../src/commands/models-shared.js';
+import { progressRenderer } from '../../../src/ui/models-progress.js';
 import type { Context } from '../../../src/context.js';
 import type { ProgressEvent } from '../../../src/models/progress.js';
 import { RateMeter } from '../../../src/models/progress.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { modelsOrThrow } from '../../../src/commands/start.js';
+import { modelsOrThrow } from '../../../src/lifecycle/start-stack.js';
 import { validateConfigText } from '../../../src/config/validate.js';
 import { MstingError } from '../../../src/errors.js';
 import { planStart } from '../../../src/lifecycle/start.js';

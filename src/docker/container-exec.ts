@@ -1,6 +1,7 @@
-import { lazyDockerode } from '../docker/client.js';
-import { resolveEndpoint } from '../docker/endpoint.js';
-import { translateEngineError } from '../docker/errors.js';
+import { lazyDockerode } from './client.js';
+import { FrameSplitter } from './demux.js';
+import { resolveEndpoint } from './endpoint.js';
+import { translateEngineError } from './errors.js';
 
 /** The outcome of one command run inside a container. */
 export interface ExecResult {
@@ -36,8 +37,8 @@ export function createContainerExec(env: NodeJS.ProcessEnv): ContainerExec {
         });
         const stream = await exec.start({ hijack: true, stdin: false });
         const chunks: Buffer[] = [];
-        const sink = { write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) } as unknown as NodeJS.WritableStream;
-        d.modem.demuxStream(stream, sink, sink);
+        const frames = new FrameSplitter();
+        stream.on('data', (chunk: Buffer) => frames.push(chunk, (_stream, payload) => chunks.push(Buffer.from(payload))));
         await new Promise<void>((resolve, reject) => {
           const onAbort = () => {
             stream.destroy();

@@ -1,14 +1,18 @@
+import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { Transform, type TransformCallback } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { MstingError } from '../errors.js';
-import { OWNER_LABEL, ownerValue } from './interrupted.js';
+import { lazyDockerode } from './client.js';
+import { ExecDemux } from './demux.js';
+import { resolveEndpoint } from './endpoint.js';
+import { translateEngineError } from './errors.js';
 import { readVolumeThroughPipe, type VolumeReader } from './volume-pipe.js';
 
 /**
  * The Docker engine as backup and restore need it: the compose project's containers and volumes,
  * exec with streamed output and a checked exit code, and volume contents as tar streams through
- * throwaway containers. Low-level errors become MstingErrors here, once.
+ * throwaway containers. Low-level errors become MstingErrors through the adapter's one translator
+ * (./errors.ts), which names DOCKER_HOST when that is where the engine was looked for.
  */
 export interface BackupEngine {
   /** Every container of the compose project, running or not. */
@@ -90,91 +94,36 @@ export interface ExecResult {
 
 const HELPER_LABEL = 'org.sting-ce.msting.helper';
 
-/** Labels of a helper container: what it is, and which msting process made it (see interrupted.ts). */
+/** The label on every backup helper container naming the msting process that made it: `host/pid`. */
+export const OWNER_LABEL = 'org.sting-ce.msting.owner';
+
+export function ownerValue(pid = process.pid): string {
+  return `${hostname()}/${pid}`;
+}
+
+/** Labels of a helper container: what it is, and which msting process made it (see backup/interrupted.ts). */
 function helperLabels(): Record<string, string> {
   return { [HELPER_LABEL]: 'backup', [OWNER_LABEL]: ownerValue() };
 }
 /** Attempts at freezing a container before the backup fails (see `pause`). */
 const PAUSE_ATTEMPTS = 5;
 
-export function dockerError(err: unknown, doing: string): MstingError {
-  const e = err as NodeJS.ErrnoException & { statusCode?: number; json?: { message?: string } };
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
-    return new MstingError('DOCKER_UNAVAILABLE', `cannot reach the Docker engine while ${doing}`, { hint: 'start Docker (systemctl start docker) and try again', cause: err });
-  }
-  if (e.code === 'EACCES') {
-    return new MstingError('DOCKER_PERMISSION', `permission denied on the Docker socket while ${doing}`, { hint: 'run with sudo or add your user to the docker group', cause: err });
-  }
-  const detail = e.json?.message ?? (err instanceof Error ? err.message : String(err));
-  return new MstingError('EXTERNAL', `Docker failed while ${doing}: ${detail.trim()}`, { cause: err });
-}
-
-/** Split Docker's multiplexed exec stream: stdout passes through with backpressure, stderr is kept (its tail). */
-export class ExecDemux extends Transform {
-  private pending = Buffer.alloc(0);
-  private frameType = 0;
-  private frameLeft = 0;
-  private stderrParts: Buffer[] = [];
-  private stderrBytes = 0;
-  private readonly atEnd: (() => Promise<void>) | undefined;
-
-  /** `atEnd` runs when the stream ends (checking the exit code); its failure fails the stream. */
-  constructor(atEnd?: () => Promise<void>) {
-    super({ readableHighWaterMark: 1024 * 1024 });
-    this.atEnd = atEnd;
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (!this.atEnd) return done();
-    this.atEnd().then(() => done(), done);
-  }
-
-  get stderr(): string {
-    return Buffer.concat(this.stderrParts).toString('utf8');
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = Buffer.alloc(0);
-    while (buf.length > 0) {
-      if (this.frameLeft === 0) {
-        if (buf.length < 8) {
-          this.pending = Buffer.from(buf);
-          break;
-        }
-        this.frameType = buf[0]!;
-        this.frameLeft = buf.readUInt32BE(4);
-        buf = buf.subarray(8);
-        continue;
-      }
-      const take = Math.min(this.frameLeft, buf.length);
-      const payload = buf.subarray(0, take);
-      this.frameLeft -= take;
-      buf = buf.subarray(take);
-      if (this.frameType === 2) this.keepStderr(Buffer.from(payload));
-      else this.push(payload);
-    }
-    done();
-  }
-
-  private keepStderr(b: Buffer): void {
-    this.stderrParts.push(b);
-    this.stderrBytes += b.length;
-    while (this.stderrBytes > 64 * 1024 && this.stderrParts.length > 1) this.stderrBytes -= this.stderrParts.shift()!.length;
-  }
-}
-
-export function createDockerEngine(docker: Docker = new Docker()): BackupEngine {
-  const wrap = async <T>(doing: string, fn: () => Promise<T>): Promise<T> => {
+/**
+ * The backup engine over the Docker engine the environment names (DOCKER_HOST, or the local
+ * socket). `client` replaces dockerode in tests.
+ */
+export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker): BackupEngine {
+  const endpoint = resolveEndpoint(env);
+  const connect = client ? async () => client : lazyDockerode(endpoint);
+  const wrap = async <T>(doing: string, fn: (docker: Docker) => Promise<T>): Promise<T> => {
     try {
-      return await fn();
+      return await fn(await connect());
     } catch (err) {
-      if (err instanceof MstingError) throw err;
-      throw dockerError(err, doing);
+      throw translateEngineError(endpoint, { while: doing }, err);
     }
   };
 
-  const helper = async (volume: string, image: string, readOnly: boolean): Promise<Docker.Container> =>
+  const helper = async (docker: Docker, volume: string, image: string, readOnly: boolean): Promise<Docker.Container> =>
     docker.createContainer({
       Image: image,
       Entrypoint: ['/bin/true'],
@@ -186,7 +135,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
 
   return {
     listContainers: (project) =>
-      wrap('listing the stack containers', async () => {
+      wrap('listing the stack containers', async (docker) => {
         const list = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
         return Promise.all(
           list.map(async (c) => {
@@ -206,7 +155,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         );
       }),
     listVolumes: (project) =>
-      wrap('listing the stack volumes', async () => {
+      wrap('listing the stack volumes', async (docker) => {
         const { Volumes } = await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${project}`] } });
         return (Volumes ?? []).map((v) => ({
           name: v.Name,
@@ -217,7 +166,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }));
       }),
     exec: (containerId, spec) =>
-      wrap(`running ${spec.cmd[0]} in a container`, async () => {
+      wrap(`running ${spec.cmd[0]} in a container`, async (docker) => {
         if (spec.signal?.aborted) throw new MstingError('INTERRUPTED', 'interrupted');
         const container = docker.getContainer(containerId);
         const exec = await container.exec({
@@ -267,7 +216,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         return { exitCode: info.ExitCode ?? -1, stderr: demux.stderr, stdout: Buffer.concat(collected).toString('utf8') };
       }),
     readVolume: (volume, image, signal) =>
-      wrap(`reading volume ${volume}`, async () => {
+      wrap(`reading volume ${volume}`, async (docker) => {
         const piped = await readVolumeThroughPipe(docker, volume, image, helperLabels(), signal);
         if (piped) return piped;
         // Otherwise `tar` in a helper container over the attach stream, several times faster than the
@@ -321,8 +270,8 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }
       }),
     writeVolume: (volume, image, tar) =>
-      wrap(`writing volume ${volume}`, async () => {
-        const c = await helper(volume, image, false);
+      wrap(`writing volume ${volume}`, async (docker) => {
+        const c = await helper(docker, volume, image, false);
         try {
           await c.putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/volume' });
         } finally {
@@ -330,7 +279,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }
       }),
     setVolumeRoot: (volume, image, root) =>
-      wrap(`setting the owner of volume ${volume}`, async () => {
+      wrap(`setting the owner of volume ${volume}`, async (docker) => {
         const c = await docker.createContainer({
           Image: image,
           Entrypoint: ['sh', '-c', 'chown "$1" /volume && chmod "$2" /volume', 'sh', `${root.uid}:${root.gid}`, (root.mode & 0o7777).toString(8)],
@@ -349,7 +298,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }
       }),
     containerState: (id) =>
-      wrap('inspecting a service', async () => {
+      wrap('inspecting a service', async (docker) => {
         try {
           const info = await docker.getContainer(id).inspect();
           return info.State.Paused ? 'paused' : info.State.Status;
@@ -359,12 +308,12 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }
       }),
     listHelpers: () =>
-      wrap('listing helper containers', async () => {
+      wrap('listing helper containers', async (docker) => {
         const list = await docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=backup`] } });
         return list.map((c) => ({ id: c.Id, owner: c.Labels[OWNER_LABEL] }));
       }),
     pause: (id) =>
-      wrap('pausing a service', async () => {
+      wrap('pausing a service', async (docker) => {
         // The cgroup freezer gives up when a task stays in an uninterruptible wait (disk I/O) for
         // its whole freeze attempt, and runc leaves the container running; under I/O load that is
         // transient, so a few attempts with a short wait.
@@ -379,18 +328,18 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
           }
         }
       }),
-    unpause: (id) => wrap('resuming a service', () => docker.getContainer(id).unpause()),
+    unpause: (id) => wrap('resuming a service', (docker) => docker.getContainer(id).unpause()),
     stop: (id) =>
-      wrap('stopping a service', async () => {
+      wrap('stopping a service', async (docker) => {
         try {
           await docker.getContainer(id).stop({ t: 30 });
         } catch (err) {
           if ((err as { statusCode?: number }).statusCode !== 304) throw err;
         }
       }),
-    remove: (id) => wrap('removing a container', () => docker.getContainer(id).remove({ force: true })),
+    remove: (id) => wrap('removing a container', (docker) => docker.getContainer(id).remove({ force: true })),
     removeVolume: (name) =>
-      wrap(`removing volume ${name}`, async () => {
+      wrap(`removing volume ${name}`, async (docker) => {
         try {
           await docker.getVolume(name).remove();
         } catch (err) {
@@ -398,16 +347,16 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         }
       }),
     createVolume: (spec) =>
-      wrap(`creating volume ${spec.name}`, async () => {
+      wrap(`creating volume ${spec.name}`, async (docker) => {
         await docker.createVolume({ Name: spec.name, Labels: spec.labels, Driver: spec.driver, DriverOpts: spec.options });
       }),
     imageInfo: (image) =>
-      wrap(`inspecting image ${image}`, async () => {
+      wrap(`inspecting image ${image}`, async (docker) => {
         const info = await docker.getImage(image).inspect();
         return { id: info.Id, digests: info.RepoDigests ?? [] };
       }),
     startScratch: (image) =>
-      wrap(`starting a helper container of ${image}`, async () => {
+      wrap(`starting a helper container of ${image}`, async (docker) => {
         const c = await docker.createContainer({
           Image: image,
           Entrypoint: ['sleep', '3600'],
@@ -426,7 +375,7 @@ export function createDockerEngine(docker: Docker = new Docker()): BackupEngine 
         return { id: c.id, dispose: () => c.remove({ force: true }).then(() => undefined, () => undefined) };
       }),
     rootDir: () =>
-      wrap('asking Docker for its data directory', async () => {
+      wrap('asking Docker for its data directory', async (docker) => {
         const info = (await docker.info()) as { DockerRootDir?: string };
         return info.DockerRootDir;
       }),

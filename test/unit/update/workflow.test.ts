@@ -1,0 +1,50 @@
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cpuFallbackRecommendation } from '../../../src/hardware/types.js';
+import type { DockerEngine } from '../../../src/docker/engine.js';
+import type { ComposeCli } from '../../../src/docker/compose-cli.js';
+import { runUpdate, type UpdateAdapters } from '../../../src/update/workflow.js';
+import { makeConfig } from '../lifecycle/helpers.js';
+
+/** Adapters that refuse everything a plan-only update must not do. */
+function fakeAdapters(calls: string[]): UpdateAdapters {
+  const refuse = (what: string) => async () => {
+    calls.push(what);
+    throw new Error(`${what} must not run for --plan`);
+  };
+  return {
+    engine: {} as DockerEngine,
+    compose: {} as ComposeCli,
+    imageId: async (reference) => `sha256:${reference.length}`,
+    runningServices: async () => [],
+    recommendation: async (config) => cpuFallbackRecommendation(config.llm.models),
+    secrets: async () => ({ get: () => 'x', resolveRef: () => undefined }),
+    build: refuse('build'),
+    pull: refuse('pull'),
+    retag: refuse('retag'),
+    backup: refuse('backup'),
+    guards: refuse('guards'),
+  };
+}
+
+describe('the update workflow with fake adapters', () => {
+  it('plans every service of a stack that is not running, and changes nothing with --plan', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'msting-update-'));
+    const calls: string[] = [];
+    const plans: string[][] = [];
+    const result = await runUpdate(
+      { config: makeConfig(), home, env: {}, signal: new AbortController().signal, services: [], planOnly: true, backup: true, timeoutS: 5 },
+      fakeAdapters(calls),
+      { onInfo: () => undefined, onDebug: () => undefined, onPlan: (plan) => plans.push(plan.changes.map((c) => c.service)), onServiceState: () => undefined },
+    );
+    expect(result.kind).toBe('planned');
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toContain('db');
+    expect(result.plan.changes.find((c) => c.service === 'db')?.reasons).toEqual(['missing']);
+    expect(calls).toEqual([]);
+    // Nothing was written into the install directory.
+    expect(await readdir(home)).toEqual([]);
+  });
+});
