@@ -147,6 +147,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
       const cmd = args.at(-1) as Command;
       const all = cmd.optsWithGlobals() as GlobalOptions & Opts;
       const ctx = createContext(all, runtime.streams, runtime.env, runtime.signal);
+      await ctx.out.prepare();
       onContext(ctx);
       warnDeprecated(cmd, ctx);
       const operation = describeOperation(cmd, args.slice(0, -2));

@@ -7,6 +7,7 @@ import type { Context } from '../context.js';
 import { MstingError, usageError } from '../errors.js';
 import { installLayout, type InstallLayout } from '../layout.js';
 import type { Output } from '../ui/output.js';
+import { StatusLine } from '../ui/progress.js';
 import { DEFAULT_SCRYPT, SCRYPT_SALT_SIZE, keyIdOf, scryptKey, type KeySource } from '../backup/crypto-format.js';
 import { createBackup, type BackupStage, type Encryption } from '../backup/create.js';
 import { createDockerEngine } from '../backup/engine.js';
@@ -76,7 +77,7 @@ export function readKeySources(ctx: Context, layout: InstallLayout, options: { p
   };
 }
 
-/** Byte counts and rate: a rewritten line on a terminal, NDJSON events under --json, nothing otherwise. */
+/** Byte counts and rate: a spinner line on a terminal, NDJSON events under --json, a line per stage otherwise. */
 export class Progress {
   private bytes = 0;
   private label = '';
@@ -84,10 +85,12 @@ export class Progress {
   private lastDraw = 0;
   private readonly out: Output;
   private readonly verb: string;
+  private readonly line: StatusLine;
 
   constructor(out: Output, verb: string) {
     this.out = out;
     this.verb = verb;
+    this.line = new StatusLine(out);
   }
 
   stage(label: string, event: Record<string, unknown>): void {
@@ -119,13 +122,11 @@ export class Progress {
       if (!force) this.out.event({ event: 'progress', bytes: this.bytes, rate: Math.round(this.rate()) });
       return;
     }
-    if (!this.out.interactive) return;
-    const line = `${this.verb}: ${this.label}  ${formatBytes(this.bytes)}  ${formatBytes(this.rate())}/s`;
-    this.out.stderr.write(`\r\u001b[2K${line.slice(0, 120)}`);
+    this.line.set(`${this.verb}: ${this.label}  ${formatBytes(this.bytes)}  ${formatBytes(this.rate())}/s`);
   }
 
   done(): void {
-    if (this.out.interactive) this.out.stderr.write('\r\u001b[2K');
+    this.line.done();
   }
 }
 
