@@ -29,9 +29,9 @@ export function replay(stream: string, columns = 80): string[] {
   for (let i = 0; i < stream.length; i++) {
     const ch = stream[i]!;
     if (ch === '\u001b') {
-      const m = /^\u001b\[([?]?)([\d;]*)([A-Za-z])/.exec(stream.slice(i));
+      const m = /^\[([?]?)([\d;]*)([A-Za-z])/.exec(stream.slice(i + 1));
       if (!m) continue;
-      i += m[0].length - 1;
+      i += m[0].length;
       if (m[1] === '?') continue;
       const n = m[2] === '' ? undefined : Number(m[2]!.split(';')[0]);
       pendingWrap = false;
