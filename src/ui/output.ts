@@ -46,6 +46,9 @@ export type Tone = 'red' | 'yellow' | 'green' | 'cyan' | 'dim' | 'bold';
 export interface LiveRegion {
   clear(): void;
   render(): void;
+  /** Off the screen while a block opened inside it (install's start step) is drawn; back after. */
+  suspend(): void;
+  resume(): void;
 }
 
 /**
@@ -61,6 +64,8 @@ export class Output {
   private readonly env: NodeJS.ProcessEnv;
   private painter: ((tone: Tone, text: string) => string) | undefined;
   private live: LiveRegion | undefined;
+  /** The blocks a live block opened inside, to draw again when it closes. */
+  private readonly outer: Array<LiveRegion | undefined> = [];
 
   constructor(mode: OutputMode, color: boolean, verbose: boolean, streams: Streams, env: NodeJS.ProcessEnv = {}) {
     this.mode = mode;
@@ -83,11 +88,15 @@ export class Output {
 
   /** While a live block is on the screen, every line printed goes above it. */
   attachLive(region: LiveRegion): void {
+    this.live?.suspend();
+    this.outer.push(this.live);
     this.live = region;
   }
 
   detachLive(region: LiveRegion): void {
-    if (this.live === region) this.live = undefined;
+    if (this.live !== region) return;
+    this.live = this.outer.pop();
+    this.live?.resume();
   }
 
   get json(): boolean {

@@ -57,6 +57,14 @@ export class LiveBlock {
     this.spinner?.render();
   }
 
+  suspend(): void {
+    this.spinner?.stop();
+  }
+
+  resume(): void {
+    this.spinner?.start();
+  }
+
   /** Take the block off the screen; with `keep`, its last lines stay (without the spinner line). */
   close(options: { keep: boolean }): void {
     if (this.closed) return;

@@ -60,7 +60,7 @@ describeDocker('msting on a terminal', () => {
   });
 
   it('restart frontend: the final screen shows each service once, every one up, and the summary', async () => {
-    const run = await onTerminal(['--home', home!, 'restart', 'frontend', '--timeout', '180']);
+    const run = await onTerminal(['--home', home!, 'restart', 'frontend']);
     const screen = replay(run.output, COLUMNS);
     expect(run.code, screen.join('\n')).toBe(0);
     // The service rows of the block: two spaces, a service name, its state.
