@@ -16,12 +16,48 @@ import { MSTING_VERSION as version } from './package-info.js';
 /** A command module's entry: options in, exit code (or nothing for 0) out. */
 export type CommandRun<O> = (options: O, ctx: Context) => Promise<number | void>;
 
-interface Runtime {
+export interface Runtime {
   streams: Streams;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   /** Set by the action that ran. */
   exitCode?: number;
+  /**
+   * Runs a command instead of loading its module: the argv table test sees the options each
+   * command would receive without starting any of them.
+   */
+  dispatch?: (command: string, options: unknown, ctx: Context) => Promise<number | void>;
+}
+
+/**
+ * Every command that runs something is created through this class, so the registry of runnable
+ * commands is the program itself (`runnableCommands`), not a list kept beside it by hand.
+ */
+class RegisteredCommand extends Command {
+  runnable = false;
+
+  override createCommand(name?: string): RegisteredCommand {
+    return new RegisteredCommand(name);
+  }
+
+  override action(fn: (this: this, ...args: unknown[]) => void | Promise<void>): this {
+    this.runnable = true;
+    return super.action(fn);
+  }
+}
+
+/** The space-separated path of every command with an action (`backup verify`, `start`), in declaration order. */
+export function runnableCommands(program: Command): string[] {
+  const paths: string[] = [];
+  const walk = (cmd: Command, prefix: string[]): void => {
+    for (const sub of cmd.commands) {
+      const path = [...prefix, sub.name()];
+      if (sub instanceof RegisteredCommand && sub.runnable) paths.push(path.join(' '));
+      walk(sub, path);
+    }
+  };
+  walk(program, []);
+  return paths;
 }
 
 function examples(lines: string[]): string {
@@ -29,6 +65,66 @@ function examples(lines: string[]): string {
 }
 
 const PROFILE_HELP = `profile: ${BUILTIN_PROFILES.join(', ')} or one from config.yml \`profiles\``;
+
+/** Option values as commander parsed them; read through the typed readers below, never cast. */
+type Opts = Record<string, unknown>;
+
+function text(o: Opts, key: string): string | undefined {
+  const value = o[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function count(o: Opts, key: string): number | undefined {
+  const value = o[key];
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** A number option declared with a default, so commander always sets it. */
+function defaulted(o: Opts, key: string): number {
+  const value = count(o, key);
+  if (value === undefined) throw new Error(`option ${key} has no default`);
+  return value;
+}
+
+/** A variadic argument (`[service...]`): the words given, or none. */
+function words(arg: unknown): string[] {
+  return Array.isArray(arg) ? arg.map(String) : [];
+}
+
+/** An optional positional argument. */
+function maybe(arg: unknown): string | undefined {
+  return typeof arg === 'string' ? arg : undefined;
+}
+
+// Options several commands share, declared once.
+
+const profileOption = (): Option => new Option('-p, --profile <profile>', PROFILE_HELP);
+
+/** `--timeout SECONDS` with what it waits for and its default. */
+const timeoutOption = (waitsFor: string, seconds: number): Option =>
+  new Option('--timeout <seconds>', `how long to wait for ${waitsFor}`).argParser(positiveInt('--timeout')).default(seconds);
+
+const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)');
+
+/** The backup key (`--key-file`): an archive's key, never Vault's unseal shares (`unseal --shares-file`). */
+const backupKeyFileOption = (help = 'backup key file (default <home>/secrets/backup.key)'): Option => new Option('--key-file <file>', help);
+
+/** The replacement named when an old spelling is used; the old option keeps working, hidden from help. */
+const replacements = new WeakMap<Option, string>();
+
+function deprecatedOption(flags: string, replacement: string): Option {
+  const option = new Option(flags).hideHelp();
+  replacements.set(option, replacement);
+  return option;
+}
+
+/** How the files `backup verify|decrypt` and `restore` open an archive with. */
+function archiveKeys(o: Opts, parent?: Opts): { passphraseFile: string | undefined; keyFile: string | undefined } {
+  return {
+    passphraseFile: text(o, 'passphraseFile') ?? (parent && text(parent, 'passphraseFile')),
+    keyFile: text(o, 'keyFile') ?? (parent && text(parent, 'keyFile')),
+  };
+}
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -41,21 +137,24 @@ function positiveInt(name: string) {
 }
 
 export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void): Command {
-  const program = new Command('msting');
+  const program = new RegisteredCommand('msting');
   let exitCode: number = ExitCode.ok;
 
   /** Bind a lazily loaded command module to a commander action. */
   const action =
-    <O>(load: () => Promise<{ run: CommandRun<O> }>, pick: (args: unknown[], opts: Record<string, unknown>) => O) =>
+    <O>(load: () => Promise<{ run: CommandRun<O> }>, pick: (args: unknown[], opts: Opts) => O) =>
     async (...args: unknown[]): Promise<void> => {
       const cmd = args.at(-1) as Command;
-      const all = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+      const all = cmd.optsWithGlobals() as GlobalOptions & Opts;
       const ctx = createContext(all, runtime.streams, runtime.env, runtime.signal);
+      await ctx.out.prepare();
       onContext(ctx);
-      const mod = await load();
+      warnDeprecated(cmd, ctx);
       const operation = describeOperation(cmd, args.slice(0, -2));
+      const dispatch = runtime.dispatch;
+      const run: CommandRun<O> = dispatch ? (options, c) => dispatch(operation.command, options, c) : (await load()).run;
       try {
-        const code = await mod.run(pick(args.slice(0, -2), cmd.opts()), ctx);
+        const code = await run(pick(args.slice(0, -2), cmd.opts()), ctx);
         exitCode = typeof code === 'number' ? code : ExitCode.ok;
       } catch (err) {
         await record(ctx.home, runtime.env, operation, { exitCode: isMstingError(err) ? err.exitCode : ExitCode.failure, error: err });
@@ -106,7 +205,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
       action(() => import('./commands/config-import.js'), (a, o) => ({
         file: String(a[0]),
         force: Boolean(o.force),
-        output: o.output as string | undefined,
+        output: text(o, 'output'),
       })),
     );
   config
@@ -139,32 +238,32 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
   config
     .command('render')
     .description('write the compose file, env files and service configs without starting anything')
-    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
+    .addOption(profileOption())
     .option('-o, --output <dir>', 'write into this directory instead of the install directory')
     .addHelpText('after', examples(['msting config render', 'msting config render --profile full --output ./out']))
     .action(
       action(() => import('./commands/config-render.js'), (_a, o) => ({
-        profile: o.profile as string | undefined,
-        output: o.output as string | undefined,
+        profile: text(o, 'profile'),
+        output: text(o, 'output'),
       })),
     );
 
   program
     .command('install')
     .description('preflight, directories, config, hardware, render, images, Vault, start, models; resumable')
-    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
+    .addOption(profileOption())
     .option('--dry-run', 'print the plan and touch nothing', false)
     .option('--skip-models', 'do not download models', false)
     .option('--force', 'install although memory or disk is below what the profile needs', false)
-    .option('--timeout <seconds>', 'how long to wait for each group of services to become healthy', positiveInt('--timeout'), 600)
+    .addOption(timeoutOption('each group of services to become healthy', 600))
     .addHelpText('after', examples(['sudo msting install', 'msting install --profile full --yes', 'msting install --dry-run']))
     .action(
       action(() => import('./commands/install.js'), (_a, o) => ({
-        profile: o.profile as string | undefined,
+        profile: text(o, 'profile'),
         dryRun: Boolean(o.dryRun),
         skipModels: Boolean(o.skipModels),
         force: Boolean(o.force),
-        timeout: o.timeout as number,
+        timeout: defaulted(o, 'timeout'),
       })),
     );
 
@@ -172,14 +271,14 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .command('start')
     .description('start services in dependency order and wait until healthy')
     .argument('[service...]', 'services to start (default: the whole profile)')
-    .addOption(new Option('-p, --profile <profile>', PROFILE_HELP))
-    .option('--timeout <seconds>', 'how long to wait for health', positiveInt('--timeout'), 300)
+    .addOption(profileOption())
+    .addOption(timeoutOption('health', 300))
     .addHelpText('after', examples(['msting start', 'msting start --profile full', 'msting start app frontend --timeout 120']))
     .action(
       action(() => import('./commands/start.js'), (a, o) => ({
-        services: (a[0] as string[] | undefined) ?? [],
-        profile: o.profile as string | undefined,
-        timeout: o.timeout as number,
+        services: words(a[0]),
+        profile: text(o, 'profile'),
+        timeout: defaulted(o, 'timeout'),
       })),
     );
   program
@@ -187,13 +286,13 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .description('stop services gracefully (a service and what depends on it)')
     .argument('[service...]', 'services to stop (default: all)')
     .addHelpText('after', examples(['msting stop', 'msting stop app']))
-    .action(action(() => import('./commands/stop.js'), (a) => ({ services: (a[0] as string[] | undefined) ?? [] })));
+    .action(action(() => import('./commands/stop.js'), (a) => ({ services: words(a[0]) })));
   program
     .command('restart')
     .description('restart services and wait until healthy')
     .argument('[service...]', 'services to restart (default: all)')
     .addHelpText('after', examples(['msting restart', 'msting restart kratos']))
-    .action(action(() => import('./commands/restart.js'), (a) => ({ services: (a[0] as string[] | undefined) ?? [] })));
+    .action(action(() => import('./commands/restart.js'), (a) => ({ services: words(a[0]) })));
   program
     .command('status')
     .description('every service: state, health, ports, image, uptime; Vault sealed or not; URLs')
@@ -209,10 +308,10 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addHelpText('after', examples(['msting logs app -f', 'msting logs --tail 100 db kratos']))
     .action(
       action(() => import('./commands/logs.js'), (a, o) => ({
-        services: (a[0] as string[] | undefined) ?? [],
+        services: words(a[0]),
         follow: Boolean(o.follow),
-        tail: o.tail as number | undefined,
-        since: o.since as string | undefined,
+        tail: count(o, 'tail'),
+        since: text(o, 'since'),
       })),
     );
   program
@@ -221,14 +320,14 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .argument('[service...]', 'services to update (default: all)')
     .option('--plan', 'show what would change and stop', false)
     .option('--no-backup', 'skip the automatic backup before updating')
-    .option('--timeout <seconds>', 'how long to wait for each recreated service to become healthy', positiveInt('--timeout'), 300)
+    .addOption(timeoutOption('each recreated service to become healthy', 300))
     .addHelpText('after', examples(['msting update --plan', 'msting update app']))
     .action(
       action(() => import('./commands/update.js'), (a, o) => ({
-        services: (a[0] as string[] | undefined) ?? [],
+        services: words(a[0]),
         plan: Boolean(o.plan),
         backup: o.backup !== false,
-        timeout: o.timeout as number,
+        timeout: defaulted(o, 'timeout'),
       })),
     );
 
@@ -248,12 +347,12 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .description('download models (resumable, verified)')
     .argument('[name...]', 'models to download (default: the enabled ones)')
     .addHelpText('after', examples(['msting models download', 'msting models download phi3']))
-    .action(action(() => import('./commands/models-download.js'), (a) => ({ names: (a[0] as string[] | undefined) ?? [] })));
+    .action(action(() => import('./commands/models-download.js'), (a) => ({ names: words(a[0]) })));
   models
     .command('verify')
     .description('check every downloaded file against the hub hashes')
     .argument('[name...]', 'models to verify (default: all downloaded)')
-    .action(action(() => import('./commands/models-verify.js'), (a) => ({ names: (a[0] as string[] | undefined) ?? [] })));
+    .action(action(() => import('./commands/models-verify.js'), (a) => ({ names: words(a[0]) })));
   models
     .command('remove')
     .description('delete a downloaded model')
@@ -262,10 +361,12 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
 
   program
     .command('unseal')
-    .description('unseal Vault with stored shares, a key file, standard input or a hidden prompt')
-    .option('--key-file <file>', 'read unseal shares from this file, one a line')
-    .addHelpText('after', examples(['msting unseal', 'msting unseal --key-file /media/usb/shares.txt', 'cat shares.txt | msting unseal --key-file -']))
-    .action(action(() => import('./commands/unseal.js'), (_a, o) => ({ keyFile: o.keyFile as string | undefined })));
+    .description('unseal Vault with stored shares, a shares file, standard input or a hidden prompt')
+    .option('--shares-file <file>', 'read unseal shares from this file, one a line; - reads standard input')
+    // Its first spelling, which read like the backup key: kept working, with a note.
+    .addOption(deprecatedOption('--key-file <file>', '--shares-file'))
+    .addHelpText('after', examples(['msting unseal', 'msting unseal --shares-file /media/usb/shares.txt', 'cat shares.txt | msting unseal --shares-file -']))
+    .action(action(() => import('./commands/unseal.js'), (_a, o) => ({ sharesFile: text(o, 'sharesFile') ?? text(o, 'keyFile') })));
   const vault = program.command('vault').description('Vault lifecycle');
   vault
     .command('init')
@@ -275,7 +376,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addHelpText('after', examples(['msting vault init', 'msting vault init --shares-file /media/usb/sting-shares.txt']))
     .action(
       action(() => import('./commands/vault-init.js'), (_a, o) => ({
-        sharesFile: o.sharesFile as string | undefined,
+        sharesFile: text(o, 'sharesFile'),
         keepRootToken: Boolean(o.keepRootToken),
       })),
     );
@@ -292,7 +393,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .argument('[value]', 'the value, or - for standard input (keeps it out of shell history)')
     .addHelpText('after', examples(['msting vault-secret set huggingface', 'pass show hf | msting vault-secret set huggingface -']))
     .action(
-      action(() => import('./commands/vault-secret.js'), (a) => ({ action: 'set' as const, provider: String(a[0]), value: a[1] as string | undefined })),
+      action(() => import('./commands/vault-secret.js'), (a) => ({ action: 'set' as const, provider: String(a[0]), value: maybe(a[1]) })),
     );
   vaultSecret
     .command('get')
@@ -317,7 +418,7 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .command('rotate')
     .description('write a new version of a key and restart only its users')
     .argument('[key]', 'key id, e.g. kratos.cookie (default: every key whose rotation loses no data)')
-    .action(action(() => import('./commands/encryption-keys.js'), (a) => ({ action: 'rotate' as const, key: a[0] as string | undefined })));
+    .action(action(() => import('./commands/encryption-keys.js'), (a) => ({ action: 'rotate' as const, key: maybe(a[0]) })));
 
   const backup = program
     .command('backup')
@@ -326,60 +427,55 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .option('--output <dir>', 'where to write the archive (default <home>/backups)')
     .option('--keep <n>', 'keep only the newest N archives', positiveInt('--keep'))
     .option('--passphrase', 'encrypt with a passphrase asked on the terminal', false)
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
-    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key, created when missing)')
+    .addOption(passphraseFileOption())
+    .addOption(backupKeyFileOption('backup key file (default <home>/secrets/backup.key, created when missing)'))
     .option('--include-vault-keys', 'also put Vault\'s unseal material in the archive (needs a passphrase)', false)
     .addHelpText('after', examples(['msting backup --encrypt', 'msting backup --encrypt --passphrase-file ~/.sting-pass --keep 7', 'msting backup --output /mnt/backups --keep 7']))
     .action(
       action(() => import('./commands/backup.js'), (_a, o) => ({
         encrypt: Boolean(o.encrypt),
-        output: o.output as string | undefined,
-        keep: o.keep as number | undefined,
+        output: text(o, 'output'),
+        keep: count(o, 'keep'),
         passphrase: Boolean(o.passphrase),
-        passphraseFile: o.passphraseFile as string | undefined,
-        keyFile: o.keyFile as string | undefined,
+        ...archiveKeys(o),
         includeVaultKeys: Boolean(o.includeVaultKeys),
       })),
     );
   // Options of `backup` are also parsed after its subcommands, so the subcommands read them from there too.
-  const backupKeys = (o: Record<string, unknown>) => ({
-    passphraseFile: (o.passphraseFile ?? backup.opts().passphraseFile) as string | undefined,
-    keyFile: (o.keyFile ?? backup.opts().keyFile) as string | undefined,
-  });
+  const backupKeys = (o: Opts) => archiveKeys(o, backup.opts());
   backup
     .command('list')
     .description('archives with sizes, dates, encryption and last verification')
     .option('--dir <dir>', 'directory to list (default <home>/backups)')
-    .action(action(() => import('./commands/backup-list.js'), (_a, o) => ({ dir: (o.dir ?? backup.opts().output) as string | undefined })));
+    .action(action(() => import('./commands/backup-list.js'), (_a, o) => ({ dir: text(o, 'dir') ?? text(backup.opts(), 'output') })));
   backup
     .command('verify')
     .description('authenticate every chunk, check every file against the manifest, pg_restore --list every dump')
     .argument('<file>')
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
-    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .addOption(passphraseFileOption())
+    .addOption(backupKeyFileOption())
     .action(action(() => import('./commands/backup-verify.js'), (a, o) => ({ file: String(a[0]), ...backupKeys(o) })));
   backup
     .command('decrypt')
     .description('write the plain archive of an encrypted one')
     .argument('<file>')
     .requiredOption('-o, --out <file>', 'where to write the plain archive')
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
-    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .addOption(passphraseFileOption())
+    .addOption(backupKeyFileOption())
     .action(action(() => import('./commands/backup-decrypt.js'), (a, o) => ({ file: String(a[0]), out: String(o.out), ...backupKeys(o) })));
   program
     .command('restore')
     .description('restore an archive: verify, stop, restore databases, volumes and config, start')
     .argument('<file>')
     .option('--dry-run', 'verify and show what would be replaced', false)
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)')
-    .option('--key-file <file>', 'backup key file (default <home>/secrets/backup.key)')
+    .addOption(passphraseFileOption())
+    .addOption(backupKeyFileOption())
     .addHelpText('after', examples(['msting restore backups/msting-backup-sting-ce-20250101T020000.000Z.tar.enc --dry-run', 'msting restore FILE --yes']))
     .action(
       action(() => import('./commands/restore.js'), (a, o) => ({
         file: String(a[0]),
         dryRun: Boolean(o.dryRun),
-        passphraseFile: o.passphraseFile as string | undefined,
-        keyFile: o.keyFile as string | undefined,
+        ...archiveKeys(o),
       })),
     );
 
@@ -393,13 +489,13 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .description('every preflight check plus service, Vault, disk and backup state')
     .option('--bundle <file>', 'write a support bundle (tar.gz) with every secret redacted')
     .addHelpText('after', examples(['msting doctor', 'msting doctor --bundle sting-support.tar.gz']))
-    .action(action(() => import('./commands/doctor.js'), (_a, o) => ({ bundle: o.bundle as string | undefined })));
+    .action(action(() => import('./commands/doctor.js'), (_a, o) => ({ bundle: text(o, 'bundle') })));
   program
     .command('reset-auth')
     .description('delete every account: recreate the Kratos database and re-run its migration')
-    .option('--timeout <seconds>', 'how long to wait for Kratos to come back', positiveInt('--timeout'), 300)
+    .addOption(timeoutOption('Kratos to come back', 300))
     .addHelpText('after', examples(['msting reset-auth', 'msting reset-auth --yes']))
-    .action(action(() => import('./commands/reset-auth.js'), (_a, o) => ({ timeout: o.timeout as number })));
+    .action(action(() => import('./commands/reset-auth.js'), (_a, o) => ({ timeout: defaulted(o, 'timeout') })));
   program
     .command('setup-ssl')
     .description('create a local CA and certificates, or use Let\'s Encrypt')
@@ -412,11 +508,11 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addHelpText('after', examples(['msting setup-ssl', 'sudo msting setup-ssl --domain sting.example.com --email ops@example.com', 'sudo msting setup-ssl --renew']))
     .action(
       action(() => import('./commands/setup-ssl.js'), (_a, o) => ({
-        domain: o.domain as string | undefined,
-        email: o.email as string | undefined,
+        domain: text(o, 'domain'),
+        email: text(o, 'email'),
         staging: Boolean(o.staging),
-        webroot: o.webroot as string | undefined,
-        httpPort: o.httpPort as number,
+        webroot: text(o, 'webroot'),
+        httpPort: defaulted(o, 'httpPort'),
         renew: Boolean(o.renew),
       })),
     );
@@ -436,6 +532,16 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     runtime.exitCode = exitCode;
   });
   return program;
+}
+
+/** Name the replacement when a command is given an option by its deprecated spelling (stderr, every mode). */
+function warnDeprecated(cmd: Command, ctx: Context): void {
+  for (const option of cmd.options) {
+    const replacement = replacements.get(option);
+    if (replacement !== undefined && cmd.getOptionValueSource(option.attributeName()) === 'cli') {
+      ctx.out.warn(`${option.long} is deprecated on \`msting ${cmd.name()}\`: use ${replacement} (it works the same)`);
+    }
+  }
 }
 
 /** Append the command to the audit trail; a log that cannot be written never fails the command. */

@@ -12,6 +12,7 @@ import { createInstallSystems } from '../install/systems.js';
 import { installLayout } from '../layout.js';
 import type { PreflightReport } from '../preflight/checks.js';
 import type { Output } from '../ui/output.js';
+import { StatusLine } from '../ui/progress.js';
 import { MSTING_VERSION } from '../package-info.js';
 
 export interface InstallCommandOptions {
@@ -97,6 +98,7 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
   try {
     await executeInstall(plan, steps, { journal, log, signal: ctx.signal, onStep: (e) => progress.step(e) });
   } finally {
+    progress.close();
     await log.close();
   }
   printSummary(out, await summary(), ctx.home);
@@ -155,9 +157,18 @@ function printSummary(out: Output, s: InstallSummary, home: string): void {
   out.print(lines.join('\n'));
 }
 
-/** One line per step state: on a terminal and in plain mode to stderr, as NDJSON under --json. */
+/**
+ * One line per step state to stderr, as NDJSON under --json; on a terminal the running step is a
+ * spinner line, replaced by the step's outcome.
+ */
 class StepProgress {
-  constructor(private readonly out: Output) {}
+  private readonly line: StatusLine;
+  constructor(private readonly out: Output) {
+    this.line = new StatusLine(out);
+  }
+  close(): void {
+    this.line.done();
+  }
   step(e: StepEvent): void {
     const { out } = this;
     if (out.json) {
@@ -167,7 +178,8 @@ class StepProgress {
     const secs = e.durationMs !== undefined ? ` (${(e.durationMs / 1000).toFixed(1)} s)` : '';
     switch (e.state) {
       case 'running':
-        out.info(`${out.paint('cyan', '▸')} ${e.step}: ${e.title}`);
+        if (out.interactive) this.line.set(`${e.step}: ${e.title}`);
+        else out.info(`${out.paint('cyan', '▸')} ${e.step}: ${e.title}`);
         break;
       case 'checking':
         out.debug(`▸ ${e.step}: checking that it still holds`);

@@ -9,8 +9,8 @@ import { parseShares, readStoredShares } from '../vault/store.js';
 import { submitShares, type UnsealProgress } from '../vault/unseal.js';
 
 export interface UnsealOptions {
-  /** A file with shares, one a line; "-" reads standard input. */
-  keyFile?: string | undefined;
+  /** A file with shares, one a line; "-" reads standard input (`--shares-file`). */
+  sharesFile?: string | undefined;
 }
 
 export interface UnsealDeps {
@@ -19,10 +19,10 @@ export interface UnsealDeps {
 
 export type ShareSource = 'store' | 'file' | 'stdin' | 'prompt';
 
-const SOURCES_HINT = 'give the shares with --key-file FILE (or --key-file - for standard input), pipe them in, run on a terminal to type them, or keep them in secrets/ (msting vault init)';
+const SOURCES_HINT = 'give the shares with --shares-file FILE (or --shares-file - for standard input), pipe them in, run on a terminal to type them, or keep them in secrets/ (msting vault init)';
 
 /**
- * `msting unseal`: shares from --key-file, else the ones stored on this host, else standard input
+ * `msting unseal`: shares from --shares-file, else the ones stored on this host, else standard input
  * when it is piped, else typed at a hidden prompt. Prints progress (2 of 3) and tells a wrong
  * share apart (Vault refuses it and the progress goes back to 0).
  */
@@ -44,9 +44,9 @@ export async function run(options: UnsealOptions, ctx: Context, deps: UnsealDeps
 
   let source: ShareSource;
   let shares: string[] | undefined;
-  if (options.keyFile !== undefined) {
-    source = options.keyFile === '-' ? 'stdin' : 'file';
-    shares = parseShares(options.keyFile === '-' ? await readAll(deps.stdin, ctx.signal) : await readKeyFile(options.keyFile));
+  if (options.sharesFile !== undefined) {
+    source = options.sharesFile === '-' ? 'stdin' : 'file';
+    shares = parseShares(options.sharesFile === '-' ? await readAll(deps.stdin, ctx.signal) : await readSharesFile(options.sharesFile));
   } else {
     const stored = await readStoredShares(session.secretsDir);
     if (stored) {
@@ -63,7 +63,7 @@ export async function run(options: UnsealOptions, ctx: Context, deps: UnsealDeps
 
   let outcome;
   if (shares !== undefined) {
-    if (shares.length === 0) throw new MstingError('USAGE', `no unseal shares in ${source === 'file' ? options.keyFile : 'standard input'}`, { hint: SOURCES_HINT });
+    if (shares.length === 0) throw new MstingError('USAGE', `no unseal shares in ${source === 'file' ? options.sharesFile : 'standard input'}`, { hint: SOURCES_HINT });
     outcome = await submitShares(session.client, shares, onProgress);
   } else {
     const threshold = before.threshold ?? 1;
@@ -85,15 +85,15 @@ export async function run(options: UnsealOptions, ctx: Context, deps: UnsealDeps
     return ExitCode.failure;
   }
   if (ctx.out.json) ctx.out.result({ vault: { state: 'unsealed', progress: outcome.threshold, threshold: outcome.threshold }, source, sharesAccepted: outcome.accepted });
-  else ctx.out.print(`Vault unsealed (${outcome.threshold} of ${outcome.threshold} shares, from ${source === 'store' ? 'the shares stored on this host' : source === 'file' ? options.keyFile : source === 'stdin' ? 'standard input' : 'the prompt'})`);
+  else ctx.out.print(`Vault unsealed (${outcome.threshold} of ${outcome.threshold} shares, from ${source === 'store' ? 'the shares stored on this host' : source === 'file' ? options.sharesFile : source === 'stdin' ? 'standard input' : 'the prompt'})`);
   return ExitCode.ok;
 }
 
-async function readKeyFile(path: string): Promise<string> {
+async function readSharesFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new MstingError('USAGE', `cannot read the key file ${path}${code ? ` (${code})` : ''}`, { hint: SOURCES_HINT, cause: err });
+    throw new MstingError('USAGE', `cannot read the shares file ${path}${code ? ` (${code})` : ''}`, { hint: SOURCES_HINT, cause: err });
   }
 }

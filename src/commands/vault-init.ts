@@ -33,7 +33,7 @@ export async function run(options: VaultInitOptions, ctx: Context): Promise<numb
     return ExitCode.ok;
   }
   if (result.initializedNow && result.sharesPath && !result.autoUnseal && options.sharesFile) {
-    ctx.out.warn(`the unseal shares are only in ${result.sharesPath}: move it off this host now; after each restart run \`msting unseal --key-file FILE\``);
+    ctx.out.warn(`the unseal shares are only in ${result.sharesPath}: move it off this host now; after each restart run \`msting unseal --shares-file FILE\``);
   }
   ctx.out.print(
     result.initializedNow

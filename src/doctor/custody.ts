@@ -22,7 +22,7 @@ export async function keyCustodyCheck(secretsDir: string): Promise<PreflightChec
       severity: 'warning',
       message: `the Vault unseal shares and ${token} are both in ${secretsDir}: whoever reads that directory (root on this host, a copy of the disk or of a file backup) can unseal Vault and read every secret`,
       hint:
-        '`msting vault init --shares-file FILE` on a new install writes the shares to FILE for you to take off this host (msting keeps none); on this install, move secrets/vault-unseal-keys.json off the host and run `msting unseal --key-file FILE` (or type the shares) after each restart. `start` then waits for a person to unseal: that is the price of keeping the keys apart',
+        '`msting vault init --shares-file FILE` on a new install writes the shares to FILE for you to take off this host (msting keeps none); on this install, move secrets/vault-unseal-keys.json off the host and run `msting unseal --shares-file FILE` (or type the shares) after each restart. `start` then waits for a person to unseal: that is the price of keeping the keys apart',
     };
   }
   return { id: 'key-custody', ok: true, severity: 'info', message: shares ? 'Vault unseal shares are kept on this host; no Vault token next to them' : 'Vault unseal shares are not kept on this host', hint: null };

@@ -1,7 +1,8 @@
 import { formatBytes } from '../backup/restore.js';
 import type { Output } from './output.js';
+import { StatusLine } from './progress.js';
 
-/** Byte counts and rate of backup, verify, decrypt and restore: a rewritten line on a terminal, NDJSON events under --json, nothing otherwise. */
+/** Byte counts and rate of backup, verify, decrypt and restore: a spinner line on a terminal, NDJSON events under --json, a line per stage otherwise. */
 export class ByteProgress {
   private bytes = 0;
   private label = '';
@@ -9,10 +10,12 @@ export class ByteProgress {
   private lastDraw = 0;
   private readonly out: Output;
   private readonly verb: string;
+  private readonly line: StatusLine;
 
   constructor(out: Output, verb: string) {
     this.out = out;
     this.verb = verb;
+    this.line = new StatusLine(out);
   }
 
   stage(label: string, event: Record<string, unknown>): void {
@@ -44,13 +47,11 @@ export class ByteProgress {
       if (!force) this.out.event({ event: 'progress', bytes: this.bytes, rate: Math.round(this.rate()) });
       return;
     }
-    if (!this.out.interactive) return;
-    const line = `${this.verb}: ${this.label}  ${formatBytes(this.bytes)}  ${formatBytes(this.rate())}/s`;
-    this.out.stderr.write(`\r\u001b[2K${line.slice(0, 120)}`);
+    this.line.set(`${this.verb}: ${this.label}  ${formatBytes(this.bytes)}  ${formatBytes(this.rate())}/s`);
   }
 
   done(): void {
-    if (this.out.interactive) this.out.stderr.write('\r\u001b[2K');
+    this.line.done();
   }
 }
 

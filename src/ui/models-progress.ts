@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { formatBytes } from '../models/disk.js';
 import type { ProgressEvent } from '../models/progress.js';
+import { KeyedLines } from '../ui/progress.js';
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--';
@@ -12,7 +13,7 @@ function duration(seconds: number): string {
 
 /**
  * Binds download and verify events to the output mode: NDJSON under --json, a redrawn line per
- * model on a terminal (stderr, throttled), and one plain line per finished file otherwise.
+ * model on a terminal (stderr), and one plain line per finished file otherwise.
  */
 export function progressRenderer(ctx: Context): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
   const out = ctx.out;
@@ -40,34 +41,21 @@ export function progressRenderer(ctx: Context): { onProgress: (e: ProgressEvent)
       stop: () => undefined,
     };
   }
-  // Terminal: one line per model, redrawn in place at most 8 times a second.
+  // Terminal: one line per model, redrawn in place; problems print above the block.
   const models = new Map<string, { bytes: number; total: number; rate: number; state: string }>();
-  let drawn = 0;
-  let last = 0;
-  const draw = (force: boolean): void => {
-    const now = Date.now();
-    if (!force && now - last < 125) return;
-    last = now;
-    let text = drawn > 0 ? `\u001b[${drawn}A` : '';
-    for (const [name, m] of models) {
-      const pct = m.total > 0 ? ((m.bytes / m.total) * 100).toFixed(1) : '0.0';
-      const eta = m.rate > 0 ? duration((m.total - m.bytes) / m.rate) : '--';
-      const rate = m.rate > 0 ? `${formatBytes(m.rate)}/s` : '';
-      const detail = m.state === 'downloading' ? `${pct}%  ${formatBytes(m.bytes)} / ${formatBytes(m.total)}  ${rate}  ETA ${eta}` : m.state;
-      text += `\u001b[2K${out.paint('bold', name.padEnd(10))} ${detail}\n`;
-    }
-    drawn = models.size;
-    out.stderr.write(text);
+  const block = new KeyedLines(out, 'models');
+  const line = (name: string, m: { bytes: number; total: number; rate: number; state: string }): string => {
+    const pct = m.total > 0 ? ((m.bytes / m.total) * 100).toFixed(1) : '0.0';
+    const eta = m.rate > 0 ? duration((m.total - m.bytes) / m.rate) : '--';
+    const rate = m.rate > 0 ? `${formatBytes(m.rate)}/s` : '';
+    const detail = m.state === 'downloading' ? `${pct}%  ${formatBytes(m.bytes)} / ${formatBytes(m.total)}  ${rate}  ETA ${eta}` : m.state;
+    return `${out.paint('bold', name.padEnd(10))} ${detail}`;
   };
   return {
     onProgress: (e) => {
       const note = notable(e);
       if (note) {
-        // Permanent line above the live block.
-        if (drawn > 0) out.stderr.write(`\u001b[${drawn}A\u001b[J`);
-        drawn = 0;
         out.warn(note);
-        draw(true);
         return;
       }
       if (e.file !== null) return;
@@ -79,8 +67,8 @@ export function progressRenderer(ctx: Context): { onProgress: (e: ProgressEvent)
       }
       m.rate = e.rate;
       models.set(e.model, m);
-      draw(e.state !== 'downloading');
+      block.set(e.model, line(e.model, m));
     },
-    stop: () => draw(true),
+    stop: () => block.done(),
   };
 }

@@ -4,8 +4,8 @@ import { ExitCode, MstingError } from '../errors.js';
 import { gatewayGuardMessage } from '../gateway/write-guard.js';
 import type { RenderStepResult } from '../lifecycle/render-step.js';
 import type { StartCallbacks } from '../lifecycle/start-stack.js';
-import { FINAL_OK, type StartPlan, type StartResult, type StartState } from '../lifecycle/start.js';
-import type { Output } from './output.js';
+import { FINAL_OK, type StartPlan, type StartResult } from '../lifecycle/start.js';
+import { ServiceProgress } from './progress.js';
 
 /**
  * How `start`, `restart` and `restore` show a start: the render report, one line per service
@@ -24,7 +24,7 @@ export function startCallbacks(ctx: Context): StartCallbacks {
     onVaultMessage: (m) => (ctx.out.json ? ctx.out.event({ event: 'vault', message: m, at: new Date().toISOString() }) : ctx.out.info(`vault: ${m}`)),
     onComposeLine: (line) => ctx.out.debug(`compose: ${line}`),
     onPhase: (plan) => {
-      const progress = new ServiceProgress(ctx.out, plan.items.map((i) => i.service));
+      const progress = new ServiceProgress(ctx.out, plan.items.map((i) => i.service), isFinalState, 'waiting for health');
       return { onState: (service, state, detail) => progress.update(service, state, detail), close: () => progress.close() };
     },
   };
@@ -91,76 +91,6 @@ export async function finishStart(plan: StartPlan, result: StartResult, engine: 
   );
 }
 
-const STATE_TONE: Partial<Record<StartState, 'green' | 'red' | 'yellow' | 'cyan' | 'dim'>> = {
-  healthy: 'green',
-  running: 'green',
-  completed: 'green',
-  failed: 'red',
-  skipped: 'yellow',
-  waiting: 'dim',
-};
-
-/**
- * One line per service. On a terminal the block is redrawn in place with elapsed times; in
- * plain mode each change is one line; under --json each change is an NDJSON event.
- */
-export class ServiceProgress {
-  private readonly rows: Map<string, { state: StartState; detail?: string | undefined; since: number; end?: number }>;
-  private readonly width: number;
-  private drawn = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly t0 = Date.now();
-
-  constructor(
-    private readonly out: Output,
-    services: string[],
-  ) {
-    this.rows = new Map(services.map((s) => [s, { state: 'waiting' as StartState, since: Date.now() }]));
-    this.width = Math.max(8, ...services.map((s) => s.length));
-    if (out.interactive) {
-      this.draw();
-      this.timer = setInterval(() => this.draw(), 250);
-      this.timer.unref();
-    }
-  }
-
-  update(service: string, state: StartState, detail?: string): void {
-    const row = this.rows.get(service);
-    const now = Date.now();
-    if (row) {
-      if (row.state === 'waiting' && state !== 'waiting') row.since = now;
-      row.state = state;
-      row.detail = detail;
-      if (FINAL_OK.has(state) || state === 'failed' || state === 'skipped') row.end = now;
-    }
-    if (this.out.json) {
-      this.out.event({ service, state, at: new Date(now).toISOString(), ...(detail ? { detail } : {}) });
-      return;
-    }
-    if (this.out.interactive) {
-      this.draw();
-      return;
-    }
-    if (state === 'waiting') return;
-    const elapsed = ((now - this.t0) / 1000).toFixed(1);
-    this.out.info(`${service}: ${state}${detail ? ` (${detail})` : ''} [${elapsed}s]`);
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    if (this.out.interactive) this.draw();
-  }
-
-  private draw(): void {
-    const lines = [...this.rows].map(([service, row]) => {
-      const elapsed = row.state === 'waiting' ? '' : `${(((row.end ?? Date.now()) - row.since) / 1000).toFixed(1)}s`;
-      const state = this.out.paint(STATE_TONE[row.state] ?? 'cyan', row.state.padEnd(9));
-      return `  ${service.padEnd(this.width)}  ${state} ${elapsed.padStart(6)}${row.detail && row.detail !== 'unchanged' ? `  ${row.detail}` : row.detail === 'unchanged' ? '  (unchanged)' : ''}`;
-    });
-    const stderr = this.out.stderr;
-    let text = this.drawn > 0 ? `\u001b[${this.drawn}A` : '';
-    for (const line of lines) text += `\u001b[2K${line}\n`;
-    stderr.write(text);
-    this.drawn = lines.length;
-  }
-}
+/** The states after which a service's clock stops. */
+const FINAL_STATES: ReadonlySet<string> = new Set<string>([...FINAL_OK, 'failed', 'skipped']);
+const isFinalState = (state: string): boolean => FINAL_STATES.has(state);

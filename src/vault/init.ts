@@ -180,7 +180,7 @@ export async function initVault(input: InitVaultInput): Promise<InitVaultResult>
       const stored = await readStoredShares(input.secretsDir);
       if (!stored) throw new VaultError('sealed', 'Vault is sealed and no shares are stored on this host', { hint: 'run `msting unseal` first, then `msting vault init` again' });
       const outcome = await submitShares(input.client, stored.keys_base64, input.onProgress);
-      if (outcome.sealed) throw new VaultError('sealed', 'the stored shares did not unseal Vault', { hint: 'run `msting unseal --key-file FILE` with the right shares' });
+      if (outcome.sealed) throw new VaultError('sealed', 'the stored shares did not unseal Vault', { hint: 'run `msting unseal --shares-file FILE` with the right shares' });
       step('unsealed', 'unsealed Vault with the stored shares');
       seal = await input.client.sealStatus();
     }

@@ -84,7 +84,7 @@ export async function readStoredShares(secretsDir: string): Promise<StoredShares
     };
   } catch {
     throw new MstingError('VAULT', `${join(secretsDir, VAULT_FILES.unsealKeys)} is not a valid unseal share file`, {
-      hint: 'restore it from your backup of secrets/, or unseal with `msting unseal --key-file FILE`',
+      hint: 'restore it from your backup of secrets/, or unseal with `msting unseal --shares-file FILE`',
     });
   }
 }
@@ -99,7 +99,7 @@ export async function writeStoredShares(secretsDir: string, doc: StoredShares): 
 
 /**
  * The file an operator takes away: one share a line, with a comment header that `msting unseal
- * --key-file` skips. Refuses to replace an existing file.
+ * --shares-file` skips. Refuses to replace an existing file.
  */
 export async function writeSharesFile(path: string, doc: StoredShares): Promise<void> {
   if (await fileExists(path)) {
@@ -107,7 +107,7 @@ export async function writeSharesFile(path: string, doc: StoredShares): Promise<
   }
   const text = [
     `# Vault unseal shares (${doc.threshold} of ${doc.shares} needed), created ${doc.created_at}.`,
-    '# Keep them apart, offline. Unseal with: msting unseal --key-file FILE',
+    '# Keep them apart, offline. Unseal with: msting unseal --shares-file FILE',
     ...doc.keys_base64,
     '',
   ].join('\n');

@@ -94,13 +94,13 @@ export async function ensureUnsealed(input: EnsureUnsealedInput): Promise<VaultS
       throw new VaultError('sealed', `Vault is sealed (unseal progress ${status.progress ?? 0} of ${status.threshold ?? '?'})`, {
         hint: stored
           ? 'vault.auto_unseal is off: run `msting unseal`'
-          : 'the shares are not stored on this host: run `msting unseal` (it prompts for them, or use --key-file FILE)',
+          : 'the shares are not stored on this host: run `msting unseal` (it prompts for them, or use --shares-file FILE)',
       });
     }
     const outcome = await submitShares(input.client, stored.keys_base64, input.onProgress);
     if (outcome.sealed) {
       throw new VaultError('sealed', `Vault is still sealed after the ${stored.keys_base64.length} stored shares (progress ${outcome.progress} of ${outcome.threshold})`, {
-        hint: 'the stored shares do not match this Vault: run `msting unseal --key-file FILE` with the right ones',
+        hint: 'the stored shares do not match this Vault: run `msting unseal --shares-file FILE` with the right ones',
       });
     }
   }

@@ -140,9 +140,9 @@ describe('vault commands, built CLI, emulator process', () => {
     await startVault(storage);
     const none = await msting(home, ['unseal'], '');
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/--key-file/);
+    expect(none.stderr).toMatch(/--shares-file FILE/);
 
-    const fromFile = await msting(home, ['unseal', '--key-file', sharesFile]);
+    const fromFile = await msting(home, ['unseal', '--shares-file', sharesFile]);
     expect(fromFile.code, fromFile.stderr).toBe(0);
 
     await stopVault();
@@ -150,8 +150,10 @@ describe('vault commands, built CLI, emulator process', () => {
     const partial = await msting(home, ['unseal'], `${shares[0]}\n`);
     expect(partial.code).toBe(1);
     expect(partial.stdout).toMatch(/1 of 3 shares given; 2 more needed/);
+    // The option's first spelling still works, and says which one to use now.
     const piped = await msting(home, ['unseal', '--key-file', '-'], `${shares[3]}\n${shares[4]}\n`);
     expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stderr).toMatch(/warning: --key-file is deprecated on `msting unseal`: use --shares-file/);
 
     await stopVault();
     await startVault(storage);
@@ -159,7 +161,7 @@ describe('vault commands, built CLI, emulator process', () => {
     const mangled = Buffer.from(shares[2]!, 'base64');
     mangled[0] = mangled[0]! ^ 0xff;
     await writeFile(wrongFile, `${shares[0]}\n${shares[1]}\n${mangled.toString('base64')}\n`);
-    const wrong = await msting(home, ['unseal', '--key-file', wrongFile]);
+    const wrong = await msting(home, ['unseal', '--shares-file', wrongFile]);
     expect(wrong.code).toBe(5);
     expect(wrong.stderr).toMatch(/rejected the unseal shares: progress went back to 0 of 3/);
     expect(wrong.stderr).toMatch(/hint: one of the shares entered is wrong/);

@@ -23,7 +23,7 @@ describe('doctor: key custody and certificate expiry', () => {
     const check = await keyCustodyCheck(secrets);
     expect(check).toMatchObject({ id: 'key-custody', ok: false, severity: 'warning' });
     expect(check.message).toMatch(/unseal shares and msting's admin token are both in .*can unseal Vault and read every secret/);
-    expect(check.hint).toMatch(/--shares-file FILE.*msting keeps none.*msting unseal --key-file FILE/);
+    expect(check.hint).toMatch(/--shares-file FILE.*msting keeps none.*msting unseal --shares-file FILE/);
   });
 
   it('warns when the certificate ends within 30 days, is quiet otherwise, and says error once it ended', async () => {
