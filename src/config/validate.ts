@@ -3,6 +3,7 @@ import { applyEnvOverrides, overrideFor, type AppliedOverride } from './env-over
 import { issueProblems } from './issues.js';
 import { normalizeConfig } from './normalize.js';
 import { formatPath, sortProblems, type ConfigProblem, type KeyPath, type RuleProblem } from './problems.js';
+import { quoteValue } from './quote.js';
 import { CONFIG_RULES, type ConfigRule } from './rules.js';
 import { configSchema, VAULT_REF, type MstingConfig } from './schema.js';
 
@@ -108,7 +109,7 @@ function isPrefix(prefix: KeyPath, path: KeyPath): boolean {
 function malformedVaultRefs(input: unknown, path: (string | number)[] = []): RuleProblem[] {
   if (typeof input === 'string') {
     return input.startsWith('vault-ref:') && !VAULT_REF.test(input)
-      ? [{ severity: 'error', path, message: `malformed vault-ref ${JSON.stringify(input)}`, hint: 'write it as vault-ref:PATH#KEY, for example vault-ref:mail/smtp#host' }]
+      ? [{ severity: 'error', path, message: `malformed vault-ref ${quoteValue(input)}`, hint: 'write it as vault-ref:PATH#KEY, for example vault-ref:mail/smtp#host' }]
       : [];
   }
   if (Array.isArray(input)) return input.flatMap((item, i) => malformedVaultRefs(item, [...path, i]));
