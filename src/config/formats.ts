@@ -66,6 +66,7 @@ export function isImageRegistry(value: string): boolean {
 export function isGitRevision(value: string): boolean {
   if (/^[0-9a-f]{40}$/.test(value)) return true;
   if (value === '' || value === '@' || value.length > 255) return false;
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   if (/[\u0000-\u0020\u007f~^:?*[\\]/.test(value)) return false;
   if (value.includes('..') || value.includes('@{') || value.includes('//')) return false;
   if (value.startsWith('/') || value.startsWith('-') || value.endsWith('/') || value.endsWith('.')) return false;

@@ -10,6 +10,7 @@ export const SHOWN_VALUE_MAX = 60;
 
 // C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidi overrides,
 // which some terminals act on or which reorder what the reader sees.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e', '\0': '\\0' };
