@@ -157,8 +157,8 @@ export const configSchema = z
     ),
     auth: section(
       {
-        session_lifetime: duration.default('24h').describe('How long a Kratos session lasts.'),
-        session_idle_timeout: duration.default('1h').describe('Sessions idle longer than this must re-authenticate.'),
+        session_lifetime: duration.default('24h').describe('How long a Kratos session lasts. At most 32 characters.'),
+        session_idle_timeout: duration.default('1h').describe('Sessions idle longer than this must re-authenticate. At most 32 characters.'),
         methods: section(
           {
             code: z.boolean().default(true).describe('Passwordless sign-in with a one-time email code (the default method).'),
@@ -241,11 +241,11 @@ export const configSchema = z
         models: z.array(modelSchema).default(DEFAULT_MODELS).describe('Local model services (full profile).'),
         gateway: section(
           {
-            cache_chat_ttl: duration.or(z.literal('0')).default('0').describe('How long identical chat responses are cached (0: off).'),
-            cache_embeddings_ttl: duration.or(z.literal('0')).default('10m').describe('How long identical embeddings responses are cached (0: off).'),
+            cache_chat_ttl: duration.or(z.literal('0')).default('0').describe('How long identical chat responses are cached (0: off). At most 32 characters.'),
+            cache_embeddings_ttl: duration.or(z.literal('0')).default('10m').describe('How long identical embeddings responses are cached (0: off). At most 32 characters.'),
             rate: rate.default('2r/s').describe('Per-client request rate, such as 2r/s or 30r/m. At most 16 characters.'),
             burst: z.number().int().min(0).max(1000).default(5).describe('Requests allowed above the rate before 429.'),
-            read_timeout: duration.default('300s').describe('How long to wait for a model to answer.'),
+            read_timeout: duration.default('300s').describe('How long to wait for a model to answer. At most 32 characters.'),
           },
           'The LLM gateway.',
         ),
@@ -255,7 +255,7 @@ export const configSchema = z
     observability: section(
       {
         grafana: section({ anonymous_viewer: z.boolean().default(false).describe('Let anyone view dashboards without signing in.') }, 'Grafana.'),
-        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships).') }, 'Loki.'),
+        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships). At most 32 characters.') }, 'Loki.'),
         promtail: section(
           { pii_sanitization: z.boolean().default(true).describe('Mask emails, phone numbers, card numbers and tokens before logs are stored.') },
           'Promtail.',
@@ -278,7 +278,7 @@ export const configSchema = z
             `Full image reference for one service (air-gapped mirrors, local builds): [registry[:port]/]path[:tag][@sha256:digest], path in lower case. At most ${IMAGE_REFERENCE_MAX} characters. Values may be vault-refs.`,
           ),
         digests: z
-          .record(serviceName, z.string().regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
+          .record(serviceName, text(71).regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
           .default({})
           .describe('Pin a service image by digest as well as tag.'),
         source_dir: text(4096)
@@ -301,7 +301,7 @@ export const configSchema = z
         text(63).regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes, starting with a letter'),
         z.strictObject({
           extends: z.enum(['default', 'observability', 'full']).default('default').describe('Built-in profile this one adds to.'),
-          services: z.array(serviceName).default([]).describe('Services added to it.'),
+          services: z.array(serviceName).default([]).describe('Services added to it. At most 63 characters each.'),
         }),
       )
       .default({})
