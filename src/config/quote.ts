@@ -13,6 +13,9 @@ export const SHOWN_VALUE_MAX = 60;
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+// The same set without the global flag, whose `test` keeps no state between calls.
+const UNPRINTABLE_ANY = new RegExp(UNPRINTABLE.source);
+
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e', '\0': '\\0' };
 
 function escapeChar(char: string): string {
@@ -29,10 +32,7 @@ export function printable(text: string): string {
 
 /** Whether `text` holds a character `printable` would escape. */
 export function hasUnprintable(text: string): boolean {
-  UNPRINTABLE.lastIndex = 0;
-  const found = UNPRINTABLE.test(text);
-  UNPRINTABLE.lastIndex = 0;
-  return found;
+  return UNPRINTABLE_ANY.test(text);
 }
 
 /**
