@@ -4,6 +4,7 @@ import { ExitCode, MstingError, isMstingError, usageError } from './errors.js';
 import { createOutput, type Streams } from './ui/output.js';
 import type { Operation } from './audit/operations.js';
 import { BUILTIN_PROFILES } from './stack/names.js';
+import { printable } from './config/quote.js';
 
 /**
  * Declares commands and options only. Every action imports its command module lazily, so
@@ -620,9 +621,10 @@ function reportError(
   if (out.json) {
     out.result({ error: { code: error.code, message: error.message, hint: error.hint ?? null, details: error.details } });
   } else {
-    out.stderr.write(`${out.paint('red', 'error:')} ${error.message}\n`);
-    for (const line of error.details) out.stderr.write(`  ${line}\n`);
-    if (error.hint) out.stderr.write(`${out.paint('cyan', 'hint:')} ${error.hint}\n`);
+    // Messages quote user values; no control character in them may reach the terminal.
+    out.stderr.write(`${out.paint('red', 'error:')} ${printable(error.message)}\n`);
+    for (const line of error.details) out.stderr.write(`  ${printable(line)}\n`);
+    if (error.hint) out.stderr.write(`${out.paint('cyan', 'hint:')} ${printable(error.hint)}\n`);
   }
   if (out.verbose) {
     const stack = (error.cause instanceof Error ? error.cause : error).stack;

@@ -1,6 +1,6 @@
 import { isScalar, isSeq, parseDocument, stringify, type Document } from 'yaml';
 import { MstingError } from '../errors.js';
-import { YAML_OPTIONS } from './document.js';
+import { parseConfigText, YAML_OPTIONS } from './document.js';
 import { assertKnownKey, expectsList, parseKey, valueAtKey } from './keys.js';
 import { configInvalidError, formatPath, type ConfigProblem, type KeyPath } from './problems.js';
 import { configSchema } from './schema.js';
@@ -45,7 +45,7 @@ export function setConfigValue(text: string | undefined, key: string, rawValue: 
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as Document.Parsed['contents'];
 
   const next = replaceScalarInPlace(text ?? '', doc, path, value) ?? editDocument(doc, path, value, text ?? '');
-  const result = validateConfigText(next);
+  const result = validateConfigText(next, { edit: { written: parseConfigText(text ?? ''), edited: path, source: 'msting config set' } });
   if (result.errors.length > 0) throw configInvalidError(file, result.errors);
   return { text: next, value, warnings: result.warnings };
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { VAULT_REF } from './vault-ref.js';
 import { allowedKeys, schemaAt } from './schema-walk.js';
+import { quoteValue } from './quote.js';
 import { didYouMean } from './suggest.js';
 import type { KeyPath, RuleProblem } from './problems.js';
 
@@ -15,7 +16,7 @@ type Issue = z.core.$ZodIssue;
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return value.length > 60 ? `"${value.slice(0, 57)}..."` : JSON.stringify(value);
+  if (typeof value === 'string') return quoteValue(value);
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   return String(value);
@@ -104,7 +105,7 @@ function problemsFor(issue: Issue, input: unknown, schema: z.ZodType, base: KeyP
         severity: 'error' as const,
         path: [...path, key],
         at: 'key' as const,
-        message: `unknown key "${key}"`,
+        message: `unknown key ${quoteValue(key)}`,
         hint: didYouMean(key, allowed) ?? (allowed.length > 0 && allowed.length <= 20 ? `allowed here: ${allowed.join(', ')}` : undefined),
       }));
     }
@@ -153,7 +154,7 @@ function problemsFor(issue: Issue, input: unknown, schema: z.ZodType, base: KeyP
           severity: 'error',
           path,
           at: 'key',
-          message: `invalid name "${String(path.at(-1))}": expected ${issue.issues.map(expectation).join('; ')}`,
+          message: `invalid name ${quoteValue(String(path.at(-1)))}: expected ${issue.issues.map(expectation).join('; ')}`,
         },
       ];
     case 'invalid_element':

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { MstingError } from '../errors.js';
+import { keyPathAt } from './document.js';
 import { configInvalidError, type ConfigProblem } from './problems.js';
 import type { ConfigRule } from './rules.js';
 import type { MstingConfig } from './schema.js';
@@ -23,10 +24,21 @@ export interface LoadedConfig {
   exists: boolean;
 }
 
-/** Read config.yml; undefined when it does not exist. Other I/O failures become one clear error. */
+/**
+ * Read config.yml; undefined when it does not exist. Other I/O failures become one clear error,
+ * and a file that is not UTF-8 is invalid (exit 3) at its first bad byte: read leniently, a
+ * Latin-1 `é` would become a replacement character in a value.
+ */
 export async function readConfigFile(path: string): Promise<string | undefined> {
+  const read = await readConfigBytes(path);
+  if (read === undefined || typeof read === 'string') return read;
+  throw configInvalidError(path, [read]);
+}
+
+async function readConfigBytes(path: string): Promise<string | ConfigProblem | undefined> {
+  let bytes: Buffer;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
@@ -36,6 +48,47 @@ export async function readConfigFile(path: string): Promise<string | undefined> 
     if (code === 'EISDIR') throw new MstingError('IO', `${path} is a directory, not a config file`, { hint: 'point --config at a YAML file', cause: err });
     throw new MstingError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
+  return decodeUtf8(bytes);
+}
+
+/** The text, or the problem at the first byte that is not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string | ConfigProblem {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
+    const lineStart = before.lastIndexOf('\n') + 1;
+    return {
+      severity: 'error',
+      path: keyPathAt(new TextDecoder('utf-8').decode(bytes), before.length),
+      line: before.split('\n').length,
+      column: [...before.slice(lineStart)].length + 1,
+      message: `the file is not UTF-8: byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} starts no UTF-8 character`,
+      hint: 'save the file as UTF-8, for example with `iconv -f latin1 -t utf-8`',
+      source: 'file',
+    };
+  }
+}
+
+/** Offset of the first byte that does not belong to a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // A sequence is at most four bytes: find the first prefix end where decoding one more
+  // character fails, by checking each character's bytes on their own.
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    try {
+      decoder.decode(bytes.subarray(i, i + length));
+    } catch {
+      return i;
+    }
+    i += length;
+  }
+  return i;
 }
 
 export interface CheckedConfig extends ValidationResult {
@@ -48,7 +101,11 @@ export interface CheckedConfig extends ValidationResult {
  * other reporters need. A missing file that --config named is still an error.
  */
 export async function checkConfig(options: LoadConfigOptions): Promise<CheckedConfig> {
-  const text = await readConfigFile(options.configPath);
+  const read = await readConfigBytes(options.configPath);
+  if (read !== undefined && typeof read !== 'string') {
+    return { ...validateConfigText(''), config: null, errors: [read], path: options.configPath, exists: true };
+  }
+  const text = read;
   if (text === undefined && options.configExplicit) {
     throw new MstingError('USAGE', `config file ${options.configPath} does not exist`, {
       hint: `check the --config path, or create it with \`msting --config ${options.configPath} config init\``,

@@ -1,4 +1,5 @@
 import { MstingError } from '../errors.js';
+import { printable } from './quote.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -36,15 +37,23 @@ export function formatPath(path: KeyPath): string {
   return path.map(String).join('.');
 }
 
-/** One line per problem, in the form editors and terminals understand: `file:line:column: key: message`. */
+/** Longest key path shown in a report line: a key can be as long as the file. */
+const SHOWN_PATH_MAX = 120;
+
+/**
+ * One line per problem, in the form editors and terminals understand: `file:line:column: key: message`.
+ * The key path holds the file's own keys, so it is escaped (a key with a newline would forge a
+ * line of the report) and cut when long.
+ */
 export function formatProblem(problem: ConfigProblem, file: string): string {
   let where: string;
   if (problem.source !== 'file') where = problem.source;
   else if (problem.line !== null) where = `${file}:${problem.line}:${problem.column ?? 1}`;
   else where = file;
-  const key = problem.path === '' ? '' : `${problem.path}: `;
+  const path = printable(problem.path);
+  const key = path === '' ? '' : `${path.length > SHOWN_PATH_MAX ? `${path.slice(0, SHOWN_PATH_MAX - 3)}...` : path}: `;
   const hint = problem.hint ? ` (${problem.hint})` : '';
-  return `${where}: ${key}${problem.message}${hint}`;
+  return printable(`${where}: ${key}${problem.message}${hint}`);
 }
 
 /** Problems in file order: positioned ones by line and column, then the rest as found. */

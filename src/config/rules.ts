@@ -2,6 +2,7 @@ import { BUILTIN_PROFILES, DEFAULT_PORTS, FIXED_SERVICES, LLM_SERVICES, UNPUBLIS
 import type { MstingConfig } from './schema.js';
 import type { RuleProblem } from './problems.js';
 import { didYouMean } from './suggest.js';
+import { quoteValue } from './quote.js';
 
 /**
  * Cross-field rules: what no single field can check. Each rule is pure and reports problems by
@@ -107,14 +108,14 @@ const defaultModel: ConfigRule = (config, context) => {
   if (model?.enabled) return [];
   const runsLlm = profileRunsLlm(config, context.profile);
   const severity = runsLlm ? 'error' : 'warning';
-  const why = runsLlm ? `profile "${context.profile}" runs the LLM gateway` : `it matters once a profile runs the LLM gateway (full)`;
+  const why = runsLlm ? `profile ${quoteValue(context.profile)} runs the LLM gateway` : `it matters once a profile runs the LLM gateway (full)`;
   if (!model) {
     const names = [...new Set(config.llm.models.map((m) => m.name))];
     return [
       {
         severity,
         path: ['llm', 'default_model'],
-        message: `"${name}" is not a model in llm.models; ${why}`,
+        message: `${quoteValue(name)} is not a model in llm.models; ${why}`,
         hint: didYouMean(name, names) ?? (names.length > 0 ? `configured models: ${names.join(', ')}` : 'add a model to llm.models'),
       },
     ];
@@ -123,7 +124,7 @@ const defaultModel: ConfigRule = (config, context) => {
     {
       severity,
       path: ['llm', 'default_model'],
-      message: `model "${name}" is disabled (llm.models.${index}.enabled is false); ${why}`,
+      message: `model ${quoteValue(name)} is disabled (llm.models.${index}.enabled is false); ${why}`,
       hint: `run \`msting config set llm.models.${index}.enabled true\` or choose an enabled model`,
     },
   ];
@@ -139,7 +140,7 @@ const profiles: ConfigRule = (config) => {
         severity: 'error',
         path: ['profiles', name],
         at: 'key',
-        message: `"${name}" is a built-in profile and cannot be redefined`,
+        message: `${quoteValue(name)} is a built-in profile and cannot be redefined`,
         hint: 'give the custom profile another name and set `extends` to build on it',
       });
     }
@@ -150,7 +151,7 @@ const profiles: ConfigRule = (config) => {
           problems.push({
             severity: 'error',
             path: ['profiles', name, 'services', index],
-            message: `model "${service}" is disabled (llm.models.${model}.enabled is false)`,
+            message: `model ${quoteValue(service)} is disabled (llm.models.${model}.enabled is false)`,
             hint: `enable it with \`msting config set llm.models.${model}.enabled true\` or remove it from the profile`,
           });
         }
@@ -158,7 +159,7 @@ const profiles: ConfigRule = (config) => {
         problems.push({
           severity: 'error',
           path: ['profiles', name, 'services', index],
-          message: `unknown service "${service}"`,
+          message: `unknown service ${quoteValue(service)}`,
           hint: didYouMean(service, services) ?? `services: ${services.join(', ')}`,
         });
       }
@@ -174,7 +175,7 @@ const activeProfile: ConfigRule = (config) => {
     {
       severity: 'error',
       path: ['profile'],
-      message: `unknown profile "${config.profile}"`,
+      message: `unknown profile ${quoteValue(config.profile)}`,
       hint: didYouMean(config.profile, names) ?? `profiles: ${names.join(', ')}`,
     },
   ];
@@ -219,7 +220,7 @@ const serviceKeys: ConfigRule = (config) => {
         severity: 'error',
         path: [...section, key],
         at: 'key',
-        message: `"${key}" names no service`,
+        message: `${quoteValue(key)} names no service`,
         hint: didYouMean(key, services) ?? `services: ${services.join(', ')}`,
       });
     }

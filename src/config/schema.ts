@@ -1,5 +1,18 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, FIXED_SERVICES, PORT_KEYS, type PortKey } from '../stack/names.js';
+import {
+  HOSTNAME,
+  IMAGE_NAME_MAX,
+  IMAGE_REFERENCE_MAX,
+  isGitRevision,
+  isHostOrIp,
+  isHttpOrigin,
+  isImageReference,
+  isImageRegistry,
+  isStackSubnet,
+  ORIGIN_MAX,
+  SUBNET_PREFIX,
+} from './formats.js';
 import { VAULT_REF } from './vault-ref.js';
 
 /**
@@ -9,25 +22,40 @@ import { VAULT_REF } from './vault-ref.js';
  * STING-CE's own generator had.
  */
 
-const memory = z
-  .string()
+/**
+ * Every string has a cap, so a stray paste or a generated file cannot carry megabytes into env
+ * files, URIs and messages. The cap is part of the field's description.
+ */
+function text(max: number) {
+  return z.string().max(max, `at most ${max} characters`);
+}
+
+/**
+ * A string of at most `max` characters that passes `check`. A longer one is reported once, for
+ * its length: the form check is skipped, and the checks need not scan megabytes.
+ */
+function checked(max: number, check: (value: string) => boolean, expected: string) {
+  return text(max).refine((value) => value.length > max || check(value), expected);
+}
+
+const memory = text(32)
   .regex(/^\d+(\.\d+)?\s*([kmgt]i?b?)?$/i, 'a memory size such as 512m, 1g or 2GiB');
 
 const port = z.number().int().min(1, 'a port from 1 to 65535').max(65535, 'a port from 1 to 65535');
 
-const duration = z.string().regex(/^(\d+(ms|s|m|h|d))+$/, 'a duration such as 30s, 15m, 24h or 7d');
+const duration = text(32).regex(/^(\d+(ms|s|m|h|d))+$/, 'a duration such as 30s, 15m, 24h or 7d');
 
-const hostname = z
-  .string()
-  .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a host name such as sting.example.com');
+const hostname = text(253).regex(HOSTNAME, 'a host name such as sting.example.com');
+
+const rate = text(16).regex(/^[1-9]\d{0,5}r\/[sm]$/, 'a rate such as 10r/s or 5r/m (requests per second or per minute)');
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
-const serviceName = z.string().min(1);
+const serviceName = text(63).min(1);
 
 export { VAULT_REF } from './vault-ref.js';
 
-const vaultRef = z.string().regex(VAULT_REF, 'a vault-ref:PATH#KEY');
+const vaultRef = text(512).regex(VAULT_REF, 'a vault-ref:PATH#KEY');
 
 /**
  * A string field that may instead hold a `vault-ref:PATH#KEY`, left as-is by loading and
@@ -45,20 +73,20 @@ function section<T extends z.ZodRawShape>(shape: T, description: string) {
 
 export const modelSchema = z
   .strictObject({
-    name: z
-      .string()
+    name: text(31)
       .regex(/^[a-z][a-z0-9-]{0,30}$/, 'lower-case letters, digits and dashes, starting with a letter')
-      .describe('Service name of the model (also the name clients ask the gateway for).'),
-    repo: z
-      .string()
+      .describe('Service name of the model (also the name clients ask the gateway for). At most 31 characters.'),
+    repo: text(256)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a Hugging Face repository such as org/name')
-      .describe('Hugging Face repository id.'),
-    revision: z.string().min(1).default('main').describe('Branch, tag or commit to pin; resolved to a commit on download.'),
+      .describe('Hugging Face repository id. At most 256 characters.'),
+    revision: checked(255, isGitRevision, 'a branch or tag name (git ref rules: no spaces, no `..`, no ~^:?*[\\) or a 40-hex commit')
+      .default('main')
+      .describe('Branch, tag or 40-hex commit to pin; resolved to a commit on download. A branch or tag follows git ref rules (no spaces, no `..`). At most 255 characters.'),
     enabled: z.boolean().default(true).describe('Run this model in the full profile and download it on install.'),
-    files: z.array(z.string().min(1)).default([]).describe('Glob patterns of files to download (empty: the whole repository).'),
-    exclude: z.array(z.string().min(1)).default([]).describe('Glob patterns of files never to download.'),
+    files: z.array(text(1024).min(1)).default([]).describe('Glob patterns of files to download (empty: the whole repository). At most 1024 characters each.'),
+    exclude: z.array(text(1024).min(1)).default([]).describe('Glob patterns of files never to download. At most 1024 characters each.'),
     parameters_b: z.number().positive().optional().describe('Parameter count in billions, for sizing (guessed from the name when absent).'),
-    memory_limit: memory.optional().describe('Memory limit of the model service (default: from the hardware recommendation).'),
+    memory_limit: memory.optional().describe('Memory limit of the model service (default: from the hardware recommendation). At most 32 characters.'),
     quantization: z.enum(['none', 'int8', 'int4']).optional().describe('Quantization to load with (default: from the hardware recommendation).'),
     replicas: z.number().int().min(1).max(16).default(1).describe('Replicas behind the gateway.'),
     gated: z.boolean().default(false).describe('The repository needs an accepted license and a Hugging Face token.'),
@@ -87,7 +115,7 @@ const portsShape = Object.fromEntries(
 ) as { frontend: z.ZodDefault<typeof port> } & Record<Exclude<PortKey, 'frontend'>, z.ZodOptional<typeof port>>;
 
 const resourceSchema = z.strictObject({
-  memory: memory.optional().describe('Memory limit of the service.'),
+  memory: memory.optional().describe('Memory limit of the service. At most 32 characters.'),
   cpus: z.number().positive().max(512).optional().describe('CPU limit of the service.'),
 });
 
@@ -95,25 +123,28 @@ export const configSchema = z
   .strictObject({
     project: section(
       {
-        name: z
-          .string()
+        name: text(63)
           .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, dashes and underscores')
           .default('sting-ce')
-          .describe('Docker Compose project name; two installs on one host need different names.'),
+          .describe('Docker Compose project name; two installs on one host need different names. At most 63 characters.'),
       },
       'The compose project.',
     ),
-    profile: z.string().min(1).default('default').describe('Profile started when none is given: default, observability, full, or one from `profiles`.'),
+    profile: text(63).min(1).default('default').describe('Profile started when none is given: default, observability, full, or one from `profiles`. At most 63 characters.'),
     hostname: hostname
       .default('localhost')
-      .describe('The one host name that drives Kratos URLs, the WebAuthn relying-party id, cookie domain, frontend URLs and TLS names.'),
+      .describe('The one host name that drives Kratos URLs, the WebAuthn relying-party id, cookie domain, frontend URLs and TLS names. At most 253 characters.'),
     network: section(
       {
         bind_address: ipAddress
           .default('127.0.0.1')
           .describe('Address the internal services (database, Redis, Vault, Kratos admin, Mailpit, models) publish on. 0.0.0.0 opens them deliberately.'),
         public_bind_address: ipAddress.default('0.0.0.0').describe('Address the frontend publishes on.'),
-        subnet: z.string().optional().describe('IPv4 subnet msting cuts into eight equal parts for the stack networks: edge, app, data, models, ports (default: chosen by Docker).'),
+        subnet: checked(18, isStackSubnet, `an IPv4 network such as 172.30.0.0/16, from /${SUBNET_PREFIX.min} to /${SUBNET_PREFIX.max}`)
+          .optional()
+          .describe(
+            `IPv4 network in CIDR form (a.b.c.d/n, n from ${SUBNET_PREFIX.min} to ${SUBNET_PREFIX.max}) that msting cuts into eight equal parts for the stack networks: edge, app, data, models, ports (default: chosen by Docker). At most 18 characters.`,
+          ),
       },
       'Which addresses the stack listens on.',
     ),
@@ -123,15 +154,20 @@ export const configSchema = z
         debug: z.boolean().default(false).describe('Flask debug mode. Never in production.'),
         log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info').describe('Log level of the API.'),
         max_upload_mb: z.number().int().min(1).max(10240).default(100).describe('Largest upload the API accepts, in MB.'),
-        cors_origins: z.array(z.string().url()).default([]).describe('Extra origins allowed by CORS (the frontend URL is always allowed).'),
+        cors_origins: z
+          .array(checked(ORIGIN_MAX, isHttpOrigin, 'an http or https origin such as https://app.example.com, one per list item'))
+          .default([])
+          .describe(
+            `Extra origins allowed by CORS (the frontend URL is always allowed): http:// or https://, a host and an optional port, nothing else; one origin per list item. At most ${ORIGIN_MAX} characters each.`,
+          ),
         field_encryption: z.boolean().default(true).describe('Encrypt sensitive fields at rest (enables pgcrypto for the app database).'),
       },
       'The Flask API.',
     ),
     auth: section(
       {
-        session_lifetime: duration.default('24h').describe('How long a Kratos session lasts.'),
-        session_idle_timeout: duration.default('1h').describe('Sessions idle longer than this must re-authenticate.'),
+        session_lifetime: duration.default('24h').describe('How long a Kratos session lasts. At most 32 characters.'),
+        session_idle_timeout: duration.default('1h').describe('Sessions idle longer than this must re-authenticate. At most 32 characters.'),
         methods: section(
           {
             code: z.boolean().default(true).describe('Passwordless sign-in with a one-time email code (the default method).'),
@@ -148,7 +184,9 @@ export const configSchema = z
     database: section(
       {
         max_connections: z.number().int().min(10).max(10000).default(100).describe('PostgreSQL max_connections (passed to the server as `-c max_connections=N`).'),
-        shared_buffers: memory.default('256MB').describe('PostgreSQL shared_buffers (passed to the server as `-c shared_buffers=...`); keep it well below the db memory limit.'),
+        shared_buffers: memory
+          .default('256MB')
+          .describe('PostgreSQL shared_buffers (passed to the server as `-c shared_buffers=...`); keep it well below the db memory limit. At most 32 characters.'),
       },
       'PostgreSQL.',
     ),
@@ -164,7 +202,7 @@ export const configSchema = z
     ),
     redis: section(
       {
-        maxmemory: memory.default('256mb').describe('Redis maxmemory.'),
+        maxmemory: memory.default('256mb').describe('Redis maxmemory. At most 32 characters.'),
         maxmemory_policy: z
           .enum(['noeviction', 'allkeys-lru', 'volatile-lru', 'allkeys-lfu', 'volatile-lfu', 'allkeys-random', 'volatile-random', 'volatile-ttl'])
           .default('allkeys-lru')
@@ -174,13 +212,15 @@ export const configSchema = z
     ),
     mail: section(
       {
-        from_address: refable(z.string().email()).optional().describe('Sender address (default: no-reply@<hostname>). May be a vault-ref.'),
-        from_name: refable(z.string().min(1)).default('STING').describe('Sender name. May be a vault-ref.'),
+        from_address: refable(text(254).email()).optional().describe('Sender address (default: no-reply@<hostname>). At most 254 characters. May be a vault-ref.'),
+        from_name: refable(text(128).min(1)).default('STING').describe('Sender name. At most 128 characters. May be a vault-ref.'),
         smtp: section(
           {
-            host: refable(z.string().min(1)).default('mailpit').describe('SMTP host; mailpit catches all mail locally. May be a vault-ref.'),
+            host: refable(checked(253, isHostOrIp, 'a host name or IP address such as smtp.example.com'))
+              .default('mailpit')
+              .describe('SMTP host name or IP address; mailpit catches all mail locally. At most 253 characters. May be a vault-ref.'),
             port: port.default(1025).describe('SMTP port.'),
-            username: refable(z.string().min(1)).optional().describe('SMTP user, if the relay needs one (password goes in Vault). May be a vault-ref.'),
+            username: refable(text(256).min(1)).optional().describe('SMTP user, if the relay needs one (password goes in Vault). At most 256 characters. May be a vault-ref.'),
             tls: z.enum(['none', 'starttls', 'tls']).default('none').describe('Transport security to the SMTP host.'),
           },
           'Where mail is sent.',
@@ -192,13 +232,13 @@ export const configSchema = z
       {
         rate_limits: section(
           {
-            api: z.string().regex(/^\d+r\/[sm]$/).default('10r/s').describe('Per-client rate for /api.'),
-            auth: z.string().regex(/^\d+r\/[sm]$/).default('5r/m').describe('Per-client rate for sign-in endpoints.'),
-            ai: z.string().regex(/^\d+r\/[sm]$/).default('2r/s').describe('Per-client rate for AI endpoints.'),
+            api: rate.default('10r/s').describe('Per-client rate for /api, such as 10r/s or 600r/m. At most 16 characters.'),
+            auth: rate.default('5r/m').describe('Per-client rate for sign-in endpoints, such as 5r/m. At most 16 characters.'),
+            ai: rate.default('2r/s').describe('Per-client rate for AI endpoints, such as 2r/s. At most 16 characters.'),
           },
           'Nginx rate limits at the single ingress.',
         ),
-        client_max_body_size: memory.default('100m').describe('Largest request body nginx accepts.'),
+        client_max_body_size: memory.default('100m').describe('Largest request body nginx accepts. At most 32 characters.'),
       },
       'The frontend (nginx + React), the only service that faces the network.',
     ),
@@ -206,15 +246,15 @@ export const configSchema = z
       {
         device: z.enum(['auto', 'cuda', 'rocm', 'mps', 'cpu']).default('auto').describe('Where models run; auto follows the hardware recommendation.'),
         precision: z.enum(['auto', 'bf16', 'fp16', 'int8', 'int4']).default('auto').describe('Weights precision; auto follows the hardware recommendation.'),
-        default_model: z.string().default('phi3').describe('Model the gateway uses when a request names none.'),
+        default_model: text(31).default('phi3').describe('Model the gateway uses when a request names none. At most 31 characters (a model name).'),
         models: z.array(modelSchema).default(DEFAULT_MODELS).describe('Local model services (full profile).'),
         gateway: section(
           {
-            cache_chat_ttl: duration.or(z.literal('0')).default('0').describe('How long identical chat responses are cached (0: off).'),
-            cache_embeddings_ttl: duration.or(z.literal('0')).default('10m').describe('How long identical embeddings responses are cached (0: off).'),
-            rate: z.string().regex(/^\d+r\/[sm]$/).default('2r/s').describe('Per-client request rate.'),
+            cache_chat_ttl: duration.or(z.literal('0')).default('0').describe('How long identical chat responses are cached (0: off). At most 32 characters.'),
+            cache_embeddings_ttl: duration.or(z.literal('0')).default('10m').describe('How long identical embeddings responses are cached (0: off). At most 32 characters.'),
+            rate: rate.default('2r/s').describe('Per-client request rate, such as 2r/s or 30r/m. At most 16 characters.'),
             burst: z.number().int().min(0).max(1000).default(5).describe('Requests allowed above the rate before 429.'),
-            read_timeout: duration.default('300s').describe('How long to wait for a model to answer.'),
+            read_timeout: duration.default('300s').describe('How long to wait for a model to answer. At most 32 characters.'),
           },
           'The LLM gateway.',
         ),
@@ -224,7 +264,7 @@ export const configSchema = z
     observability: section(
       {
         grafana: section({ anonymous_viewer: z.boolean().default(false).describe('Let anyone view dashboards without signing in.') }, 'Grafana.'),
-        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships).') }, 'Loki.'),
+        loki: section({ retention: duration.default('168h').describe('How long logs are kept (7 days, as STING-CE ships). At most 32 characters.') }, 'Loki.'),
         promtail: section(
           { pii_sanitization: z.boolean().default(true).describe('Mask emails, phone numbers, card numbers and tokens before logs are stored.') },
           'Promtail.',
@@ -234,22 +274,27 @@ export const configSchema = z
     ),
     images: section(
       {
-        registry: refable(z.string().min(1)).default('ghcr.io/alphabytez').describe('Registry of the STING-CE images. May be a vault-ref.'),
-        version: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag').default('latest').describe('Tag of the STING-CE images.'),
+        registry: refable(checked(IMAGE_NAME_MAX, isImageRegistry, 'a registry and path such as ghcr.io/alphabytez or registry.example.com:5000/sting (lower-case path)'))
+          .default('ghcr.io/alphabytez')
+          .describe(
+            `Registry (host[:port]) and path of the STING-CE images, such as ghcr.io/alphabytez; images are <registry>/sting-ce-<service>:<version>. At most ${IMAGE_NAME_MAX} characters. May be a vault-ref.`,
+          ),
+        version: text(128).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag').default('latest').describe('Tag of the STING-CE images. At most 128 characters.'),
         overrides: z
-          .record(serviceName, refable(z.string().min(1)))
+          .record(serviceName, refable(checked(IMAGE_REFERENCE_MAX, isImageReference, 'an image reference such as registry.example.com/team/app:1.2 ([registry/]path[:tag][@sha256:digest], lower-case path)')))
           .default({})
-          .describe('Full image reference for one service (air-gapped mirrors, local builds). Values may be vault-refs.'),
+          .describe(
+            `Full image reference for one service (air-gapped mirrors, local builds): [registry[:port]/]path[:tag][@sha256:digest], path in lower case. At most ${IMAGE_REFERENCE_MAX} characters. Values may be vault-refs.`,
+          ),
         digests: z
-          .record(serviceName, z.string().regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
+          .record(serviceName, text(71).regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<64 hex digits>'))
           .default({})
           .describe('Pin a service image by digest as well as tag.'),
-        source_dir: z
-          .string()
+        source_dir: text(4096)
           .min(1)
           .optional()
           .describe(
-            "A STING-CE source tree (its STING/ folder; an absolute path): install and update build the STING-CE images from its Dockerfiles (sting/llm-base:latest first) instead of pulling them, and the database's first start runs its schema SQL (docker-entrypoint-initdb.d, database/migrations).",
+            "A STING-CE source tree (its STING/ folder; an absolute path): install and update build the STING-CE images from its Dockerfiles (sting/llm-base:latest first) instead of pulling them, and the database's first start runs its schema SQL (docker-entrypoint-initdb.d, database/migrations). At most 4096 characters.",
           ),
       },
       'Container images.',
@@ -262,10 +307,10 @@ export const configSchema = z
     stop_timeout: z.number().int().min(1).max(3600).default(30).describe('Seconds a service gets to stop before it is killed.'),
     profiles: z
       .record(
-        z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes, starting with a letter'),
+        text(63).regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes, starting with a letter'),
         z.strictObject({
           extends: z.enum(['default', 'observability', 'full']).default('default').describe('Built-in profile this one adds to.'),
-          services: z.array(serviceName).default([]).describe('Services added to it.'),
+          services: z.array(serviceName).default([]).describe('Services added to it. At most 63 characters each.'),
         }),
       )
       .default({})

@@ -22,6 +22,8 @@ export function editDistance(a: string, b: string): number {
  * Case and `-`/`_` differences count as a match, since YAML keys get both wrong often.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
+  // No name is this long, and the edit distance of a huge word would take seconds.
+  if (word.length > 64) return undefined;
   const folded = fold(word);
   let best: string | undefined;
   let bestDistance = Infinity;

@@ -3,6 +3,7 @@ import { applyEnvOverrides, overrideFor, type AppliedOverride } from './env-over
 import { issueProblems } from './issues.js';
 import { normalizeConfig } from './normalize.js';
 import { formatPath, sortProblems, type ConfigProblem, type KeyPath, type RuleProblem } from './problems.js';
+import { hasUnprintable, quoteValue } from './quote.js';
 import { CONFIG_RULES, type ConfigRule } from './rules.js';
 import { configSchema, VAULT_REF, type MstingConfig } from './schema.js';
 
@@ -13,6 +14,12 @@ export interface ValidateOptions {
   profile?: string | undefined;
   /** More cross-field rules, such as hardware checks; their problems get positions too. */
   extraRules?: readonly ConfigRule[];
+  /**
+   * The text is an edit not yet written (`config set`): problems are placed in `written`, the
+   * file as it is on disk, and problems at `edited` name `source` instead of a position, since
+   * that value came from the command line.
+   */
+  edit?: { written: ParsedConfigText; edited: KeyPath; source: string };
 }
 
 export interface ValidationResult {
@@ -37,16 +44,19 @@ export function validateConfigText(text: string, options: ValidateOptions = {}):
     return { config: null, errors: sortProblems(parsed.errors), warnings, parsed, overrides: [] };
   }
   const { value: input, applied } = applyEnvOverrides(parsed.value, options.env ?? {});
-  const place = (problem: RuleProblem): ConfigProblem => toConfigProblem(problem, parsed, applied);
+  const place = (problem: RuleProblem): ConfigProblem => toConfigProblem(problem, parsed, applied, options.edit);
 
   const first = configSchema.safeParse(input);
-  let schemaProblems: RuleProblem[] = malformedVaultRefs(input);
+  const unprintable = controlCharacters(input);
+  let schemaProblems: RuleProblem[] = [...unprintable, ...malformedVaultRefs(input)];
   let data: MstingConfig | undefined;
   let remap: (path: KeyPath) => KeyPath = (path) => path;
   if (first.success) {
     data = first.data;
   } else {
-    schemaProblems = [...schemaProblems, ...first.error.issues.flatMap((issue) => issueProblems(issue, input, configSchema))];
+    const issues = first.error.issues.flatMap((issue) => issueProblems(issue, input, configSchema));
+    // A value with a control character is reported once, for that.
+    schemaProblems = [...schemaProblems, ...issues.filter((i) => !unprintable.some((u) => isPrefix(u.path, i.path)))];
     // Drop the rejected values and parse again, so the rules can still check everything else:
     // first only the rejected keys, then, if a list item is still broken, the whole item.
     for (const wholeItems of [false, true]) {
@@ -86,9 +96,13 @@ export function validateConfigText(text: string, options: ValidateOptions = {}):
   };
 }
 
-function toConfigProblem(problem: RuleProblem, parsed: ParsedConfigText, applied: readonly AppliedOverride[]): ConfigProblem {
+function toConfigProblem(problem: RuleProblem, parsed: ParsedConfigText, applied: readonly AppliedOverride[], edit: ValidateOptions['edit']): ConfigProblem {
   const override = overrideFor(applied, problem.path);
-  const position = override ? null : locate(parsed, problem.path, problem.at ?? 'value');
+  if (edit && isPrefix(edit.edited, problem.path)) {
+    return { severity: problem.severity, path: formatPath(problem.path), line: null, column: null, message: problem.message, hint: problem.hint ?? null, source: edit.source };
+  }
+  // Elsewhere, a position in the file on disk: the edited text was never written.
+  const position = override ? null : edit ? (isInFile(edit.written.doc, problem.path) ? locate(edit.written, problem.path, problem.at ?? 'value') : null) : locate(parsed, problem.path, problem.at ?? 'value');
   return {
     severity: problem.severity,
     path: formatPath(problem.path),
@@ -104,11 +118,31 @@ function isPrefix(prefix: KeyPath, path: KeyPath): boolean {
   return prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i]));
 }
 
+/**
+ * Control characters in values and keys, written as escapes in a double-quoted string (raw ones
+ * are refused when the file is read). No field takes one: in an env file or a URI a newline
+ * starts a new entry.
+ */
+function controlCharacters(input: unknown, path: (string | number)[] = []): RuleProblem[] {
+  if (typeof input === 'string') {
+    return hasUnprintable(input) ? [{ severity: 'error', path, message: `expected one line of printable text, got ${quoteValue(input)}`, hint: 'remove the control characters (\\n, \\t, \\e and the like)' }] : [];
+  }
+  if (Array.isArray(input)) return input.flatMap((item, i) => controlCharacters(item, [...path, i]));
+  if (input !== null && typeof input === 'object') {
+    return Object.entries(input).flatMap(([k, v]) =>
+      hasUnprintable(k)
+        ? [{ severity: 'error' as const, path: [...path, k], at: 'key' as const, message: `expected a key of printable text, got ${quoteValue(k)}` }]
+        : controlCharacters(v, [...path, k]),
+    );
+  }
+  return [];
+}
+
 /** A string that starts like a vault-ref but is not one is a typo, whatever field it is in. */
 function malformedVaultRefs(input: unknown, path: (string | number)[] = []): RuleProblem[] {
   if (typeof input === 'string') {
     return input.startsWith('vault-ref:') && !VAULT_REF.test(input)
-      ? [{ severity: 'error', path, message: `malformed vault-ref ${JSON.stringify(input)}`, hint: 'write it as vault-ref:PATH#KEY, for example vault-ref:mail/smtp#host' }]
+      ? [{ severity: 'error', path, message: `malformed vault-ref ${quoteValue(input)}`, hint: 'write it as vault-ref:PATH#KEY, for example vault-ref:mail/smtp#host' }]
       : [];
   }
   if (Array.isArray(input)) return input.flatMap((item, i) => malformedVaultRefs(item, [...path, i]));

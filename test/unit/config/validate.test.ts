@@ -19,7 +19,8 @@ describe('YAML errors', () => {
   it('reports a syntax error with its line and column', () => {
     const errors = only('app:\n  env: production\n  debug: [true\n');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ line: 4, column: 1, source: 'file' });
+    // At the unclosed `[`, not on the empty line after the file's last newline.
+    expect(errors[0]).toMatchObject({ line: 3, column: 10, source: 'file' });
   });
 
   it('reports bad indentation where it is', () => {
