@@ -117,6 +117,7 @@ const portsShape = Object.fromEntries(
 const resourceSchema = z.strictObject({
   memory: memory.optional().describe('Memory limit of the service. At most 32 characters.'),
   cpus: z.number().positive().max(512).optional().describe('CPU limit of the service.'),
+  pids: z.number().int().min(32).max(1_000_000).optional().describe('Most processes and threads the service may run (default: from the stack; a fork bomb stops there).'),
 });
 
 export const configSchema = z

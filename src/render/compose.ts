@@ -87,6 +87,7 @@ function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
     out.group_add = ['video'];
   }
   out.deploy = { resources };
+  out.pids_limit = s.pidsLimit;
   out.labels = { 'org.sting-ce.msting.service': s.name, 'org.sting-ce.msting.group': s.group };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;

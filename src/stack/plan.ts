@@ -101,6 +101,8 @@ export interface ServicePlan {
   tmpfs: string[];
   /** Memory limit in bytes. */
   memoryBytes: number;
+  /** Most processes and threads the container may hold (compose `pids_limit`). */
+  pidsLimit: number;
   cpus: number | null;
   restart: 'unless-stopped' | 'no';
   stopGracePeriodS: number;
@@ -219,6 +221,24 @@ const DEFAULT_LIMITS: Record<string, { memory: string; cpus: number }> = {
   'log-forwarder': { memory: '256m', cpus: 0.25 },
 };
 
+/**
+ * Process (and thread) limits: enough for what each service runs at its busiest, low enough that
+ * a fork bomb or a runaway thread pool in one container cannot exhaust the host's PIDs.
+ * PostgreSQL runs a process per connection, so its limit follows database.max_connections.
+ */
+const DEFAULT_PIDS = 256;
+const SERVICE_PIDS: Record<string, number> = { app: 1024, knowledge: 1024, chatbot: 1024, chroma: 1024, 'external-ai': 512, messaging: 512, grafana: 512, loki: 512 };
+/** A model service runs a thread per core for its tensor library, and more for its tokenizer. */
+const MODEL_PIDS = 4096;
+
+function pidsLimitFor(name: string, config: MstingConfig, isModel: boolean): number {
+  const configured = config.resources[name]?.pids;
+  if (configured !== undefined) return configured;
+  if (isModel) return MODEL_PIDS;
+  if (name === 'db') return Math.max(DEFAULT_PIDS, config.database.max_connections * 2 + 64);
+  return SERVICE_PIDS[name] ?? DEFAULT_PIDS;
+}
+
 /** Stock images, pinned by tag. STING's own images come from `images.registry`. */
 export const STOCK_IMAGES: Record<string, string> = {
   vault: 'hashicorp/vault:1.17.6',
@@ -307,7 +327,7 @@ export function modelServices(config: MstingConfig, recommendation: Recommendati
 
 type Draft = Omit<
   ServicePlan,
-  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName' | 'expose'
+  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'pidsLimit' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName' | 'expose'
 > &
   Partial<Pick<ServicePlan, 'restart' | 'gpu' | 'model'>>;
 
@@ -801,6 +821,7 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
       profiles: inProfiles.length === profileSets.length ? [] : inProfiles,
       secrets: model ? [] : secretsFor(name),
       memoryBytes,
+      pidsLimit: pidsLimitFor(model ? model.name : name, config, model !== undefined),
       cpus: config.resources[model ? model.name : name]?.cpus ?? (model ? null : (limits?.cpus ?? null)),
       restart: draft.restart ?? 'unless-stopped',
       stopGracePeriodS: config.stop_timeout,
