@@ -102,10 +102,19 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   const written = pipeline([Readable.from(writer.pack), counter, ...stages, createWriteStream(tmpPath, { flags: 'r+', highWaterMark: WRITE_BUFFER })]);
   // `stop` ends every running stage: on Ctrl-C, and when writing the archive, a dump or a volume copy fails.
   const stop = new AbortController();
+  // The failure that stopped the other stages is the one reported. What those stages throw once
+  // stopped is its consequence: a volume copy cut off mid-file destroys its archive entry, and
+  // tar-stream then destroys the whole archive stream with that entry's INTERRUPTED error.
+  let firstFailure: unknown;
+  const fail = (err: unknown): void => {
+    if (stop.signal.aborted) return;
+    firstFailure = err;
+    stop.abort();
+  };
   let writeFailure: unknown;
   written.catch((err: unknown) => {
     writeFailure = err;
-    stop.abort();
+    fail(err);
     writer.pack.destroy(err as Error);
   });
   const onAbort = (): void => {
@@ -118,10 +127,8 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
   // instead of one after the other. Each dump is spooled (a tar header needs its size first) and goes
   // into the archive after the volumes; globals first, so a restore creates the roles before the
   // databases that name them.
-  let dumpFailure: unknown;
   const dumps = dumpDatabases(engine, db, superuser, databases, options.outputDir, stop.signal, callbacks).catch((err: unknown) => {
-    dumpFailure = err;
-    stop.abort();
+    fail(err);
     throw err;
   });
   dumps.catch(() => undefined);
@@ -183,18 +190,17 @@ export async function createBackup(engine: BackupEngine, options: CreateBackupOp
     const size = (await stat(finalPath)).size;
     return { path: finalPath, size, plainBytes: counter.plainIn, encrypted, manifest };
   } catch (err) {
-    // A write failure recorded before this point is what stopped the stages; tearing down below
-    // fails the archive stream too, and that is not news.
-    const failedWrite = writeFailure;
-    stop.abort();
+    // This loop's own stage failed first unless another failure had already stopped it.
+    fail(err);
+    // A file-system failure writing the archive (a full disk) may reach this loop as its entry's
+    // error before the archive stream reports it; it is the cause either way.
     writer.pack.destroy();
     await written.catch(() => undefined);
+    const failedWrite = isFileSystemError(writeFailure) ? writeFailure : undefined;
     spooled = await dumps.catch(() => spooled);
     await rm(tmpPath, { force: true });
     if (signal.aborted) throw new MstingError('INTERRUPTED', 'backup interrupted; no archive was written', { hint: 'run msting backup again' });
-    // A stage cut short because another one failed reports that failure: the archive file first.
-    const cause = failedWrite ?? (dumpFailure !== undefined && err !== dumpFailure && isInterruption(err) ? dumpFailure : err);
-    throw outputError(cause, options.outputDir);
+    throw outputError(failedWrite ?? firstFailure ?? err, options.outputDir);
   } finally {
     signal.removeEventListener('abort', onAbort);
     await Promise.all(spooled.map((d) => d.spool.dispose()));
@@ -288,10 +294,6 @@ function outputError(err: unknown, dir: string): unknown {
 function isFileSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string } {
   const e = err as NodeJS.ErrnoException | undefined;
   return typeof e?.code === 'string' && typeof e.syscall === 'string';
-}
-
-function isInterruption(err: unknown): boolean {
-  return (err instanceof MstingError && err.code === 'INTERRUPTED') || (err instanceof Error && err.name === 'AbortError');
 }
 
 async function copyVolume(

@@ -1,6 +1,6 @@
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
-import { createDockerEngine, type ContainerDetails, type DockerEngine } from '../docker/engine.js';
+import { createDockerEngine, type ContainerDetails, type ContainerInfo, type DockerEngine } from '../docker/engine.js';
 import { ExitCode } from '../errors.js';
 import { formatGatewayUpstreams } from '../gateway/upstreams.js';
 import { planGateway } from '../gateway/plan.js';
@@ -14,15 +14,15 @@ export interface StatusCommandOptions {
 
 export interface StatusCommandDeps {
   engine(ctx: Context): DockerEngine;
-  /** The Vault integration's seam: sealed or not. Null: not asked. */
-  vault(config: MstingConfig, ctx: Context, vaultRunning: boolean): Promise<VaultSummary | null>;
+  /** The Vault integration's seam: sealed or not, given the vault container (undefined: none). Null: not asked. */
+  vault(config: MstingConfig, ctx: Context, container: ContainerInfo | undefined): Promise<VaultSummary | null>;
 }
 
 export const defaultDeps: StatusCommandDeps = {
   engine: (ctx) => createDockerEngine(ctx.env),
-  vault: async (config, ctx, vaultRunning) => {
+  vault: async (config, ctx, container) => {
     const { vaultSummary } = await import('../vault/lifecycle.js');
-    return vaultSummary(config, ctx, vaultRunning);
+    return vaultSummary(config, ctx, container);
   },
 };
 
@@ -41,9 +41,9 @@ export async function run(options: StatusCommandOptions, ctx: Context, deps: Sta
   const ids = containersToInspect(first, containers, ctx.verbose);
   const details = new Map<string, ContainerDetails>();
   await Promise.all(ids.map(async (id) => details.set(id, await engine.inspectContainer(id))));
-  const vaultRunning = containers.some((c) => c.service === 'vault' && c.state === 'running');
+  const vaultContainer = containers.find((c) => c.service === 'vault' && c.state === 'running') ?? containers.find((c) => c.service === 'vault');
   const hasVault = stack.plan.services.some((s) => s.name === 'vault');
-  const vault = hasVault ? await deps.vault(stack.config, ctx, vaultRunning) : null;
+  const vault = hasVault ? await deps.vault(stack.config, ctx, vaultContainer) : null;
   const gateway = stack.plan.services.some((s) => s.name === 'llm-gateway') ? planGateway(stack.config.llm, stack.recommendation) : null;
   const report = buildStatus({ plan: stack.plan, config: stack.config, containers, details, vault, gateway });
   if (ctx.out.json) ctx.out.result(report);
@@ -90,7 +90,7 @@ export function printStatus(report: StatusReport, out: Output): void {
   }
   if (report.vault) {
     const v = report.vault;
-    const tone = v.state === 'unsealed' ? 'green' : v.state === 'sealed' ? 'yellow' : 'red';
+    const tone = v.state === 'unsealed' ? 'green' : v.state === 'sealed' || v.state === 'starting' ? 'yellow' : 'red';
     const text = v.state === 'sealed' ? `sealed (unseal progress ${v.progress ?? 0} of ${v.threshold ?? '?'})` : v.state === 'uninitialized' ? 'not initialized' : v.state;
     const hint = v.state === 'sealed' ? ': run `msting unseal` or `msting start`' : v.state === 'uninitialized' ? ': run `msting vault init` or `msting install`' : '';
     const detail = v.detail && v.state !== 'sealed' ? ` (${v.detail})` : '';

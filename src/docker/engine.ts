@@ -60,6 +60,8 @@ export interface ContainerDetails {
   state: ContainerRunState;
   health: ContainerHealth;
   hasHealthcheck: boolean;
+  /** Seconds between health probes (Docker's default of 30 when the check does not set one); null without a check. */
+  healthIntervalS: number | null;
   exitCode: number;
   restartCount: number;
   startedAt: string | null;
@@ -187,7 +189,7 @@ interface RawInspect {
   Id: string;
   Name?: string;
   RestartCount?: number;
-  Config?: { Labels?: Record<string, string>; Healthcheck?: { Test?: string[] } };
+  Config?: { Labels?: Record<string, string>; Healthcheck?: { Test?: string[]; Interval?: number } };
   State?: {
     Status?: string;
     ExitCode?: number;
@@ -217,6 +219,8 @@ export function toContainerDetails(raw: RawInspect): ContainerDetails {
     state: runState(state.Status),
     health,
     hasHealthcheck,
+    // The engine gives nanoseconds, and 0 for "not set".
+    healthIntervalS: hasHealthcheck ? (raw.Config?.Healthcheck?.Interval ?? 0) / 1e9 || 30 : null,
     exitCode: state.ExitCode ?? 0,
     restartCount: raw.RestartCount ?? 0,
     startedAt: time(state.StartedAt),

@@ -66,6 +66,15 @@ export function planStart(stack: StackPlan, requested: readonly string[]): Start
   return { project: stack.project, profile: stack.profile, items, layers };
 }
 
+/**
+ * One failed health check on a busy machine (a probe past its timeout) makes a container
+ * unhealthy, and the next passing probe makes it healthy again. So a running container counts as
+ * failed only once it has stayed unhealthy for a few check intervals: three, and at least 30 s.
+ */
+export function unhealthyGraceMs(intervalS: number): number {
+  return Math.max(3 * intervalS, 30) * 1000;
+}
+
 export interface ServiceOutcome {
   service: string;
   state: StartState;
@@ -212,6 +221,8 @@ export async function executeStart(plan: StartPlan, deps: StartDeps, options: St
     const deadline = t0 + options.timeoutS * 1000;
     const started = new Set<string>();
     const pending = new Set(services);
+    // When each service's running container was first seen unhealthy, in its current streak.
+    const unhealthySince = new Map<string, number>();
 
     while (pending.size > 0) {
       check();
@@ -261,15 +272,32 @@ export async function executeStart(plan: StartPlan, deps: StartDeps, options: St
 
       // Judge every started, unfinished service.
       const watching = [...pending].filter((s) => started.has(s) && acted.has(s));
-      const verdicts = await Promise.all(watching.map(async (s) => [s, judge(items.get(s)!.target, await engine.inspectContainer(containers.get(s)!.id))] as const));
-      for (const [s, verdict] of verdicts) {
+      const verdicts = await Promise.all(
+        watching.map(async (s) => {
+          const d = await engine.inspectContainer(containers.get(s)!.id);
+          return [s, d, judge(items.get(s)!.target, d)] as const;
+        }),
+      );
+      for (const [s, d, verdict] of verdicts) {
         if (verdict.done) {
+          unhealthySince.delete(s);
           set(s, verdict.state);
           pending.delete(s);
           await afterReached(s);
+        } else if (verdict.failed && d.state === 'running' && d.health === 'unhealthy') {
+          // Still running: its check may pass again. Failed once unhealthy for the whole grace, or
+          // at the deadline (with what its check says, which explains more than a timeout).
+          const since = unhealthySince.get(s) ?? Date.now();
+          unhealthySince.set(s, since);
+          if (Date.now() - since >= unhealthyGraceMs(d.healthIntervalS ?? 30) || Date.now() >= deadline) {
+            set(s, 'failed', verdict.detail);
+            pending.delete(s);
+          }
         } else if (verdict.failed) {
           set(s, 'failed', verdict.detail);
           pending.delete(s);
+        } else {
+          unhealthySince.delete(s);
         }
       }
       if (pending.size === 0) break;

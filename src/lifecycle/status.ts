@@ -56,8 +56,8 @@ export interface StatusUrls {
 
 /** Filled by the Vault integration; null when it was not asked. */
 export interface VaultSummary {
-  state: 'uninitialized' | 'sealed' | 'unsealed' | 'unreachable';
-  /** Why unreachable, the unseal progress in words, or "standby". */
+  state: 'uninitialized' | 'sealed' | 'unsealed' | 'starting' | 'unreachable';
+  /** Why unreachable or starting, the unseal progress in words, or "standby". */
   detail?: string;
   /** vault.mode: "server" or "dev". */
   mode?: 'server' | 'dev';

@@ -4,7 +4,7 @@ import type { VaultSummary } from '../lifecycle/status.js';
 import { isVaultError, VaultError } from './client.js';
 import { initVault } from './init.js';
 import { DEV_MODE_WARNING, openVault } from './session.js';
-import { describeVaultStatus, vaultStatus, type VaultStatus } from './status.js';
+import { describeVaultStatus, silentVaultState, vaultStatus, withContainerState, type VaultContainerState, type VaultStatus } from './status.js';
 import { ensureUnsealed, type UnsealProgress } from './unseal.js';
 
 /**
@@ -100,20 +100,32 @@ export async function bringUpVault(input: BringUpVaultInput): Promise<BringUpVau
 }
 
 /**
- * What `status` shows for Vault. Null when the profile has no vault service; unreachable (with
- * the reason) when its container is not running or Vault does not answer.
+ * What `status` shows for Vault, given its container (undefined: none). Unreachable (with the
+ * reason) when its container is not running or Vault does not answer; starting when the container
+ * has just started and Vault does not answer yet.
  */
 export async function vaultSummary(
   config: Pick<MstingConfig, 'ports' | 'vault' | 'project'>,
   ctx: { home: string; env: NodeJS.ProcessEnv },
-  vaultRunning: boolean,
+  container: VaultContainerState | undefined,
 ): Promise<VaultSummary> {
-  if (!vaultRunning) {
-    return { state: 'unreachable', detail: 'the vault container is not running', mode: config.vault.mode, progress: null, threshold: null, address: null };
+  if (container?.state !== 'running') {
+    const state = silentVaultState(container);
+    const detail = state === 'starting' ? 'the vault container is restarting' : 'the vault container is not running';
+    return { state, detail, mode: config.vault.mode, progress: null, threshold: null, address: null };
   }
   const session = await openVault({ config, home: ctx.home, env: ctx.env, timeoutMs: 5000 });
-  const status = await vaultStatus(session.client);
-  const detail = status.state === 'unreachable' ? (status.error ?? undefined) : status.state === 'sealed' ? describeVaultStatus(status) : status.standby ? 'standby' : undefined;
+  const status = withContainerState(await vaultStatus(session.client), container);
+  const detail =
+    status.state === 'starting'
+      ? 'the vault container runs; Vault does not answer yet'
+      : status.state === 'unreachable'
+        ? (status.error ?? undefined)
+        : status.state === 'sealed'
+          ? describeVaultStatus(status)
+          : status.standby
+            ? 'standby'
+            : undefined;
   return {
     state: status.state,
     ...(detail ? { detail } : {}),

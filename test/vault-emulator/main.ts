@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { VaultEmulator } from './server.js';
 
@@ -13,6 +14,10 @@ import { VaultEmulator } from './server.js';
  *
  * Environment: VAULT_DEV_ROOT_TOKEN_ID, VAULT_DEV_LISTEN_ADDRESS. It prints one line
  * `listening on http://HOST:PORT` once it accepts connections, and stops on SIGTERM/SIGINT.
+ *
+ * VAULT_EMULATOR_HOLD_FILE: while that file exists, the emulator waits before it listens, as a
+ * real Vault does for a while after its container starts. A test creates the file, restarts the
+ * container, sees what msting reports for a Vault that runs but does not answer, and removes it.
  */
 
 function option(args: string[], name: string): string | undefined {
@@ -83,13 +88,22 @@ async function main(): Promise<void> {
     ...(devRootToken ? { devRootToken } : {}),
     ...(!dev && storageDir ? { storageDir } : {}),
   });
-  const address = await emulator.listen(port, host);
-  process.stdout.write(`listening on ${address}\n`);
+  let listening = false;
+  // Installed first: as PID 1 of its container, the process would otherwise ignore SIGTERM while it holds.
   const stop = (): void => {
+    if (!listening) process.exit(0);
     void emulator.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  const hold = process.env.VAULT_EMULATOR_HOLD_FILE;
+  if (hold && existsSync(hold)) {
+    process.stdout.write(`holding until ${hold} is removed\n`);
+    while (existsSync(hold)) await sleep(100);
+  }
+  const address = await emulator.listen(port, host);
+  listening = true;
+  process.stdout.write(`listening on ${address}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { composeFailure, composeMajor, projectArgs } from '../../../src/docker/compose-cli.js';
 import { resolveEndpoint } from '../../../src/docker/endpoint.js';
 import { demuxLogLines } from '../../../src/docker/demux.js';
-import { healthFromStatusText, toContainerInfo, toEngineEvent } from '../../../src/docker/engine.js';
+import { healthFromStatusText, toContainerDetails, toContainerInfo, toEngineEvent } from '../../../src/docker/engine.js';
 import { translateEngineError } from '../../../src/docker/errors.js';
 import { parseSince, splitTimestamp } from '../../../src/lifecycle/logs.js';
 
@@ -74,6 +74,14 @@ describe('engine answers', () => {
     expect(info).toMatchObject({ name: 'p-db-1', service: 'frontend', health: 'starting', state: 'running' });
     expect(info.ports).toEqual([{ hostIp: '0.0.0.0', hostPort: 3010, containerPort: 8443, protocol: 'tcp' }]);
     expect(healthFromStatusText('Up 1 second')).toBe('none');
+  });
+
+  it('inspect: the health check interval in seconds (Docker\'s 30 s when unset), null without a check', () => {
+    const inspect = (healthcheck: { Test?: string[]; Interval?: number } | undefined) => toContainerDetails({ Id: 'c', Config: { Healthcheck: healthcheck } }).healthIntervalS;
+    expect(inspect({ Test: ['CMD-SHELL', 'true'], Interval: 1_000_000_000 })).toBe(1);
+    expect(inspect({ Test: ['CMD-SHELL', 'true'] })).toBe(30);
+    expect(inspect({ Test: ['NONE'] })).toBeNull();
+    expect(inspect(undefined)).toBeNull();
   });
 
   it('events: health changes and exits are read, exec probes ignored', () => {

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ComposeCli } from '../../../src/docker/compose-cli.js';
 import type { ContainerDetails, ContainerInfo, DockerEngine, EngineEvent } from '../../../src/docker/engine.js';
 import { executeStart, planStart, type StartState } from '../../../src/lifecycle/start.js';
 import { details, makePlan } from './helpers.js';
 
-type Behaviour = 'healthy' | 'unhealthy' | 'exit0' | 'exit1' | 'never';
+type Behaviour = 'healthy' | 'unhealthy' | 'exit0' | 'exit1' | 'never' | 'unhealthy-once';
 
 /** An engine whose containers do what each service's behaviour says once started. */
 function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string, Partial<ContainerDetails>> = {}) {
@@ -32,7 +32,11 @@ function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string
       return true;
     },
     async inspectContainer(id) {
-      return state.get(id.slice(2))!;
+      const d = state.get(id.slice(2))!;
+      const seen = { ...d };
+      // One failed probe (a check past its timeout on a busy machine), then the next one passes.
+      if (behaviour[d.service] === 'unhealthy-once' && d.health === 'unhealthy') Object.assign(d, { health: 'healthy', lastHealthOutput: null });
+      return seen;
     },
     async startContainer(id) {
       const service = id.slice(2);
@@ -40,7 +44,7 @@ function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string
       const b = behaviour[service] ?? 'healthy';
       const d = state.get(service)!;
       if (b === 'healthy') Object.assign(d, { state: 'running', health: 'healthy' });
-      if (b === 'unhealthy') Object.assign(d, { state: 'running', health: 'unhealthy', lastHealthOutput: 'refused' });
+      if (b === 'unhealthy' || b === 'unhealthy-once') Object.assign(d, { state: 'running', health: 'unhealthy', lastHealthOutput: 'refused' });
       if (b === 'exit0') Object.assign(d, { state: 'exited', exitCode: 0, health: 'none', hasHealthcheck: false });
       if (b === 'exit1') Object.assign(d, { state: 'exited', exitCode: 1, health: 'none', hasHealthcheck: false });
       if (b === 'never') Object.assign(d, { state: 'running', health: 'starting' });
@@ -76,7 +80,7 @@ async function run(behaviour: Record<string, Behaviour>, timeoutS = 5, initial: 
   const fake = fakeEngine(behaviour, initial);
   const seen: { service: string; state: StartState; detail?: string | undefined }[] = [];
   const after: string[] = [];
-  const result = await executeStart(plan, { engine: fake.engine, compose: fake.compose, project }, {
+  const running = executeStart(plan, { engine: fake.engine, compose: fake.compose, project }, {
     timeoutS,
     signal: new AbortController().signal,
     pollMs: 5,
@@ -88,10 +92,22 @@ async function run(behaviour: Record<string, Behaviour>, timeoutS = 5, initial: 
       },
     },
   });
+  // The clock is fake: waits of seconds (a deadline, a grace period) pass at once.
+  let settled = false;
+  void running.finally(() => (settled = true)).catch(() => undefined);
+  while (!settled) await vi.advanceTimersByTimeAsync(100);
+  const result = await running;
   return { result, seen, calls: fake.calls, after };
 }
 
 describe('executeStart', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('starts every service after its dependencies reached their condition', async () => {
     const { result, calls, after } = await run({ 'kratos-migrate': 'exit0' });
     expect(result.failed).toEqual([]);
@@ -114,6 +130,23 @@ describe('executeStart', () => {
     expect(by.frontend?.state).toBe('skipped');
     expect(by.kratos?.state).toBe('healthy');
     expect(result.failed.sort()).toEqual(['app', 'frontend', 'knowledge', 'messaging', 'redis']);
+  });
+
+  it('a container unhealthy once (one probe past its timeout) that passes its next check comes up healthy', async () => {
+    const { result } = await run({ 'kratos-migrate': 'exit0', redis: 'unhealthy-once' });
+    expect(result.failed).toEqual([]);
+    expect(result.outcomes.find((o) => o.service === 'redis')?.state).toBe('healthy');
+    expect(result.outcomes.find((o) => o.service === 'messaging')?.state).toBe('healthy');
+  });
+
+  it('a container that stays unhealthy fails after the grace period (3 check intervals), well before the deadline', async () => {
+    const { result } = await run({ 'kratos-migrate': 'exit0', redis: 'unhealthy' }, 600);
+    const redis = result.outcomes.find((o) => o.service === 'redis')!;
+    expect(redis).toMatchObject({ state: 'failed', detail: 'health check failing: refused' });
+    // The stack's checks run every 30 s: 90 s of grace, counted from the first unhealthy report.
+    expect(redis.elapsedMs).toBeGreaterThanOrEqual(90_000);
+    expect(redis.elapsedMs).toBeLessThan(100_000);
+    expect(result.outcomes.find((o) => o.service === 'messaging')).toMatchObject({ state: 'skipped', detail: 'needs redis, which failed' });
   });
 
   it('a migration job that exits non-zero fails kratos behind it', async () => {

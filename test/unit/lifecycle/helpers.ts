@@ -38,6 +38,7 @@ export function details(overrides: Partial<ContainerDetails> = {}): ContainerDet
     state: 'running',
     health: 'healthy',
     hasHealthcheck: true,
+    healthIntervalS: 30,
     exitCode: 0,
     restartCount: 0,
     startedAt: null,
