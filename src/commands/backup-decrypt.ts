@@ -8,7 +8,7 @@ import { MstingError } from '../errors.js';
 import { DecryptStream } from '../backup/crypto-format.js';
 import { fsyncFile, syncDir } from '../backup/fs.js';
 import { archiveKind } from '../backup/read.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
 
 export interface BackupDecryptOptions {

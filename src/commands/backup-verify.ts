@@ -6,7 +6,7 @@ import { resolveImage } from '../stack/plan.js';
 import { recordVerification } from '../backup/store.js';
 import { verifyArchive } from '../backup/verify.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 
 export interface BackupVerifyOptions {
   file: string;

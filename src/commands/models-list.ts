@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import { remoteModelSize } from '../models/remote-size.js';
 import { inspectModel } from '../models/state.js';
 import { isOffline } from '../models/token.js';

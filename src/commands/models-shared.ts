@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import type { Context } from '../context.js';
 import { modelsDir } from '../layout.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import type { ProgressEvent } from '../models/progress.js';
 
 /** The models directory for this run: STING_MODELS_DIR, else the platform default. */

@@ -4,7 +4,8 @@ import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
 import { MstingError } from '../errors.js';
 import { createDockerEngine, type BackupEngine } from '../backup/engine.js';
-import { applyRestore, formatBytes, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
+import { applyRestore, planRestore, type RestoreHooks, type RestorePlan, type RestoreStage } from '../backup/restore.js';
 import { resolveImage } from '../stack/plan.js';
 import { Progress, loadStack, readKeySources } from './backup.js';
 
