@@ -1,18 +1,12 @@
 import { compareText } from '../compare.js';
-import { request, type Dispatcher } from './undici.js';
+import { request, type Dispatcher } from 'undici';
 import { MstingError } from '../errors.js';
 import { certificateError, type TrustStore } from './trust.js';
-import {
-  TransientError,
-  backoffDelay,
-  headerValue,
-  isConnectFailure,
-  isTransientNetworkError,
-  normalizeEtag,
-  parseRetryAfter,
-  sleep,
-  type TransferTuning,
-} from './http.js';
+import { isConnectFailure, isTransientNetworkError, TransientError } from './network-errors.js';
+import { backoffDelay, parseRetryAfter } from './retry.js';
+import { headerValue, normalizeEtag } from './headers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type TransferTuning } from './tuning.js';
 
 /**
  * The model hub adapter: the three metadata calls msting makes against the Hugging Face Hub
@@ -225,7 +219,7 @@ export class HubClient {
         reason = (err as Error).message;
       }
       this.options.onRetry?.({ url, attempt: attempt + 1, delayMs: delay, reason });
-      await sleep(delay, this.options.signal);
+      await sleep(delay, undefined, { signal: this.options.signal });
     }
   }
 
