@@ -38,10 +38,9 @@ await build({
   // Less source for V8 to scan and compile at every start; names are kept for readable stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
-  // zod, yaml and commander (used by nearly every command) go into the bundle, and so do the
-  // undici modules the downloads use (src/models/undici.ts: resolving ~90 files at every start
-  // cost more than their code); the other dependencies stay in node_modules and load only in the
-  // commands that use them.
+  // zod, yaml and commander (used by nearly every command) go into the bundle, and so does undici
+  // (the models commands: resolving its ~90 files at every start cost more than their code); the
+  // other dependencies stay in node_modules and load only in the commands that use them.
   external: Object.keys(pkg.dependencies).filter((name) => !['zod', 'yaml', 'commander', 'undici'].includes(name)),
   define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'))}`) },
   // commander is CommonJS and requires Node built-ins: give every chunk a real `require`.

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { statfs } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
+import { formatBytes } from '../bytes.js';
 import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import type { InstallLayout } from '../layout.js';
@@ -330,15 +331,4 @@ async function writeEntry(pack: tar.Pack, header: tar.Header, source: Readable |
       }
     })();
   });
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }

@@ -8,7 +8,7 @@ import { MstingError } from '../errors.js';
 import { DecryptStream } from '../backup/crypto-format.js';
 import { fsyncFile, syncDir } from '../backup/fs.js';
 import { archiveKind } from '../backup/read.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
 import { ByteProgress } from '../ui/byte-progress.js';
 import { promptHidden } from '../ui/hidden-prompt.js';

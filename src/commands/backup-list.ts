@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { listArchives } from '../backup/store.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 import { loadBackupSetup } from '../backup/key-sources.js';
 
 export interface BackupListOptions {

@@ -8,7 +8,7 @@ import { verifyArchive } from '../backup/verify.js';
 import { loadBackupSetup, readKeySources } from '../backup/key-sources.js';
 import { ByteProgress } from '../ui/byte-progress.js';
 import { promptHidden } from '../ui/hidden-prompt.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 
 export interface BackupVerifyOptions {
   file: string;

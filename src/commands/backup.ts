@@ -12,7 +12,7 @@ import { recoverInterrupted } from '../backup/interrupted.js';
 import { loadBackupSetup } from '../backup/key-sources.js';
 import { PASSPHRASE_ENV, defaultKeyFilePath, ensureKeyFile, keyIdHex, obtainPassphrase, passphraseOffered, readKeyFile, type PassphraseSources } from '../backup/keys.js';
 import { pruneArchives, removeLeftovers } from '../backup/store.js';
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 
 export interface BackupCommandOptions {
   encrypt: boolean;

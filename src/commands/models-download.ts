@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import { downloadModels } from '../models/download.js';
 import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
 import { progressRenderer } from '../ui/models-progress.js';

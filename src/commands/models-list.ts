@@ -1,6 +1,5 @@
 import type { Context } from '../context.js';
-import { formatBytes } from '../models/disk.js';
-import { remoteModelSize } from '../models/remote-size.js';
+import { formatBytes } from '../bytes.js';
 import { inspectModel } from '../models/state.js';
 import { isOffline } from '../models/token.js';
 import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
@@ -21,6 +20,9 @@ export async function run(_options: ModelsListOptions, ctx: Context): Promise<nu
       let remote: { size: number; commit: string } | undefined;
       if (local.size === null && !isOffline(ctx.env)) {
         try {
+          // Loaded only here: the HTTP client and the hub library cost a list of pinned models
+          // (or one offline) start-up time for nothing.
+          const { remoteModelSize } = await import('../models/remote-size.js');
           remote = await remoteModelSize(m, ctx.env, ctx.signal);
         } catch (err) {
           ctx.out.debug(`${m.name}: size unknown: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Context } from '../context.js';
 import { usageError } from '../errors.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import { applyRemove, planRemove } from '../models/remove.js';
 import { selectModels } from '../models/select.js';
 import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';

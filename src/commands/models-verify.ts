@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import { verifyModels } from '../models/verify.js';
 import { loadModelsConfig, resolveModelsDir } from '../models/load-config.js';
 import { progressRenderer } from '../ui/models-progress.js';

@@ -13,7 +13,8 @@ import {
 import { computeCapabilityAtLeast } from './parse-nvidia-smi.js';
 import { BYTES_PER_PARAM, estimateModelBytes, guessParametersB, type Quantization } from './sizing.js';
 import type { Device, GpuInfo, HardwareProfile, MemoryBudget, ModelFit, Precision, Recommendation } from './types.js';
-import { GiB, MiB, composeSize, formatBytes, parseMemorySize } from './units.js';
+import { formatBytes } from '../bytes.js';
+import { GiB, MiB, composeSize, parseMemorySize } from './units.js';
 
 /**
  * The pure decision: what the model services run on, at which precision, which configured models

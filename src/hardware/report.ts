@@ -1,7 +1,8 @@
 import { containersCanUseAmd, containersCanUseNvidia, NVIDIA_TOOLKIT_FIX, nvidiaGpus, amdGpus, nvidiaPathWords } from './gpu-access.js';
 import { effectiveRam } from './recommend.js';
 import type { DiskInfo, GpuInfo, HardwareProfile, Recommendation } from './types.js';
-import { MiB, formatBytes } from './units.js';
+import { formatBytes } from '../bytes.js';
+import { MiB } from './units.js';
 
 /** Version of the `msting hardware --json` document; raised only when a key changes meaning or goes away. */
 export const HARDWARE_JSON_VERSION = 1;

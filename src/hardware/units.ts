@@ -3,12 +3,6 @@
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 
-/** "15.4 GiB", "512 MiB". */
-export function formatBytes(bytes: number): string {
-  if (bytes >= GiB) return `${(bytes / GiB).toFixed(bytes >= 100 * GiB ? 0 : 1)} GiB`;
-  return `${Math.round(bytes / MiB)} MiB`;
-}
-
 /** A compose memory limit in whole GiB, rounded up: "12g". */
 export function composeSize(bytes: number): string {
   return `${Math.max(1, Math.ceil(bytes / GiB))}g`;

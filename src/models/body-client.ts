@@ -1,9 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { finished } from 'node:stream/promises';
-import { request, type Dispatcher } from './undici.js';
+import { request, type Dispatcher } from 'undici';
 import { ChunkedDecoder, MAX_HEAD_BYTES, ProtocolError, bodyFraming, keepsAlive, parseResponseHead, type Framing, type ResponseHead } from './http1.js';
-import { STALL_CODE, isTransientNetworkError, proxyFromEnv } from './http.js';
+import { isTransientNetworkError, STALL_CODE } from './network-errors.js';
+import { proxyFromEnv } from './dispatcher.js';
 
 /**
  * The client that fetches blob bodies (transfer.ts): GET requests whose body goes straight to a

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { formatBytes } from '../bytes.js';
 import { MstingError } from '../errors.js';
 
 /** Free bytes for an unprivileged writer on the file system that holds `dir` (or its nearest existing parent). */
@@ -20,17 +21,6 @@ export async function freeBytes(dir: string): Promise<{ free: number; checked: s
 /** Room kept free beyond the download itself: 1 GiB or 2 % of it, whichever is more. */
 export function diskMargin(missing: number): number {
   return Math.max(1024 ** 3, Math.ceil(missing * 0.02));
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
 }
 
 /** Fails before any byte is fetched when what is still missing (plus the margin) does not fit. */

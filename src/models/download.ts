@@ -8,7 +8,8 @@ import { blobPath, incompletePath, lockPath, repoPaths, sidecarPath, type RepoPa
 import { checkDiskSpace } from './disk.js';
 import { selectPaths } from './glob.js';
 import { hashFile } from './hashing.js';
-import { DEFAULT_TUNING, abortError, createDispatcher, tuningFromEnv, type TransferTuning } from './http.js';
+import { DEFAULT_TUNING, type TransferTuning, tuningFromEnv } from './tuning.js';
+import { createDispatcher } from './dispatcher.js';
 import { HubClient, endpointFromEnv, type ModelRef, type RemoteFile } from './hub-client.js';
 import { acquireLock } from './lock.js';
 import { RateMeter, type ProgressListener, type ProgressState } from './progress.js';
@@ -153,7 +154,7 @@ export async function downloadModels(options: DownloadModelsOptions): Promise<Mo
     });
     const settled = await Promise.allSettled(workers);
     for (const run of runs) await run.persist;
-    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : abortError();
+    signal.throwIfAborted();
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
     if (failures.length > 0) throw failures.find((f) => f instanceof MstingError) ?? failures[0];
 

@@ -1,26 +1,26 @@
+import type { ListFileEntry } from '@huggingface/hub';
 import { compareText } from '../compare.js';
-import { request, type Dispatcher } from './undici.js';
+import { Response, Headers as WebHeaders, request, type Dispatcher } from 'undici';
 import { MstingError } from '../errors.js';
 import { certificateError, type TrustStore } from './trust.js';
-import {
-  TransientError,
-  backoffDelay,
-  headerValue,
-  isConnectFailure,
-  isTransientNetworkError,
-  normalizeEtag,
-  parseRetryAfter,
-  sleep,
-  type TransferTuning,
-} from './http.js';
+import { isConnectFailure, isTransientNetworkError, TransientError } from './network-errors.js';
+import { backoffDelay, parseRetryAfter } from './retry.js';
+import { headerValue, normalizeEtag } from './headers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type TransferTuning } from './tuning.js';
 
 /**
  * The model hub adapter: the three metadata calls msting makes against the Hugging Face Hub
  * (or a mirror at HF_ENDPOINT) and the one place its HTTP answers become msting errors.
  *
- * The calls go straight to the documented HTTP API through undici rather than through
- * @huggingface/hub: that library reads neither HF_ENDPOINT nor proxy variables, and msting needs
- * the raw status and X-Error-Code headers to tell gated, unauthorized and missing apart.
+ * The revision and the file listing are asked through @huggingface/hub (`modelInfo`, `listFiles`),
+ * given HF_ENDPOINT as `hubUrl` and `hubFetch` as its `fetch`: requests on the run's dispatcher
+ * (proxies, NO_PROXY, the trusted certificates, the stall timeouts), retried on 429, 5xx and
+ * dropped connections, the token added here and only for the hub's own origin, and an error answer
+ * turned into a msting error from its status and X-Error-Code before the library sees it.
+ * `resolveFile` stays a HEAD of msting's own: it must not follow the redirect to the storage host
+ * (the library's fetch would, and would give back no Location), and the bodies are fetched by
+ * msting's ranged downloader, which the library lacks.
  */
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -75,6 +75,17 @@ function encodePath(path: string): string {
 
 type Headers = Record<string, string | string[] | undefined>;
 
+type HubLibrary = typeof import('@huggingface/hub');
+let hubLibrary: Promise<HubLibrary> | undefined;
+
+/** @huggingface/hub, loaded at the first metadata call: commands that never ask the hub never load it. */
+function loadHubLibrary(): Promise<HubLibrary> {
+  return (hubLibrary ??= import('@huggingface/hub'));
+}
+
+/** The most pages a file listing may have (at 1,000 files a page): a mirror that never ends it is a fault. */
+const MAX_LISTING_PAGES = 10_000;
+
 export class HubClient {
   private readonly origin: string;
   private token: string | undefined;
@@ -102,9 +113,11 @@ export class HubClient {
 
   /** `GET /api/models/{repo}/revision/{rev}` → the 40-hex commit the revision points at. */
   async resolveRevision(model: ModelRef): Promise<string> {
-    const url = `${this.options.endpoint}/api/models/${model.repo}/revision/${encodeURIComponent(model.revision)}`;
-    const { body } = await this.getJson(url, model);
-    const sha = (body as { sha?: unknown }).sha;
+    const { modelInfo } = await loadHubLibrary();
+    const info = await this.answer(model, 'revision', () =>
+      modelInfo({ name: model.repo, revision: model.revision, additionalFields: ['sha'], hubUrl: this.options.endpoint, fetch: this.hubFetch(model) }),
+    );
+    const sha: unknown = info.sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
       throw new MstingError('HUB', `the hub answered for ${model.repo}@${model.revision} without a commit id`, {
         hint: `check that HF_ENDPOINT (${this.options.endpoint}) is a Hugging Face hub or mirror`,
@@ -115,17 +128,17 @@ export class HubClient {
 
   /** Every file at a commit (`/api/models/{repo}/tree/{commit}?recursive=true`, following Link rel="next"). */
   async listFiles(model: ModelRef, commit: string): Promise<RemoteFile[]> {
+    const { listFiles } = await loadHubLibrary();
+    const entries = await this.answer(model, 'file listing', async () => {
+      const listed: ListFileEntry[] = [];
+      const pages = listFiles({ repo: { type: 'model', name: model.repo }, revision: commit, recursive: true, hubUrl: this.options.endpoint, fetch: this.hubFetch(model, MAX_LISTING_PAGES) });
+      for await (const entry of pages) listed.push(entry);
+      return listed;
+    });
     const files: RemoteFile[] = [];
-    let url: string | undefined = `${this.options.endpoint}/api/models/${model.repo}/tree/${commit}?recursive=true&expand=false`;
-    for (let page = 0; url !== undefined; page++) {
-      if (page > 10_000) throw new MstingError('HUB', `the file listing of ${model.repo} does not end`, { hint: 'report this to the mirror operator' });
-      const { body, headers } = await this.getJson(url, model);
-      if (!Array.isArray(body)) throw new MstingError('HUB', `the hub's file listing for ${model.repo} is not a list`, { hint: `check HF_ENDPOINT (${this.options.endpoint})` });
-      for (const entry of body as TreeEntry[]) {
-        const file = toRemoteFile(entry);
-        if (file) files.push(file);
-      }
-      url = nextLink(headerValue(headers, 'link'), url, this.origin);
+    for (const entry of entries) {
+      const file = toRemoteFile(entry as TreeEntry);
+      if (file) files.push(file);
     }
     return files.sort((a, b) => compareText(a.path, b.path));
   }
@@ -183,12 +196,52 @@ export class HubClient {
     }
   }
 
-  private async getJson(url: string, model: ModelRef): Promise<{ body: unknown; headers: Headers }> {
-    const res = await this.send('GET', url, model, { accept: 'application/json' });
+  /**
+   * The `fetch` @huggingface/hub is given: each request goes through `send` (the dispatcher,
+   * retries, the token on the hub's origin only, errors with their hints), and the whole body is
+   * read there, so a connection dropped mid-body is retried too. The Link header is handed on
+   * resolved and only when it stays on the hub's origin: the library follows only absolute links
+   * and would follow one to any host. At most `maxRequests` requests per call.
+   */
+  private hubFetch(model: ModelRef, maxRequests = 10): typeof fetch {
+    let requests = 0;
+    const hubFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url, this.options.endpoint);
+      if (++requests > maxRequests) throw new MstingError('HUB', `the hub's answers for ${model.repo} do not end (${maxRequests} requests)`, { hint: 'report this to the hub or mirror operator' });
+      if (url.origin !== this.origin || (init?.method ?? 'GET') !== 'GET') {
+        throw new MstingError('HUB', `msting would have sent ${init?.method ?? 'GET'} ${url.host}${url.pathname} for ${model.repo}: only GETs to the hub are expected`, { hint: 'report this as a bug in msting' });
+      }
+      const asked: Record<string, string> = {};
+      new WebHeaders(init?.headers as ConstructorParameters<typeof WebHeaders>[0]).forEach((value, name) => {
+        if (name !== 'authorization') asked[name] = value;
+      });
+      const res = await this.send('GET', url.toString(), model, { accept: 'application/json', ...asked });
+      if (res.status >= 300) {
+        throw new MstingError('HUB', `the hub answered ${url.pathname} for ${model.repo} with a redirect (HTTP ${res.status}) where it sends data`, {
+          hint: `check HF_ENDPOINT (${this.options.endpoint}) and your proxy settings`,
+        });
+      }
+      const headers: [string, string][] = [];
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (name === 'link' || value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value]) headers.push([name, v]);
+      }
+      const next = nextLink(headerValue(res.headers, 'link'), url.toString(), this.origin);
+      if (next) headers.push(['link', `<${next}>; rel="next"`]);
+      return new Response(res.text, { status: res.status, headers });
+    };
+    // undici's Response is the one Node's own fetch returns; the DOM typings name it separately.
+    return hubFetch as unknown as typeof fetch;
+  }
+
+  /** A call of the hub library; an answer it cannot read (not JSON, not a list) becomes a msting error. */
+  private async answer<T>(model: ModelRef, what: string, call: () => Promise<T>): Promise<T> {
     try {
-      return { body: JSON.parse(res.text), headers: res.headers };
-    } catch {
-      throw new MstingError('HUB', `the hub answered ${url} with something that is not JSON`, {
+      return await call();
+    } catch (err) {
+      if (err instanceof MstingError || this.options.signal.aborted) throw err;
+      const reason = err instanceof SyntaxError ? 'something that is not JSON' : `an answer a Hugging Face hub does not give (${err instanceof Error ? err.message : String(err)})`;
+      throw new MstingError('HUB', `the hub answered the ${what} request for ${model.repo} with ${reason}`, {
         hint: `check HF_ENDPOINT (${this.options.endpoint}) and your proxy settings`,
       });
     }
@@ -225,7 +278,7 @@ export class HubClient {
         reason = (err as Error).message;
       }
       this.options.onRetry?.({ url, attempt: attempt + 1, delayMs: delay, reason });
-      await sleep(delay, this.options.signal);
+      await sleep(delay, undefined, { signal: this.options.signal });
     }
   }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { sleep } from './http.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One writer per blob: an O_EXCL lock file holding `{pid, host, at}`. A lock is stale when its
@@ -63,7 +63,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<F
     }
     if (!waited && holder) options.onWait?.(holder);
     waited = true;
-    await sleep(options.pollMs ?? 500, options.signal);
+    await sleep(options.pollMs ?? 500, undefined, { signal: options.signal });
   }
 }
 

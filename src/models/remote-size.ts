@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../config/schema.js';
-import { createDispatcher, DEFAULT_TUNING } from './http.js';
+import { createDispatcher } from './dispatcher.js';
+import { DEFAULT_TUNING } from './tuning.js';
 import { HubClient, endpointFromEnv } from './hub-client.js';
 import { selectPaths } from './glob.js';
 import { tokenFromEnv } from './token.js';

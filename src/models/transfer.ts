@@ -6,20 +6,12 @@ import { MstingError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { bootId } from './boot.js';
 import { hashFile, hashRange, newHash, startPrefixHasher, type HashAlgorithm } from './hashing.js';
-import {
-  TransientError,
-  FIRST_CONNECTIONS,
-  backoffDelay,
-  headerValue,
-  isStall,
-  isTransientNetworkError,
-  normalizeEtag,
-  parseRetryAfter,
-  planConnections,
-  sleep,
-  type RampStep,
-  type TransferTuning,
-} from './http.js';
+import { isStall, isTransientNetworkError, TransientError } from './network-errors.js';
+import { FIRST_CONNECTIONS, planConnections, type RampStep } from './connections.js';
+import { backoffDelay, parseRetryAfter } from './retry.js';
+import { headerValue, normalizeEtag } from './headers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type TransferTuning } from './tuning.js';
 
 /**
  * The resumable transfer of one blob. Bytes go into `<blob>.incomplete`, preallocated to the
@@ -395,7 +387,7 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
           const delayMs = retryAfter ?? backoffDelay(attempt, t.tuning.retryBaseMs);
           attempt++;
           t.onRetry?.({ file: t.label, range: `${start(i) + state.progress[i]!}-${to}`, attempt, delayMs, reason: describe(err), stalled: isStall(err) });
-          await sleep(delayMs, signal);
+          await sleep(delayMs, undefined, { signal });
         }
       }
     };

@@ -1,4 +1,4 @@
-import { formatBytes } from '../backup/restore.js';
+import { formatBytes } from '../bytes.js';
 import type { Output } from './output.js';
 import { StatusLine } from './progress.js';
 

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { formatBytes } from '../models/disk.js';
+import { formatBytes } from '../bytes.js';
 import type { ProgressEvent } from '../models/progress.js';
 import { KeyedLines } from '../ui/progress.js';
 

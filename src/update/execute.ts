@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import type { ComposeCli, ComposeProject } from '../docker/compose-cli.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -87,18 +88,6 @@ export interface ExecuteUpdateDeps {
   pollMs?: number;
 }
 
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Recreate one service's container and wait until it reaches its target. */
 async function recreate(deps: ExecuteUpdateDeps, service: string): Promise<{ ok: true; id: string } | { ok: false; detail: string; id?: string }> {
   await deps.compose.create(deps.project, [service], { signal: deps.signal, onLine: deps.onLine });
@@ -113,7 +102,8 @@ async function recreate(deps: ExecuteUpdateDeps, service: string): Promise<{ ok:
     if (verdict.done) return { ok: true, id: container.id };
     if (!verdict.done && verdict.failed) return { ok: false, detail: verdict.detail, id: container.id };
     if (Date.now() >= deadline) return { ok: false, detail: `not ${target} after ${deps.timeoutS} s`, id: container.id };
-    await sleep(deps.pollMs ?? 500, deps.signal);
+    // An interrupt only ends the wait early: the check above says which service it stopped.
+    await sleep(deps.pollMs ?? 500, undefined, { signal: deps.signal }).catch(() => undefined);
   }
 }
 

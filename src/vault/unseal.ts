@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { VAULT_HINTS, VaultClient, VaultError, isVaultError, type SealStatus } from './client.js';
 import { isServing, vaultStatus, type VaultStatus } from './status.js';
 import { looksLikeShare, readStoredShares } from './store.js';
@@ -109,7 +110,7 @@ export async function ensureUnsealed(input: EnsureUnsealedInput): Promise<VaultS
     if (Date.now() >= deadline) {
       throw new VaultError('unavailable', 'Vault is unsealed but does not serve requests yet', { hint: VAULT_HINTS.unavailable });
     }
-    await sleep(interval, input.signal);
+    await sleep(interval, undefined, { signal: input.signal });
     serving = await isServing(input.client);
   }
   status = await vaultStatus(input.client);
@@ -124,21 +125,6 @@ async function waitFor(input: EnsureUnsealedInput, deadline: number, interval: n
     if (!last || last.state !== status.state) input.onState?.(status);
     last = status;
     if (done(status) || Date.now() >= deadline) return status;
-    await sleep(interval, input.signal);
+    await sleep(interval, undefined, { signal: input.signal });
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackupCryptoError, EncryptStream, buildHeader, keyIdOf } from '../../../src/backup/crypto-format.js';
-import { formatBytes } from '../../../src/backup/restore.js';
+import { formatBytes } from '../../../src/bytes.js';
 import { verifyArchive } from '../../../src/backup/verify.js';
 import { readKeyFile } from '../../../src/backup/keys.js';
 

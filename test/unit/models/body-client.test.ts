@@ -3,8 +3,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBodyClient, type BodyClient, type BodyResponse } from '../../../src/models/body-client.js';
-import { isStall, isTransientNetworkError } from '../../../src/models/http.js';
-import { Agent } from '../../../src/models/undici.js';
+import { isStall, isTransientNetworkError } from '../../../src/models/network-errors.js';
+import { Agent } from 'undici';
 
 /**
  * The direct body client against servers that answer with exact bytes, split where a test wants

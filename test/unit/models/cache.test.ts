@@ -1,12 +1,14 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { configSchema } from '../../../src/config/schema.js';
 import { repoFolderName, repoPaths, symlinkTarget } from '../../../src/models/cache-layout.js';
-import { checkDiskSpace, diskMargin, formatBytes } from '../../../src/models/disk.js';
-import { acquireLock } from '../../../src/models/lock.js';
+import { formatBytes } from '../../../src/bytes.js';
+import { checkDiskSpace, diskMargin } from '../../../src/models/disk.js';
+import { acquireLock, type LockHolder } from '../../../src/models/lock.js';
 import { selectModels } from '../../../src/models/select.js';
 import { inspectModel, writeModelState, stateFromListing } from '../../../src/models/state.js';
 import { hashFile } from '../../../src/models/hashing.js';
@@ -79,23 +81,31 @@ describe('one writer per file', () => {
     const path = join(d, 'x.lock');
     const first = await acquireLock(path, { signal: new AbortController().signal });
     let second = false;
-    const waiting = acquireLock(path, { signal: new AbortController().signal, pollMs: 20 }).then((l) => {
+    let told: (holder: LockHolder) => void = () => undefined;
+    const waitsFor = new Promise<LockHolder>((r) => (told = r));
+    const waiting = acquireLock(path, { signal: new AbortController().signal, pollMs: 20, onWait: (h) => told(h) }).then((l) => {
       second = true;
       return l;
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // The second says whom it waits for (what `models download` prints), and does not get the lock meanwhile.
+    expect((await waitsFor).pid).toBe(process.pid);
     expect(second).toBe(false);
     await first.release();
     await (await waiting).release();
     expect(second).toBe(true);
   });
-  it('takes over a lock whose process is gone', async () => {
+  it('takes over a lock whose process is gone, without waiting for it', async () => {
     const d = await dir();
     const path = join(d, 'y.lock');
     const { hostname } = await import('node:os');
     await writeFile(path, JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), at: new Date().toISOString() }));
-    const lock = await acquireLock(path, { signal: new AbortController().signal, pollMs: 20 });
+    let waited = false;
+    // A lock that is not taken over makes acquireLock wait: the signal ends that wait with an error.
+    const lock = await acquireLock(path, { signal: AbortSignal.timeout(10_000), pollMs: 20, onWait: () => (waited = true) });
+    expect(waited).toBe(false);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
     await lock.release();
+    expect(existsSync(path)).toBe(false);
   });
 });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TUNING, FAST_CONNECTION_BYTES_PER_SECOND, backoffDelay, defaultHashMode, isConnectFailure, isTransientNetworkError, normalizeEtag, parseRetryAfter, planConnections, proxyFromEnv, tuningFromEnv } from '../../../src/models/http.js';
+import { DEFAULT_TUNING, defaultHashMode, tuningFromEnv } from '../../../src/models/tuning.js';
+import { FAST_CONNECTION_BYTES_PER_SECOND, planConnections } from '../../../src/models/connections.js';
+import { backoffDelay, parseRetryAfter } from '../../../src/models/retry.js';
+import { isConnectFailure, isTransientNetworkError } from '../../../src/models/network-errors.js';
+import { normalizeEtag } from '../../../src/models/headers.js';
+import { proxyFromEnv } from '../../../src/models/dispatcher.js';
 import { endpointFromEnv } from '../../../src/models/hub-client.js';
 import { isOffline, resolveToken } from '../../../src/models/token.js';
 
