@@ -3,15 +3,17 @@
 // loads only what it needs. One bundle loads far faster than hundreds of small ES modules, which is
 // most of msting's start-up time. Type-checking is `npm run typecheck` (tsc).
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** Identifies this build: changes whenever any source file does (used to invalidate caches). */
-function sourceHash(dir) {
+/** Identifies this build: changes whenever any source or catalogue file does (used to invalidate caches). */
+function sourceHash(...dirs) {
   const hash = createHash('sha256');
   const walk = (d) => {
     for (const name of readdirSync(d).sort()) {
@@ -20,9 +22,57 @@ function sourceHash(dir) {
       else hash.update(name).update(readFileSync(path));
     }
   };
-  walk(dir);
+  dirs.forEach(walk);
   return hash.digest('hex').slice(0, 16);
 }
+
+// commander and yaml are CommonJS and require Node built-ins: give every chunk a real `require`.
+const REQUIRE_BANNER = "import { createRequire as __mstingCreateRequire } from 'node:module'; const require = __mstingCreateRequire(import.meta.url);";
+
+/**
+ * The service catalogue (compose/*.yml), parsed and checked against its schema here, once, by the
+ * same loader the tests use (src/stack/catalogue/load.ts, bundled for this script). A file that
+ * does not follow the format fails the build with its name and key path.
+ */
+async function loadCatalogue() {
+  const loader = await build({
+    absWorkingDir: root,
+    entryPoints: ['src/stack/catalogue/load.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    write: false,
+    banner: { js: REQUIRE_BANNER },
+    logLevel: 'warning',
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'msting-build-'));
+  try {
+    const file = join(dir, 'load-catalogue.mjs');
+    writeFileSync(file, loader.outputFiles[0].text);
+    const { loadCatalogue: load } = await import(pathToFileURL(file).href);
+    return load(join(root, 'compose'));
+  } catch (error) {
+    if (error.name !== 'CatalogueError') throw error;
+    console.error(`msting build: ${error.message}`);
+    process.exit(1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Puts the checked catalogue into the bundle as data in place of src/stack/catalogue/data.ts, which reads the YAML. */
+function catalogueAsData(catalogue) {
+  return {
+    name: 'catalogue-as-data',
+    setup(b) {
+      b.onResolve({ filter: /\/catalogue\/data\.js$/ }, (args) => ({ path: join(args.resolveDir, 'data.ts'), namespace: 'msting-catalogue' }));
+      b.onLoad({ filter: /.*/, namespace: 'msting-catalogue' }, () => ({ contents: `export const CATALOGUE = ${JSON.stringify(catalogue)};`, loader: 'js' }));
+    },
+  };
+}
+
+const catalogue = await loadCatalogue();
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 await build({
@@ -43,8 +93,8 @@ await build({
   // cost more than their code); the other dependencies stay in node_modules and load only in the
   // commands that use them.
   external: Object.keys(pkg.dependencies).filter((name) => !['zod', 'yaml', 'commander', 'undici'].includes(name)),
-  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'))}`) },
-  // commander is CommonJS and requires Node built-ins: give every chunk a real `require`.
-  banner: { js: "import { createRequire as __mstingCreateRequire } from 'node:module'; const require = __mstingCreateRequire(import.meta.url);" },
+  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'), join(root, 'compose'))}`) },
+  plugins: [catalogueAsData(catalogue)],
+  banner: { js: REQUIRE_BANNER },
   logLevel: 'warning',
 });
