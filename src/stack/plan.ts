@@ -185,6 +185,8 @@ export const GRAFANA_PROVISIONING_FILES = [
 export const APP_HOME = '/home/sting';
 /** The chatbot's own port (BEE_PORT in chatbot/bee_server.py). */
 export const CHATBOT_PORT = 8888;
+/** Where the React build reads its runtime settings (`window.env`). */
+export const FRONTEND_ENV_JS = '/usr/share/nginx/html/env.js';
 /** The external-ai service's port (EXTERNAL_AI_PORT in external_ai_service/app.py). */
 export const EXTERNAL_AI_PORT = 8091;
 

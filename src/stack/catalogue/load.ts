@@ -34,21 +34,24 @@ function keyPath(path: readonly PropertyKey[]): string {
   return path.map(String).join('.');
 }
 
+/** The issue to report: a misspelt key first, since it also makes the key it meant look missing. */
 function firstIssue(file: string, error: z.ZodError): CatalogueError {
-  const issue = error.issues[0]!;
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     return new CatalogueError(file, keyPath([...issue.path, issue.keys[0]!]), `unknown key${issue.keys.length > 1 ? ` (also ${issue.keys.slice(1).join(', ')})` : ''}`);
   }
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return new CatalogueError(file, keyPath(issue.path), `missing (expected ${issue.expected})`);
   return new CatalogueError(file, keyPath(issue.path), issue.message);
 }
 
 /** One file's text, checked. `file` names it in errors. */
 export function parseCatalogueEntry(file: string, text: string): CatalogueEntry {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   const yamlError = doc.errors[0];
   if (yamlError) {
     const at = yamlError.linePos?.[0];
-    throw new CatalogueError(file, '', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${yamlError.message.split('\n')[0]}`);
+    const message = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new CatalogueError(file, '', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${message}`);
   }
   const result = catalogueEntrySchema.safeParse(doc.toJS());
   if (!result.success) throw firstIssue(file, result.error);
