@@ -211,7 +211,7 @@ function dashboard(uid: string, title: string, description: string, panels: Pane
 }
 
 /**
- * The dashboards Grafana provisions, by uid (the file names plan.ts mounts): logs per service,
+ * The dashboards Grafana provisions, by uid (the file names compose/grafana.yml lists): logs per service,
  * error rates, sign-in events from Kratos, and msting's own operations. All query Loki only.
  */
 export function renderGrafanaDashboards(config: MstingConfig): Map<(typeof GRAFANA_DASHBOARDS)[number], string> {
