@@ -30,14 +30,18 @@ function sourceHash(...dirs) {
 const REQUIRE_BANNER = "import { createRequire as __mstingCreateRequire } from 'node:module'; const require = __mstingCreateRequire(import.meta.url);";
 
 /**
- * The service catalogue (compose/*.yml), parsed and checked against its schema here, once, by the
- * same loader the tests use (src/stack/catalogue/load.ts, bundled for this script). A file that
- * does not follow the format fails the build with its name and key path.
+ * The service catalogue (compose/*.yml) and the service config templates (templates/<service>/),
+ * parsed and checked here, once, by the same loaders the tests use (bundled for this script). A
+ * file that does not follow its format fails the build with its name and key path.
  */
-async function loadCatalogue() {
+async function loadData() {
   const loader = await build({
     absWorkingDir: root,
-    entryPoints: ['src/stack/catalogue/load.ts'],
+    stdin: {
+      contents: "export { loadCatalogue } from './src/stack/catalogue/load.ts'; export { loadTemplates } from './src/render/templates/load.ts';",
+      resolveDir: root,
+      loader: 'ts',
+    },
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -48,12 +52,12 @@ async function loadCatalogue() {
   });
   const dir = mkdtempSync(join(tmpdir(), 'msting-build-'));
   try {
-    const file = join(dir, 'load-catalogue.mjs');
+    const file = join(dir, 'load-data.mjs');
     writeFileSync(file, loader.outputFiles[0].text);
-    const { loadCatalogue: load } = await import(pathToFileURL(file).href);
-    return load(join(root, 'compose'));
+    const { loadCatalogue, loadTemplates } = await import(pathToFileURL(file).href);
+    return { catalogue: loadCatalogue(join(root, 'compose')), templates: loadTemplates(join(root, 'templates')) };
   } catch (error) {
-    if (error.name !== 'CatalogueError') throw error;
+    if (error.name !== 'CatalogueError' && error.name !== 'TemplateError') throw error;
     console.error(`msting build: ${error.message}`);
     process.exit(1);
   } finally {
@@ -61,18 +65,28 @@ async function loadCatalogue() {
   }
 }
 
-/** Puts the checked catalogue into the bundle as data in place of src/stack/catalogue/data.ts, which reads the YAML. */
-function catalogueAsData(catalogue) {
+/**
+ * Puts the checked data into the bundle in place of the modules that read the YAML
+ * (src/stack/catalogue/data.ts, src/render/templates/data.ts).
+ */
+function yamlAsData({ catalogue, templates }) {
+  const modules = new Map([
+    [join(root, 'src/stack/catalogue/data.js'), `export const CATALOGUE = ${JSON.stringify(catalogue)};`],
+    [join(root, 'src/render/templates/data.js'), `export const TEMPLATES = ${JSON.stringify(templates)};`],
+  ]);
   return {
-    name: 'catalogue-as-data',
+    name: 'yaml-as-data',
     setup(b) {
-      b.onResolve({ filter: /\/catalogue\/data\.js$/ }, (args) => ({ path: join(args.resolveDir, 'data.ts'), namespace: 'msting-catalogue' }));
-      b.onLoad({ filter: /.*/, namespace: 'msting-catalogue' }, () => ({ contents: `export const CATALOGUE = ${JSON.stringify(catalogue)};`, loader: 'js' }));
+      b.onResolve({ filter: /\/data\.js$/ }, (args) => {
+        const path = join(args.resolveDir, args.path);
+        return modules.has(path) ? { path, namespace: 'msting-data' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'msting-data' }, (args) => ({ contents: modules.get(args.path), loader: 'js' }));
     },
   };
 }
 
-const catalogue = await loadCatalogue();
+const data = await loadData();
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 await build({
@@ -93,8 +107,8 @@ await build({
   // cost more than their code); the other dependencies stay in node_modules and load only in the
   // commands that use them.
   external: Object.keys(pkg.dependencies).filter((name) => !['zod', 'yaml', 'commander', 'undici'].includes(name)),
-  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'), join(root, 'compose'))}`) },
-  plugins: [catalogueAsData(catalogue)],
+  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'), join(root, 'compose'), join(root, 'templates'))}`) },
+  plugins: [yamlAsData(data)],
   banner: { js: REQUIRE_BANNER },
   logLevel: 'warning',
 });
