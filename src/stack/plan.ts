@@ -23,7 +23,9 @@ export const KRATOS_CERTS_DIR = '/etc/certs';
 /**
  * The stack as data: which services a profile runs, with image, ports, dependencies, health
  * check, mounts, secrets and limits. Pure: config + recommendation + profile in, plan out.
- * The compose renderer turns a plan into YAML; `start`, `status` and `backup` read the same plan.
+ * Each fixed service is its catalogue file (compose/<service>.yml) filled in for the config; the
+ * model services are drafted here. The compose renderer turns a plan into YAML; `start`,
+ * `status` and `backup` read the same plan.
  */
 
 export type ServiceGroup = 'core' | 'observability' | 'llm' | 'model';
@@ -176,6 +178,9 @@ export const GRAFANA_PROVISIONING_FILES = [
   'provisioning/dashboards/msting.yml',
   ...GRAFANA_DASHBOARDS.map((uid) => `provisioning/dashboards/sting-ce/${uid}.json`),
 ];
+
+// Paths and ports below are written in the catalogue too; the renderers and env files need them
+// here, and test/unit/render/catalogue.test.ts fails when the two disagree.
 
 /**
  * The app's HOME, on the `app_home` volume: at start it creates `~/.sting/certs` (and reads the
