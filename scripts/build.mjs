@@ -3,15 +3,17 @@
 // loads only what it needs. One bundle loads far faster than hundreds of small ES modules, which is
 // most of msting's start-up time. Type-checking is `npm run typecheck` (tsc).
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** Identifies this build: changes whenever any source file does (used to invalidate caches). */
-function sourceHash(dir) {
+/** Identifies this build: changes whenever any source or catalogue file does (used to invalidate caches). */
+function sourceHash(...dirs) {
   const hash = createHash('sha256');
   const walk = (d) => {
     for (const name of readdirSync(d).sort()) {
@@ -20,9 +22,71 @@ function sourceHash(dir) {
       else hash.update(name).update(readFileSync(path));
     }
   };
-  walk(dir);
+  dirs.forEach(walk);
   return hash.digest('hex').slice(0, 16);
 }
+
+// commander and yaml are CommonJS and require Node built-ins: give every chunk a real `require`.
+const REQUIRE_BANNER = "import { createRequire as __mstingCreateRequire } from 'node:module'; const require = __mstingCreateRequire(import.meta.url);";
+
+/**
+ * The service catalogue (compose/*.yml) and the service config templates (templates/<service>/),
+ * parsed and checked here, once, by the same loaders the tests use (bundled for this script). A
+ * file that does not follow its format fails the build with its name and key path.
+ */
+async function loadData() {
+  const loader = await build({
+    absWorkingDir: root,
+    stdin: {
+      contents: "export { loadCatalogue } from './src/stack/catalogue/load.ts'; export { loadTemplates } from './src/render/templates/load.ts';",
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    write: false,
+    banner: { js: REQUIRE_BANNER },
+    logLevel: 'warning',
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'msting-build-'));
+  try {
+    const file = join(dir, 'load-data.mjs');
+    writeFileSync(file, loader.outputFiles[0].text);
+    const { loadCatalogue, loadTemplates } = await import(pathToFileURL(file).href);
+    return { catalogue: loadCatalogue(join(root, 'compose')), templates: loadTemplates(join(root, 'templates')) };
+  } catch (error) {
+    if (error.name !== 'CatalogueError' && error.name !== 'TemplateError') throw error;
+    console.error(`msting build: ${error.message}`);
+    process.exit(1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Puts the checked data into the bundle in place of the modules that read the YAML
+ * (src/stack/catalogue/data.ts, src/render/templates/data.ts).
+ */
+function yamlAsData({ catalogue, templates }) {
+  const modules = new Map([
+    [join(root, 'src/stack/catalogue/data.js'), `export const CATALOGUE = ${JSON.stringify(catalogue)};`],
+    [join(root, 'src/render/templates/data.js'), `export const TEMPLATES = ${JSON.stringify(templates)};`],
+  ]);
+  return {
+    name: 'yaml-as-data',
+    setup(b) {
+      b.onResolve({ filter: /\/data\.js$/ }, (args) => {
+        const path = join(args.resolveDir, args.path);
+        return modules.has(path) ? { path, namespace: 'msting-data' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'msting-data' }, (args) => ({ contents: modules.get(args.path), loader: 'js' }));
+    },
+  };
+}
+
+const data = await loadData();
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 await build({
@@ -42,8 +106,8 @@ await build({
   // (the models commands: resolving its ~90 files at every start cost more than their code); the
   // other dependencies stay in node_modules and load only in the commands that use them.
   external: Object.keys(pkg.dependencies).filter((name) => !['zod', 'yaml', 'commander', 'undici'].includes(name)),
-  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'))}`) },
-  // commander is CommonJS and requires Node built-ins: give every chunk a real `require`.
-  banner: { js: "import { createRequire as __mstingCreateRequire } from 'node:module'; const require = __mstingCreateRequire(import.meta.url);" },
+  define: { __MSTING_BUILD__: JSON.stringify(`${pkg.version}+${sourceHash(join(root, 'src'), join(root, 'compose'), join(root, 'templates'))}`) },
+  plugins: [yamlAsData(data)],
+  banner: { js: REQUIRE_BANNER },
   logLevel: 'warning',
 });

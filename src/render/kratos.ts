@@ -2,11 +2,12 @@ import type { MstingConfig } from '../config/schema.js';
 import { KRATOS_CERTS_DIR, KRATOS_CONFIG_DIR } from '../stack/plan.js';
 import { formatGoDuration, parseDuration } from '../stack/units.js';
 import { derivePublicUrls } from '../stack/urls.js';
+import { fillTemplate } from './templates/fill.js';
 import { toSortedJson, toYaml } from './yaml.js';
 
 /**
- * kratos.yml and the identity schema, shaped after STING-CE's kratos/kratos.yml.template and
- * kratos/identity.schema.sting.json (docs/sting-ce.md lists every difference and why). Secrets
+ * kratos.yml (templates/kratos/kratos.yml) and the identity schema, shaped after STING-CE's
+ * kratos/kratos.yml.template and kratos/identity.schema.sting.json (docs/sting-ce.md lists every difference and why). Secrets
  * (DSN, cookie and cipher secrets, an SMTP login) reach Kratos through its environment overrides
  * from the 0600 env file, never this file.
  */
@@ -17,94 +18,29 @@ export const KRATOS_SESSION_COOKIE = 'ory_kratos_session';
 
 const go = (value: string): string => formatGoDuration(parseDuration(value));
 
-/** How long a user has to finish a sign-in, registration, settings, recovery or verification form. */
-const FLOW_LIFESPAN = '1h';
-
-const tls = () => ({ cert: { path: `${KRATOS_CERTS_DIR}/server.crt` }, key: { path: `${KRATOS_CERTS_DIR}/server.key` } });
-
+/** kratos.yml: templates/kratos/kratos.yml with this install's URLs, sign-in methods and lifetimes. */
 export function renderKratosConfig(config: MstingConfig): string {
   const urls = derivePublicUrls(config);
   const methods = config.auth.methods;
-  const ui = (path: string) => `${urls.frontend}${path}`;
-  const cookie: Record<string, unknown> = { path: '/', same_site: 'Lax' };
-  if (urls.cookieDomain) cookie.domain = urls.cookieDomain;
-  const fromAddress = config.mail.from_address ?? `no-reply@${urls.hostname}`;
-
-  const doc = {
-    version: 'v1.3.0',
-    serve: {
-      public: {
-        // The bare frontend origin: the UI rewrites Kratos's absolute URLs to `/.ory<path>` itself,
-        // so a base URL ending in /.ory would send sign-in forms to /.ory/.ory/...
-        base_url: `${urls.frontend}/`,
-        host: '0.0.0.0',
-        port: 4433,
-        tls: tls(),
-        cors: { enabled: true, allowed_origins: urls.corsOrigins, allowed_methods: ['GET', 'POST', 'OPTIONS'], allowed_headers: ['*'], allow_credentials: true },
-      },
-      admin: { base_url: `${urls.kratosAdminInternal}/`, host: '0.0.0.0', port: 4434, tls: tls() },
-    },
-    selfservice: {
-      default_browser_return_url: ui('/dashboard'),
-      allowed_return_urls: [ui('/')],
-      methods: {
-        code: { enabled: methods.code, passwordless_enabled: methods.code, config: { lifespan: '15m' } },
-        // A second factor, as STING-CE's UI uses it (its AAL2 step-up triggers webauthn_login).
-        webauthn: {
-          enabled: methods.webauthn,
-          config: { passwordless: false, rp: { id: urls.webauthnRpId, origins: [urls.webauthnOrigin], display_name: config.mail.from_name } },
-        },
-        totp: { enabled: methods.totp, config: { issuer: config.mail.from_name } },
-        password: { enabled: methods.password, config: { haveibeenpwned_enabled: false, min_password_length: 12, identifier_similarity_check_enabled: true } },
-        lookup_secret: { enabled: methods.totp || methods.webauthn },
-        link: { enabled: false },
-        profile: { enabled: true },
-      },
-      flows: {
-        error: { ui_url: ui('/error') },
-        settings: {
-          ui_url: ui('/dashboard/settings?tab=security'),
-          lifespan: FLOW_LIFESPAN,
-          privileged_session_max_age: go(config.auth.session_idle_timeout),
-          // STING-CE's UI reads the user's credentials from a settings flow right after an email
-          // code sign-in; the app demands AAL2 on its own routes.
-          required_aal: 'aal1',
-        },
-        recovery: { enabled: true, ui_url: ui('/recovery'), use: 'code', lifespan: FLOW_LIFESPAN, after: { default_browser_return_url: ui('/dashboard') } },
-        verification: { enabled: true, ui_url: ui('/verification'), use: 'code', lifespan: FLOW_LIFESPAN, after: { default_browser_return_url: ui('/dashboard') } },
-        logout: { after: { default_browser_return_url: ui('/login') } },
-        login: { ui_url: ui('/login'), lifespan: FLOW_LIFESPAN, after: { default_browser_return_url: ui('/dashboard') } },
-        registration: {
-          ui_url: ui('/register'),
-          lifespan: FLOW_LIFESPAN,
-          after: {
-            default_browser_return_url: ui('/post-registration'),
-            password: { hooks: [{ hook: 'session' }] },
-            webauthn: { hooks: [{ hook: 'session' }] },
-            code: { hooks: [{ hook: 'session' }] },
-          },
-        },
-      },
-    },
-    session: {
-      lifespan: go(config.auth.session_lifetime),
-      cookie: { ...cookie, name: KRATOS_SESSION_COOKIE, persistent: false },
-      // aal1 as STING-CE's template has it: the app enforces the second factor itself, and its UI
-      // must see the session of a user who has signed in with one factor so far.
-      whoami: { required_aal: 'aal1' },
-    },
-    cookies: cookie,
-    identity: {
-      default_schema_id: 'default',
-      schemas: [{ id: 'default', url: `file://${KRATOS_CONFIG_DIR}/identity.schema.json` }],
-    },
-    courier: {
-      smtp: { from_address: fromAddress, from_name: config.mail.from_name },
-    },
-    ciphers: { algorithm: 'xchacha20-poly1305' },
-    hashers: { algorithm: 'bcrypt', bcrypt: { cost: 12 } },
-    log: { level: 'info', format: 'json', leak_sensitive_values: false },
-  };
+  const doc = fillTemplate('kratos/kratos.yml', {
+    frontend: urls.frontend,
+    kratos_admin: urls.kratosAdminInternal,
+    certs_dir: KRATOS_CERTS_DIR,
+    config_dir: KRATOS_CONFIG_DIR,
+    cors_origins: urls.corsOrigins,
+    cookie_domain: urls.cookieDomain || undefined,
+    webauthn_rp_id: urls.webauthnRpId,
+    webauthn_origin: urls.webauthnOrigin,
+    'methods.code': methods.code,
+    'methods.webauthn': methods.webauthn,
+    'methods.totp': methods.totp,
+    'methods.password': methods.password,
+    'methods.second_factor': methods.totp || methods.webauthn,
+    session_lifetime: go(config.auth.session_lifetime),
+    session_idle_timeout: go(config.auth.session_idle_timeout),
+    mail_from_name: config.mail.from_name,
+    mail_from_address: config.mail.from_address ?? `no-reply@${urls.hostname}`,
+  });
   return `# Rendered by msting from config.yml. Secrets come from env/kratos.env.\n${toYaml(doc)}`;
 }
 

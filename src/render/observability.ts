@@ -1,29 +1,14 @@
 import type { MstingConfig } from '../config/schema.js';
 import { formatGoDuration, parseDuration } from '../stack/units.js';
 import { GRAFANA_DASHBOARDS, MSTING_LOGS_MOUNT } from '../stack/plan.js';
+import { fillTemplate } from './templates/fill.js';
 import { toYaml } from './yaml.js';
 
 /** Loki, Promtail (and the log forwarder, a second Promtail) and Grafana provisioning. */
 
+/** loki.yml: templates/loki/loki.yml with the retention from config.yml. */
 export function renderLokiConfig(config: MstingConfig): string {
-  const retention = formatGoDuration(parseDuration(config.observability.loki.retention));
-  return toYaml({
-    auth_enabled: false,
-    server: { http_listen_port: 3100, grpc_listen_port: 9096, log_level: 'warn' },
-    common: {
-      instance_addr: '127.0.0.1',
-      path_prefix: '/loki',
-      storage: { filesystem: { chunks_directory: '/loki/chunks', rules_directory: '/loki/rules' } },
-      replication_factor: 1,
-      ring: { kvstore: { store: 'inmemory' } },
-    },
-    schema_config: {
-      configs: [{ from: '2024-01-01', store: 'tsdb', object_store: 'filesystem', schema: 'v13', index: { prefix: 'index_', period: '24h' } }],
-    },
-    limits_config: { retention_period: retention, reject_old_samples: true, reject_old_samples_max_age: '168h' },
-    compactor: { working_directory: '/loki/compactor', retention_enabled: true, delete_request_store: 'filesystem', compaction_interval: '10m' },
-    analytics: { reporting_enabled: false },
-  });
+  return toYaml(fillTemplate('loki/loki.yml', { retention: formatGoDuration(parseDuration(config.observability.loki.retention)) }));
 }
 
 /**
@@ -109,34 +94,18 @@ export function renderLogForwarderConfig(config: MstingConfig): string {
   });
 }
 
+// The data source templates/grafana/provisioning/datasources/loki.yml declares.
 const LOKI = { type: 'loki', uid: 'loki' };
 
 export function renderGrafanaDatasources(): string {
-  return toYaml({
-    apiVersion: 1,
-    datasources: [{ name: 'Loki', uid: LOKI.uid, type: 'loki', access: 'proxy', url: 'http://loki:3100', isDefault: true, editable: false }],
-  });
+  return toYaml(fillTemplate('grafana/provisioning/datasources/loki.yml', {}));
 }
 
 /** Where Grafana finds the dashboards msting renders (the provisioning folder is mounted read-only). */
 export const DASHBOARDS_DIR = '/etc/grafana/provisioning/dashboards/sting-ce';
 
 export function renderGrafanaDashboardProvider(): string {
-  return toYaml({
-    apiVersion: 1,
-    providers: [
-      {
-        name: 'msting',
-        orgId: 1,
-        folder: 'STING-CE',
-        type: 'file',
-        disableDeletion: true,
-        allowUiUpdates: false,
-        updateIntervalSeconds: 60,
-        options: { path: DASHBOARDS_DIR, foldersFromFilesStructure: false },
-      },
-    ],
-  });
+  return toYaml(fillTemplate('grafana/provisioning/dashboards/msting.yml', { dashboards_dir: DASHBOARDS_DIR }));
 }
 
 type Panel = { type: 'timeseries' | 'logs' | 'stat'; title: string; expr: string; w: number; h: number; legend?: string; description: string };
@@ -211,7 +180,7 @@ function dashboard(uid: string, title: string, description: string, panels: Pane
 }
 
 /**
- * The dashboards Grafana provisions, by uid (the file names plan.ts mounts): logs per service,
+ * The dashboards Grafana provisions, by uid (the file names compose/grafana.yml lists): logs per service,
  * error rates, sign-in events from Kratos, and msting's own operations. All query Loki only.
  */
 export function renderGrafanaDashboards(config: MstingConfig): Map<(typeof GRAFANA_DASHBOARDS)[number], string> {

@@ -1,21 +1,20 @@
 import { compareText } from '../compare.js';
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
-import { MstingError } from '../errors.js';
 import type { Device, Precision, Recommendation } from '../hardware/types.js';
-import {
-  BUILTIN_PROFILES,
-  CORE_SERVICES,
-  FIXED_SERVICES,
-  LLM_SERVICES,
-  OBSERVABILITY_SERVICES,
-  type BuiltinProfile,
-  type PortKey,
-} from './names.js';
-import { MODEL_SERVICE_PORT, modelReplicaServices } from '../gateway/naming.js';
+import { layersOf, stackGraph } from '../lifecycle/graph.js';
+import type { PortKey } from './names.js';
+import { MODEL_SERVICE_PORT } from '../gateway/naming.js';
 import { repoFolderName } from '../models/cache-layout.js';
+import { COMPOSE_CONDITION, resolveEntry, type ResolvedEntry } from './catalogue/conditions.js';
+import { CATALOGUE } from './catalogue/data.js';
+import type { CatalogueMount, CommandPlaceholder } from './catalogue/schema.js';
 import { STING_CE_PROJECT, planNetworks, stingCeName, type NetworkKey, type NetworkPlan } from './networks.js';
+import { enabledModels, knownProfiles, modelServices, resolveProfileServices } from './profiles.js';
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES } from './secrets.js';
 import { formatPgMemory, formatSize, parseMemory } from './units.js';
+
+// Profile resolution lives in profiles.ts; callers reach it through the plan module, as before.
+export { enabledModels, knownProfiles, modelServices, resolveProfileServices };
 
 /** Kratos's config folder and the folder it reads the TLS certificate from, inside its container. */
 export const KRATOS_CONFIG_DIR = '/etc/config/kratos';
@@ -24,7 +23,9 @@ export const KRATOS_CERTS_DIR = '/etc/certs';
 /**
  * The stack as data: which services a profile runs, with image, ports, dependencies, health
  * check, mounts, secrets and limits. Pure: config + recommendation + profile in, plan out.
- * The compose renderer turns a plan into YAML; `start`, `status` and `backup` read the same plan.
+ * Each fixed service is its catalogue file (compose/<service>.yml) filled in for the config; the
+ * model services are drafted here. The compose renderer turns a plan into YAML; `start`,
+ * `status` and `backup` read the same plan.
  */
 
 export type ServiceGroup = 'core' | 'observability' | 'llm' | 'model';
@@ -182,45 +183,6 @@ export const GRAFANA_PROVISIONING_FILES = [
   ...GRAFANA_DASHBOARDS.map((uid) => `provisioning/dashboards/sting-ce/${uid}.json`),
 ];
 
-const VOLUMES: Record<string, string> = {
-  vault_data: 'Vault file storage (every secret)',
-  vault_logs: "Vault's audit log (every request, values hashed)",
-  postgres_data: 'PostgreSQL data (app, kratos, messaging, knowledge databases)',
-  redis_data: 'Redis data',
-  app_home: "the app's home: its installation id and the state it keeps there",
-  chroma_data: 'Chroma vector store',
-  knowledge_data: 'knowledge service data',
-  knowledge_uploads: 'documents uploaded into honey jars',
-  messaging_data: 'messaging service data',
-  mailpit_data: 'Mailpit mailbox',
-  sting_logs: 'application log files of the STING services',
-  loki_data: 'Loki log store',
-  grafana_data: 'Grafana dashboards and settings',
-  promtail_data: 'Promtail read positions',
-  log_forwarder_data: 'log forwarder read positions',
-};
-
-const DEFAULT_LIMITS: Record<string, { memory: string; cpus: number }> = {
-  vault: { memory: '512m', cpus: 0.5 },
-  db: { memory: '1g', cpus: 1 },
-  redis: { memory: '512m', cpus: 0.5 },
-  'kratos-migrate': { memory: '256m', cpus: 0.5 },
-  kratos: { memory: '512m', cpus: 0.5 },
-  mailpit: { memory: '128m', cpus: 0.25 },
-  app: { memory: '1g', cpus: 1 },
-  frontend: { memory: '256m', cpus: 0.5 },
-  messaging: { memory: '256m', cpus: 0.5 },
-  chroma: { memory: '2g', cpus: 1 },
-  knowledge: { memory: '3g', cpus: 1.5 },
-  'llm-gateway': { memory: '128m', cpus: 0.5 },
-  chatbot: { memory: '2g', cpus: 1 },
-  'external-ai': { memory: '512m', cpus: 0.5 },
-  loki: { memory: '1g', cpus: 1 },
-  promtail: { memory: '256m', cpus: 0.25 },
-  grafana: { memory: '512m', cpus: 0.5 },
-  'log-forwarder': { memory: '256m', cpus: 0.25 },
-};
-
 /**
  * Process (and thread) limits: enough for what each service runs at its busiest, low enough that
  * a fork bomb or a runaway thread pool in one container cannot exhaust the host's PIDs.
@@ -239,23 +201,8 @@ function pidsLimitFor(name: string, config: MstingConfig, isModel: boolean): num
   return SERVICE_PIDS[name] ?? DEFAULT_PIDS;
 }
 
-/** Stock images, pinned by tag. STING's own images come from `images.registry`. */
-export const STOCK_IMAGES: Record<string, string> = {
-  vault: 'hashicorp/vault:1.17.6',
-  db: 'postgres:16',
-  redis: 'redis:7-alpine',
-  'kratos-migrate': 'oryd/kratos:v1.3.0',
-  kratos: 'oryd/kratos:v1.3.0',
-  mailpit: 'axllent/mailpit:v1.21.5',
-  chroma: 'chromadb/chroma:0.5.20',
-  'llm-gateway': 'nginx:1.27-alpine',
-  loki: 'grafana/loki:3.0.0',
-  promtail: 'grafana/promtail:3.0.0',
-  'log-forwarder': 'grafana/promtail:3.0.0',
-  grafana: 'grafana/grafana:11.0.0',
-};
-
-const STING_IMAGES = new Set(['app', 'frontend', 'messaging', 'knowledge', 'chatbot', 'external-ai']);
+// Paths and ports below are written in the catalogue too; the renderers and env files need them
+// here, and test/unit/render/catalogue.test.ts fails when the two disagree.
 
 /**
  * The app's HOME, on the `app_home` volume: at start it creates `~/.sting/certs` (and reads the
@@ -263,77 +210,72 @@ const STING_IMAGES = new Set(['app', 'frontend', 'messaging', 'knowledge', 'chat
  * STING_INSTALL_DIR, so a read-only root needs a writable home (app/__init__.py, app/utils/installation_id.py).
  */
 export const APP_HOME = '/home/sting';
-/** Where STING-CE's knowledge service keeps uploaded documents (knowledge_service/app.py UPLOAD_DIR). */
-export const KNOWLEDGE_UPLOADS = '/tmp/sting_uploads';
 /** The chatbot's own port (BEE_PORT in chatbot/bee_server.py). */
 export const CHATBOT_PORT = 8888;
+/** Where the React build reads its runtime settings (`window.env`). */
+export const FRONTEND_ENV_JS = '/usr/share/nginx/html/env.js';
 /** The external-ai service's port (EXTERNAL_AI_PORT in external_ai_service/app.py). */
 export const EXTERNAL_AI_PORT = 8091;
 
 /**
- * The image of a service: `images.overrides.<service>` wins, else the stock image, else
- * `<registry>/sting-ce-<service>:<version>` (models: `sting-ce-llm-<name>`); a digest from
- * `images.digests.<service>` is appended.
+ * The image of a service: `images.overrides.<service>` wins, else the catalogue's image with
+ * `{registry}` and `{version}` filled in (models: `<registry>/sting-ce-llm-<name>:<version>`); a
+ * digest from `images.digests.<service>` is appended.
  */
 export function resolveImage(config: MstingConfig, service: string, isModel = false): string {
   const registry = config.images.registry.replace(/\/+$/, '');
   let image = config.images.overrides[service];
   if (image === undefined) {
-    const stock = isModel ? undefined : STOCK_IMAGES[service];
-    if (stock !== undefined) image = stock;
-    else if (isModel) image = `${registry}/sting-ce-llm-${service}:${config.images.version}`;
-    else if (STING_IMAGES.has(service)) image = `${registry}/sting-ce-${service}:${config.images.version}`;
-    else throw new Error(`no image known for service ${service}`);
+    const template = isModel ? '{registry}/sting-ce-llm-{name}:{version}' : CATALOGUE[service]?.image;
+    if (template === undefined) throw new Error(`no image known for service ${service}`);
+    const values: Record<string, string> = { registry, version: config.images.version, name: service };
+    image = template.replace(/\{(registry|version|name)\}/g, (_, key: string) => values[key]!);
   }
   const digest = config.images.digests[service];
   if (digest !== undefined) image = `${image.replace(/@sha256:[a-f0-9]{64}$/, '')}@${digest}`;
   return image;
 }
 
-function health(test: string[], overrides: Partial<HealthPlan> = {}): HealthPlan {
-  return { test, intervalS: 30, timeoutS: 10, startPeriodS: 40, retries: 3, ...overrides };
-}
-
-function shellHealth(script: string, overrides: Partial<HealthPlan> = {}): HealthPlan {
-  return health(['CMD-SHELL', script], overrides);
-}
-
-const volume = (source: string, target: string, readOnly = false): MountPlan => ({ type: 'volume', source, target, readOnly });
-const bind = (source: string, target: string, readOnly = true): MountPlan => ({ type: 'bind', source, target, readOnly });
-const configMount = (service: string, file: string, target: string): MountPlan => bind(serviceConfigPath(service, file), target);
-
-function secretsFor(service: string): string[] {
-  return SECRET_SPECS.filter((spec) => spec.consumers.includes(service))
-    .map((spec) => spec.id)
-    .sort();
-}
-
-/** Enabled models, in config order. */
-export function enabledModels(config: MstingConfig): ModelConfig[] {
-  return config.llm.models.filter((m) => m.enabled);
-}
+/** What a catalogue command's `{placeholder}` stands for: a value of config.yml, in the form the program reads. */
+const COMMAND_VALUES: Record<CommandPlaceholder, (config: MstingConfig) => string> = {
+  'database.max_connections': (config) => String(config.database.max_connections),
+  'database.shared_buffers': (config) => formatPgMemory(parseMemory(config.database.shared_buffers)),
+  'redis.maxmemory': (config) => String(parseMemory(config.redis.maxmemory)),
+  'redis.maxmemory_policy': (config) => config.redis.maxmemory_policy,
+};
 
 /**
- * The model services the full profile runs: every replica (`phi3`, `phi3-2`, ...) of each enabled
- * model the recommendation says fits. A model the recommendation did not assess, or that does
- * not fit, is not started (the gateway answers for it with an explanation instead).
+ * One argument with its placeholders replaced. Each argument stays one list element in the
+ * compose file, which is written as data, so a value can never add an argument or a key.
  */
-export function modelServices(config: MstingConfig, recommendation: Recommendation): { service: string; model: ModelConfig; replica: number }[] {
-  const fits = new Map(recommendation.models.map((m) => [m.name, m.fits]));
-  return enabledModels(config)
-    .filter((m) => fits.get(m.name) === true)
-    .flatMap((model) => modelReplicaServices(model).map((service, i) => ({ service, model, replica: i + 1 })));
+function fillArgument(argument: string, config: MstingConfig): string {
+  return argument.replace(/\{([^{}]*)\}/g, (_, name: string) => COMMAND_VALUES[name as CommandPlaceholder](config));
 }
 
-type Draft = Omit<
-  ServicePlan,
-  'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'pidsLimit' | 'cpus' | 'restart' | 'stopGracePeriodS' | 'gpu' | 'model' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName' | 'expose'
-> &
-  Partial<Pick<ServicePlan, 'restart' | 'gpu' | 'model'>>;
+function mountPlan(mount: CatalogueMount): MountPlan {
+  if ('volume' in mount) return { type: 'volume', source: mount.volume, target: mount.target, readOnly: mount.read_only };
+  if ('bind' in mount) return { type: 'bind', source: mount.bind, target: mount.target, readOnly: mount.read_only };
+  return { type: 'bind', source: `${RENDER_PATHS.serviceConfigDir}/${mount.config}`, target: mount.target, readOnly: true };
+}
+
+function healthPlan(entry: ResolvedEntry): HealthPlan | null {
+  const h = entry.health;
+  if (h === undefined) return null;
+  return {
+    test: h.shell !== undefined ? ['CMD-SHELL', h.shell] : ['CMD', ...h.command!],
+    intervalS: h.interval,
+    timeoutS: h.timeout,
+    startPeriodS: h.start_period,
+    retries: h.retries,
+  };
+}
+
+type Draft = Omit<ServicePlan, 'profiles' | 'image' | 'secrets' | 'memoryBytes' | 'pidsLimit' | 'cpus' | 'stopGracePeriodS' | 'vaultTokenFile' | 'networks' | 'aliases' | 'containerName' | 'expose'>;
 
 interface Ctx {
   config: MstingConfig;
   recommendation: Recommendation;
+  /** The services of the profile being planned. */
   services: ReadonlySet<string>;
   /** Model name → the commit its revision resolved to in the models directory. */
   modelCommits: ReadonlyMap<string, string>;
@@ -342,292 +284,44 @@ interface Ctx {
 /** `published` of a port whose `ports.<key>` is unset: planStack drops it (no host port is 0). */
 const NOT_PUBLISHED = 0;
 
-function port(config: MstingConfig, key: PortKey, target: number, isPublic = false): PortPlan {
-  return {
-    key,
-    hostIp: isPublic ? config.network.public_bind_address : config.network.bind_address,
-    published: config.ports[key] ?? NOT_PUBLISHED,
-    target,
-    protocol: 'tcp',
-  };
-}
-
-const healthy = (service: string) => ({ service, condition: 'service_healthy' as const });
-const NGINX_TMPFS = ['/tmp', '/var/cache/nginx', '/var/run'];
-const LOG_MOUNT = volume('sting_logs', '/var/log/sting');
-const kratosConfigMounts = (): MountPlan[] => [
-  configMount('kratos', 'kratos.yml', `${KRATOS_CONFIG_DIR}/kratos.yml`),
-  configMount('kratos', 'identity.schema.json', `${KRATOS_CONFIG_DIR}/identity.schema.json`),
-];
-
-/** Where the React build reads its runtime settings (`window.env`). */
-export const FRONTEND_ENV_JS = '/usr/share/nginx/html/env.js';
-
+/** A fixed service: its catalogue entry (compose/<name>.yml) filled in for this config and profile. */
 function draftFixed(name: string, ctx: Ctx): Draft {
   const { config } = ctx;
-  const base = {
+  const catalogued = CATALOGUE[name];
+  if (catalogued === undefined) throw new Error(`unknown service ${name}`);
+  const entry = resolveEntry(catalogued, config);
+  const models = entry.depends_on_models === undefined ? {} : Object.fromEntries(modelServices(config, ctx.recommendation).map((m) => [m.service, entry.depends_on_models!]));
+  const dependsOn = Object.entries({ ...entry.depends_on, ...entry.depends_on_if_running, ...models })
+    .filter(([service]) => ctx.services.has(service))
+    .map(([service, condition]) => ({ service, condition: COMPOSE_CONDITION[condition] }));
+  return {
     name,
-    group: 'core' as ServiceGroup,
-    ports: [] as PortPlan[],
-    dependsOn: [] as Draft['dependsOn'],
-    mounts: [] as MountPlan[],
-    configFiles: [] as string[],
-    command: null,
-    entrypoint: null,
-    user: null,
-    readOnlyRootFs: true,
-    capAdd: [] as string[],
-    tmpfs: ['/tmp'],
+    group: entry.group,
+    ports: entry.ports.map((p) => ({
+      key: p.key,
+      hostIp: p.public ? config.network.public_bind_address : config.network.bind_address,
+      published: config.ports[p.key] ?? NOT_PUBLISHED,
+      target: p.target,
+      protocol: 'tcp',
+    })),
+    dependsOn,
+    health: healthPlan(entry),
+    mounts: entry.mounts.map(mountPlan),
+    configFiles: entry.config_files.map((file) => `${RENDER_PATHS.serviceConfigDir}/${file}`),
+    command: entry.command?.map((argument) => fillArgument(argument, config)) ?? null,
+    entrypoint: entry.entrypoint,
+    user: entry.user,
+    readOnlyRootFs: entry.read_only_root,
+    capAdd: entry.cap_add,
+    tmpfs: entry.tmpfs,
+    restart: entry.one_shot ? 'no' : 'unless-stopped',
+    gpu: null,
+    model: null,
   };
-  switch (name) {
-    case 'vault':
-      return {
-        ...base,
-        ports: [port(config, 'vault', 8200)],
-        // Sealed (exit 2) counts as up: unsealing is msting's next step, not a failure.
-        health: shellHealth('vault status >/dev/null 2>&1; rc=$?; [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]'),
-        // The file audit device (enabled by `vault init`) writes /vault/logs/audit.log: kept on a volume.
-        mounts:
-          config.vault.mode === 'server'
-            ? [volume('vault_data', '/vault/file'), volume('vault_logs', '/vault/logs'), configMount('vault', 'vault.json', '/vault/config/vault.json')]
-            : [],
-        configFiles: config.vault.mode === 'server' ? [serviceConfigPath('vault', 'vault.json')] : [],
-        command: config.vault.mode === 'server' ? ['server'] : ['server', '-dev', '-dev-listen-address=0.0.0.0:8200'],
-        // The entrypoint fixes volume ownership, then drops to the vault user.
-        capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'],
-        tmpfs: config.vault.mode === 'server' ? ['/tmp'] : ['/tmp', '/vault/logs'],
-      };
-    case 'db':
-      return {
-        ...base,
-        ports: [port(config, 'db', 5432)],
-        // The first start runs initdb and STING-CE's schema and migrations before it listens on TCP.
-        health: health(['CMD', 'pg_isready', '-U', 'postgres', '-d', 'postgres', '-h', '127.0.0.1'], { startPeriodS: 180 }),
-        mounts: [volume('postgres_data', '/var/lib/postgresql/data'), bind(`${RENDER_PATHS.serviceConfigDir}/db/initdb`, '/docker-entrypoint-initdb.d')],
-        // msting's own init scripts; STING-CE's schema SQL is rendered beside them (render/postgres.ts).
-        configFiles: [serviceConfigPath('db', 'initdb/00-msting-roles.sh'), serviceConfigPath('db', 'initdb/90-msting-grants.sh')],
-        // Server settings from config.yml as `-c` options: the data volume's postgresql.conf is
-        // written once by initdb, so a setting there would never follow a config change.
-        command: ['postgres', '-c', `max_connections=${config.database.max_connections}`, '-c', `shared_buffers=${formatPgMemory(parseMemory(config.database.shared_buffers))}`],
-        user: '999:999',
-        tmpfs: ['/tmp', '/var/run/postgresql'],
-      };
-    case 'redis':
-      // No password and never published: STING-CE's clients connect without one
-      // (app/decorators/aal2.py, chatbot/bee_server.py), so Redis is reachable only from the
-      // stack's private network. Protected mode would refuse those clients, so it is off.
-      return {
-        ...base,
-        // On the internal data network alone (src/stack/networks.ts); ports.redis is ignored.
-        health: shellHealth('redis-cli -p 6379 ping | grep -q PONG'),
-        mounts: [volume('redis_data', '/data')],
-        command: [
-          'redis-server',
-          '--port',
-          '6379',
-          '--appendonly',
-          'yes',
-          '--protected-mode',
-          'no',
-          '--maxmemory',
-          String(parseMemory(config.redis.maxmemory)),
-          '--maxmemory-policy',
-          config.redis.maxmemory_policy,
-        ],
-        user: '999:1000',
-      };
-    case 'kratos-migrate':
-      return {
-        ...base,
-        dependsOn: [healthy('db')],
-        health: null,
-        mounts: kratosConfigMounts(),
-        configFiles: [serviceConfigPath('kratos', 'kratos.yml'), serviceConfigPath('kratos', 'identity.schema.json')],
-        command: ['migrate', 'sql', '-e', '--yes', '--config', `${KRATOS_CONFIG_DIR}/kratos.yml`],
-        restart: 'no',
-      };
-    case 'kratos': {
-      const deps = [{ service: 'kratos-migrate', condition: 'service_completed_successfully' as const }, healthy('db')];
-      if (config.mail.smtp.host === 'mailpit' && ctx.services.has('mailpit')) deps.push(healthy('mailpit'));
-      return {
-        ...base,
-        ports: [port(config, 'kratos', 4433), port(config, 'kratos-admin', 4434)],
-        dependsOn: deps,
-        // Both ports serve TLS (STING-CE's app calls https://kratos:4433 and :4434).
-        health: shellHealth('wget -q -O /dev/null --no-check-certificate https://127.0.0.1:4434/health/ready || exit 1'),
-        mounts: [...kratosConfigMounts(), bind(RENDER_PATHS.certsDir, KRATOS_CERTS_DIR)],
-        configFiles: [serviceConfigPath('kratos', 'kratos.yml'), serviceConfigPath('kratos', 'identity.schema.json')],
-        command: ['serve', 'all', '--config', `${KRATOS_CONFIG_DIR}/kratos.yml`, '--watch-courier'],
-        // The TLS key is the install's (mode 0600, owned by root): read as uid 0, with every
-        // capability dropped, as the frontend's nginx master reads it. The image's user (10000)
-        // could not open it.
-        user: '0:0',
-      };
-    }
-    case 'mailpit':
-      return {
-        ...base,
-        ports: [port(config, 'mailpit', 1025), port(config, 'mailpit-ui', 8025)],
-        // `readyz` follows MP_WEBROOT, so it asks /mailpit/readyz, outside the UI's password.
-        health: health(['CMD', '/mailpit', 'readyz']),
-        mounts: [volume('mailpit_data', '/data')],
-      };
-    case 'app':
-      return {
-        ...base,
-        ports: [port(config, 'app', 5050)],
-        dependsOn: ['db', 'kratos', 'redis', 'vault'].map(healthy),
-        health: shellHealth('curl -fsk https://127.0.0.1:5050/health || exit 1', { startPeriodS: 120 }),
-        // Uploaded files live in Vault (app/utils/vault_file_client.py); temporary ones in /tmp.
-        // The certificate is read from /app/certs, or from ~/.sting/certs on localhost.
-        mounts: [volume('app_home', APP_HOME), bind(RENDER_PATHS.certsDir, '/app/certs'), bind(RENDER_PATHS.certsDir, `${APP_HOME}/.sting/certs`), LOG_MOUNT],
-      };
-    case 'frontend': {
-      const upstreams = ['app', 'kratos', 'knowledge', 'chatbot', 'mailpit'].filter((s) => ctx.services.has(s));
-      return {
-        ...base,
-        ports: [port(config, 'frontend', 8443, true)],
-        dependsOn: upstreams.map(healthy),
-        health: shellHealth('wget -q -O /dev/null --no-check-certificate https://127.0.0.1:8443/health || exit 1'),
-        mounts: [
-          configMount('frontend', 'nginx.conf', '/etc/nginx/nginx.conf'),
-          // What the image's entrypoint scripts would write into the read-only web root at start
-          // (40-update-env.sh: env.js), rendered by msting instead.
-          configMount('frontend', 'env.js', FRONTEND_ENV_JS),
-          bind(RENDER_PATHS.certsDir, '/etc/nginx/certs'),
-        ],
-        configFiles: [serviceConfigPath('frontend', 'nginx.conf'), serviceConfigPath('frontend', 'env.js')],
-        // nginx itself, not the image's /docker-entrypoint.sh: its scripts rewrite files under
-        // /usr/share/nginx/html, which stays read-only here (see docs/sting-ce.md, frontend).
-        entrypoint: ['nginx'],
-        command: ['-g', 'daemon off;'],
-        // The master reads the TLS key as root, then runs workers as the nginx user.
-        capAdd: ['CHOWN', 'SETGID', 'SETUID'],
-        tmpfs: NGINX_TMPFS,
-      };
-    }
-    case 'messaging':
-      return {
-        ...base,
-        ports: [port(config, 'messaging', 8889)],
-        dependsOn: ['db', 'redis'].map(healthy),
-        health: shellHealth('curl -fs http://127.0.0.1:8889/health || exit 1'),
-        mounts: [volume('messaging_data', '/app/data')],
-      };
-    case 'chroma':
-      return {
-        ...base,
-        health: shellHealth("bash -c ': > /dev/tcp/127.0.0.1/8000' || exit 1", { intervalS: 15, retries: 5 }),
-        mounts: [volume('chroma_data', '/chroma/chroma')],
-        readOnlyRootFs: false,
-      };
-    case 'knowledge':
-      return {
-        ...base,
-        ports: [port(config, 'knowledge', 8090)],
-        dependsOn: ['chroma', 'db', 'redis'].map(healthy),
-        health: shellHealth(
-          'python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen(\'http://127.0.0.1:8090/health\', timeout=5).status == 200 else 1)"',
-          { retries: 5 },
-        ),
-        // Uploaded documents persist: they are what the honey jars' text is indexed from.
-        mounts: [volume('knowledge_data', '/app/data'), volume('knowledge_uploads', KNOWLEDGE_UPLOADS), LOG_MOUNT],
-      };
-    case 'llm-gateway':
-      return {
-        ...base,
-        group: 'llm',
-        ports: [port(config, 'llm-gateway', 8080)],
-        dependsOn: modelServices(config, ctx.recommendation)
-          .filter((m) => ctx.services.has(m.service))
-          .map((m) => healthy(m.service)),
-        health: shellHealth('wget -q -O /dev/null http://127.0.0.1:8080/health || exit 1'),
-        // The directory, not the file: a bind-mounted file keeps its old inode after msting
-        // replaces it atomically, so a checked config could never be reloaded in place.
-        mounts: [bind(`${RENDER_PATHS.serviceConfigDir}/llm-gateway`, '/etc/nginx/msting')],
-        command: ['nginx', '-c', '/etc/nginx/msting/nginx.conf', '-g', 'daemon off;'],
-        configFiles: [serviceConfigPath('llm-gateway', 'nginx.conf')],
-        user: '101:101',
-        tmpfs: NGINX_TMPFS,
-      };
-    case 'chatbot':
-      return {
-        ...base,
-        group: 'llm',
-        ports: [port(config, 'chatbot', CHATBOT_PORT)],
-        dependsOn: ['db', 'kratos', 'llm-gateway', 'messaging', 'redis'].filter((s) => ctx.services.has(s)).map(healthy),
-        health: shellHealth(`curl -fs http://127.0.0.1:${CHATBOT_PORT}/health || exit 1`, { timeoutS: 30, startPeriodS: 240, retries: 5 }),
-      };
-    case 'external-ai':
-      // Not published: the app and the chatbot call it on the stack network.
-      return {
-        ...base,
-        group: 'llm',
-        dependsOn: ['llm-gateway', 'redis'].filter((s) => ctx.services.has(s)).map(healthy),
-        health: health(['CMD', 'curl', '-f', `http://127.0.0.1:${EXTERNAL_AI_PORT}/health`], { startPeriodS: 180, retries: 6 }),
-      };
-    case 'loki':
-      return {
-        ...base,
-        group: 'observability',
-        ports: [port(config, 'loki', 3100)],
-        health: shellHealth('wget -q -O /dev/null http://127.0.0.1:3100/ready || exit 1', { startPeriodS: 60 }),
-        mounts: [volume('loki_data', '/loki'), configMount('loki', 'loki.yml', '/etc/loki/loki.yml')],
-        configFiles: [serviceConfigPath('loki', 'loki.yml')],
-        command: ['-config.file=/etc/loki/loki.yml'],
-        user: '10001:10001',
-      };
-    case 'promtail':
-      return {
-        ...base,
-        group: 'observability',
-        // Never published: nothing outside the stack talks to Promtail.
-        dependsOn: [healthy('loki')],
-        health: shellHealth("bash -c ': > /dev/tcp/127.0.0.1/9080' || exit 1"),
-        mounts: [
-          volume('promtail_data', '/var/lib/promtail'),
-          // Docker's json-file logs. Every container's are readable here; the pipeline keeps only
-          // lines whose container carries this install's compose project (see observability.ts).
-          bind('/var/lib/docker/containers', '/var/lib/docker/containers'),
-          configMount('promtail', 'promtail.yml', '/etc/promtail/promtail.yml'),
-        ],
-        configFiles: [serviceConfigPath('promtail', 'promtail.yml')],
-        command: ['-config.file=/etc/promtail/promtail.yml'],
-      };
-    case 'log-forwarder':
-      return {
-        ...base,
-        group: 'observability',
-        dependsOn: [healthy('loki')],
-        health: shellHealth("bash -c ': > /dev/tcp/127.0.0.1/9081' || exit 1"),
-        mounts: [
-          volume('log_forwarder_data', '/var/lib/promtail'),
-          volume('sting_logs', '/var/log/sting', true),
-          // msting's own operation log (logs/msting.log, mode 0600), read-only.
-          bind('logs', MSTING_LOGS_MOUNT),
-          configMount('log-forwarder', 'promtail.yml', '/etc/promtail/promtail.yml'),
-        ],
-        configFiles: [serviceConfigPath('log-forwarder', 'promtail.yml')],
-        command: ['-config.file=/etc/promtail/promtail.yml'],
-        // Reads msting.log, which is mode 0600 and may belong to the user who runs msting.
-        capAdd: ['DAC_READ_SEARCH'],
-      };
-    case 'grafana':
-      return {
-        ...base,
-        group: 'observability',
-        ports: [port(config, 'grafana', 3000)],
-        dependsOn: [healthy('loki')],
-        health: shellHealth('wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1', { startPeriodS: 60 }),
-        // The provisioning directory, not single files: its dashboards come and go with msting's render.
-        mounts: [volume('grafana_data', '/var/lib/grafana'), bind(`${RENDER_PATHS.serviceConfigDir}/grafana/provisioning`, '/etc/grafana/provisioning')],
-        configFiles: GRAFANA_PROVISIONING_FILES.map((f) => serviceConfigPath('grafana', f)),
-        user: '472:0',
-      };
-    default:
-      throw new Error(`unknown service ${name}`);
-  }
 }
+
+/** Memory limit of a model service when neither config.yml nor the recommendation sets one. */
+const MODEL_DEFAULT_MEMORY = '16g';
 
 function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: string): Draft {
   const { config, recommendation } = ctx;
@@ -643,9 +337,9 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
     group: 'model',
     ports: [],
     dependsOn: [],
-    health: shellHealth(`curl -fs http://127.0.0.1:${MODEL_CONTAINER_PORT}/health || exit 1`, { startPeriodS: 600, retries: 5 }),
+    health: { test: ['CMD-SHELL', `curl -fs http://127.0.0.1:${MODEL_CONTAINER_PORT}/health || exit 1`], intervalS: 30, timeoutS: 10, startPeriodS: 600, retries: 5 },
     // The whole cache, read-only: the snapshot's files are relative links into its blobs/.
-    mounts: [bind(modelsDir, MODELS_MOUNT)],
+    mounts: [{ type: 'bind', source: modelsDir, target: MODELS_MOUNT, readOnly: true }],
     configFiles: [],
     // STING-CE's llm-base image ends in `CMD ["/bin/true"]`; its server is /app/server.py.
     command: ['python', '-u', 'server.py'],
@@ -654,6 +348,7 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
     readOnlyRootFs: true,
     capAdd: [],
     tmpfs: ['/tmp'],
+    restart: 'unless-stopped',
     gpu: usesGpu ? recommendation.gpuReservation : null,
     model: {
       name: model.name,
@@ -669,110 +364,15 @@ function draftModel(service: string, model: ModelConfig, ctx: Ctx, modelsDir: st
   };
 }
 
-/** Dependencies a service uses when they run, without pulling them into a profile. */
-const SOFT_DEPENDENCIES: Record<string, string[]> = { frontend: ['chatbot', 'mailpit'], kratos: ['mailpit'] };
+/** Each volume's description, from the catalogue mount that carries an `about`. */
+const VOLUME_DESCRIPTIONS = new Map(
+  Object.values(CATALOGUE).flatMap((entry) => entry.mounts.flatMap((m) => ('volume' in m && m.about !== undefined ? [[m.volume, m.about] as const] : []))),
+);
 
-/** Fixed services plus every running model, each with the services it needs. */
-function dependencyGraph(config: MstingConfig, recommendation: Recommendation, modelsDir: string): Map<string, string[]> {
-  const models = modelServices(config, recommendation);
-  const all = new Set<string>([...FIXED_SERVICES, ...models.map((m) => m.service)]);
-  const ctx: Ctx = { config, recommendation, services: all, modelCommits: new Map() };
-  const graph = new Map<string, string[]>();
-  for (const name of FIXED_SERVICES) {
-    const soft = SOFT_DEPENDENCIES[name] ?? [];
-    graph.set(
-      name,
-      draftFixed(name, ctx)
-        .dependsOn.map((d) => d.service)
-        .filter((d) => !soft.includes(d)),
-    );
-  }
-  for (const m of models) graph.set(m.service, draftModel(m.service, m.model, ctx, modelsDir).dependsOn.map((d) => d.service));
-  return graph;
-}
-
-function profileBase(config: MstingConfig, recommendation: Recommendation, profile: BuiltinProfile): string[] {
-  switch (profile) {
-    case 'default':
-      return [...CORE_SERVICES];
-    case 'observability':
-      return [...CORE_SERVICES, ...OBSERVABILITY_SERVICES];
-    case 'full':
-      return [...CORE_SERVICES, ...OBSERVABILITY_SERVICES, ...LLM_SERVICES, ...modelServices(config, recommendation).map((m) => m.service)];
-  }
-}
-
-/** Profile names this config knows: the built-in ones, then `profiles` from config.yml. */
-export function knownProfiles(config: MstingConfig): string[] {
-  return [...BUILTIN_PROFILES, ...Object.keys(config.profiles).filter((p) => !(BUILTIN_PROFILES as readonly string[]).includes(p)).sort()];
-}
-
-function checkModelNames(config: MstingConfig): void {
-  const seen = new Set<string>();
-  for (const model of config.llm.models) {
-    if ((FIXED_SERVICES as readonly string[]).includes(model.name)) {
-      throw new MstingError('CONFIG_INVALID', `llm.models: model name "${model.name}" is also the name of a stack service`, {
-        hint: 'rename the model in config.yml (the name becomes its service name)',
-      });
-    }
-    if (seen.has(model.name)) {
-      throw new MstingError('CONFIG_INVALID', `llm.models: model name "${model.name}" appears twice`, { hint: 'give every model its own name' });
-    }
-    seen.add(model.name);
-  }
-}
-
-/**
- * The services a profile runs, sorted: the built-in set it extends, the services it adds, and
- * everything those depend on. Throws a usage error for an unknown profile and an invalid-config
- * error for a custom profile naming an unknown service.
- */
-export function resolveProfileServices(config: MstingConfig, profile: string, recommendation?: Recommendation, modelsDir = MODELS_MOUNT): string[] {
-  checkModelNames(config);
-  const rec = recommendation ?? { device: 'cpu', precision: 'int8', gpuReservation: null, models: [], reasons: [], advice: [] };
-  const graph = dependencyGraph(config, rec, modelsDir);
-  let wanted: string[];
-  if ((BUILTIN_PROFILES as readonly string[]).includes(profile)) {
-    wanted = profileBase(config, rec, profile as BuiltinProfile);
-  } else {
-    const custom = config.profiles[profile];
-    if (!custom) {
-      throw new MstingError('USAGE', `unknown profile "${profile}"`, {
-        hint: `use one of: ${knownProfiles(config).join(', ')} (custom profiles are defined under \`profiles\` in config.yml)`,
-      });
-    }
-    const unknown = custom.services.filter((s) => !graph.has(s));
-    if (unknown.length > 0) {
-      throw new MstingError('CONFIG_INVALID', `profiles.${profile}.services names ${unknown.map((s) => `"${s}"`).join(', ')}, not a service of this stack`, {
-        hint: `services: ${[...graph.keys()].sort().join(', ')} (a model must be enabled in llm.models and fit this machine)`,
-      });
-    }
-    wanted = [...profileBase(config, rec, custom.extends), ...custom.services];
-  }
-  const result = new Set<string>();
-  const visit = (name: string): void => {
-    if (result.has(name)) return;
-    result.add(name);
-    for (const dep of graph.get(name) ?? []) visit(dep);
-  };
-  wanted.forEach(visit);
-  return [...result].sort();
-}
-
-function startLayers(services: ServicePlan[]): string[][] {
-  const remaining = new Map(services.map((s) => [s.name, new Set(s.dependsOn.map((d) => d.service))]));
-  const layers: string[][] = [];
-  const done = new Set<string>();
-  while (remaining.size > 0) {
-    const layer = [...remaining].filter(([, deps]) => [...deps].every((d) => done.has(d))).map(([name]) => name).sort();
-    if (layer.length === 0) throw new Error(`dependency cycle among ${[...remaining.keys()].join(', ')}`);
-    for (const name of layer) {
-      remaining.delete(name);
-      done.add(name);
-    }
-    layers.push(layer);
-  }
-  return layers;
+function secretsFor(service: string): string[] {
+  return SECRET_SPECS.filter((spec) => spec.consumers.includes(service))
+    .map((spec) => spec.id)
+    .sort();
 }
 
 export interface PlanOptions {
@@ -790,10 +390,10 @@ export interface PlanOptions {
  * profile or a custom profile that names an unknown service.
  */
 export function planStack(config: MstingConfig, recommendation: Recommendation, profile: string, options: PlanOptions): StackPlan {
-  const names = resolveProfileServices(config, profile, recommendation, options.modelsDir);
+  const names = resolveProfileServices(config, profile, recommendation);
   const selected = new Set(names);
   const ctx: Ctx = { config, recommendation, services: selected, modelCommits: options.modelCommits ?? new Map() };
-  const profileSets = knownProfiles(config).map((p) => ({ profile: p, services: new Set(resolveProfileServices(config, p, recommendation, options.modelsDir)) }));
+  const profileSets = knownProfiles(config).map((p) => ({ profile: p, services: new Set(resolveProfileServices(config, p, recommendation)) }));
   const models = new Map(modelServices(config, recommendation).map((m) => [m.service, m.model]));
   const warnings: string[] = [];
 
@@ -801,10 +401,10 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
     const model = models.get(name);
     const draft = model ? draftModel(name, model, ctx, options.modelsDir) : draftFixed(name, ctx);
     const inProfiles = profileSets.filter((p) => p.services.has(name)).map((p) => p.profile);
-    const limits = DEFAULT_LIMITS[name];
+    const limits = CATALOGUE[name]?.limits;
     const fit = model ? recommendation.models.find((m) => m.name === model.name) : undefined;
     const memory = model
-      ? (model.memory_limit ?? config.resources[model.name]?.memory ?? fit?.memoryLimit ?? '16g')
+      ? (model.memory_limit ?? config.resources[model.name]?.memory ?? fit?.memoryLimit ?? MODEL_DEFAULT_MEMORY)
       : (config.resources[name]?.memory ?? limits?.memory ?? '1g');
     let memoryBytes = parseMemory(memory);
     if (name === 'redis' && config.resources.redis?.memory === undefined) {
@@ -823,11 +423,8 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
       memoryBytes,
       pidsLimit: pidsLimitFor(model ? model.name : name, config, model !== undefined),
       cpus: config.resources[model ? model.name : name]?.cpus ?? (model ? null : (limits?.cpus ?? null)),
-      restart: draft.restart ?? 'unless-stopped',
       stopGracePeriodS: config.stop_timeout,
-      gpu: draft.gpu ?? null,
-      model: draft.model ?? null,
-      dependsOn: draft.dependsOn.filter((d) => selected.has(d.service)).sort((a, b) => compareText(a.service, b.service)),
+      dependsOn: draft.dependsOn.sort((a, b) => compareText(a.service, b.service)),
     };
   });
 
@@ -855,14 +452,14 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
     }
   }
   const volumes = [...volumeUsers]
-    .map(([name, users]) => ({ name, description: VOLUMES[name] ?? name, services: users }))
+    .map(([name, users]) => ({ name, description: VOLUME_DESCRIPTIONS.get(name) ?? name, services: users }))
     .sort((a, b) => compareText(a.name, b.name));
 
   return {
     project: config.project.name,
     profile,
     services,
-    layers: startLayers(services),
+    layers: layersOf(stackGraph({ services }), names),
     volumes,
     networks,
     warnings,

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+
+/**
+ * Reads and checks the service config templates (templates/<service>/...). Used when msting is
+ * built (scripts/build.mjs bundles the result as data) and by the tests; a running msting never
+ * parses them.
+ */
+
+/** A template that does not parse or uses a placeholder msting does not fill; the message names the file and key path. */
+export class TemplateError extends Error {
+  constructor(
+    readonly file: string,
+    readonly keyPath: string,
+    detail: string,
+  ) {
+    super(`${file}: ${keyPath === '' ? '' : `${keyPath}: `}${detail}`);
+    this.name = 'TemplateError';
+  }
+}
+
+/** A template is a YAML mapping (its values are checked by checkValues). */
+const templateSchema = z.record(z.string(), z.unknown());
+
+/** Every value plain data (strings, numbers, booleans, lists, mappings), every placeholder one msting fills. */
+function checkValues(file: string, node: unknown, allowed: readonly string[], path: string[]): void {
+  if (node === null || node === undefined) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
+  if (typeof node === 'string') {
+    for (const [, name] of node.matchAll(PLACEHOLDER)) {
+      if (!allowed.includes(name!)) {
+        throw new TemplateError(file, path.join('.'), `unknown placeholder {${name}}: use one of ${allowed.map((n) => `{${n}}`).join(', ') || 'none here'}`);
+      }
+    }
+  } else if (Array.isArray(node)) node.forEach((item, i) => checkValues(file, item, allowed, [...path, String(i)]));
+  else if (typeof node === 'object') for (const [key, item] of Object.entries(node)) checkValues(file, item, allowed, [...path, key]);
+  else if (typeof node !== 'number' && typeof node !== 'boolean') throw new TemplateError(file, path.join('.'), `not plain data (${typeof node})`);
+}
+
+/** One template's text, checked. `file` names it in errors. */
+export function parseTemplate(file: string, text: string, allowed: readonly string[]): Record<string, unknown> {
+  const doc = parseDocument(text);
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const at = yamlError.linePos?.[0];
+    const message = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new TemplateError(file, '', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${message}`);
+  }
+  const result = templateSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new TemplateError(file, issue.path.map(String).join('.'), `${issue.message} (a template is a YAML mapping)`);
+  }
+  checkValues(file, result.data, allowed, []);
+  return result.data;
+}
+
+/** Every template msting renders, checked, by its path under the templates folder. */
+export function loadTemplates(dir: string): Record<TemplateFile, Record<string, unknown>> {
+  const templates = {} as Record<TemplateFile, Record<string, unknown>>;
+  for (const [file, allowed] of Object.entries(TEMPLATE_PLACEHOLDERS) as [TemplateFile, readonly string[]][]) {
+    templates[file] = parseTemplate(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
+  }
+  return templates;
+}

@@ -1,0 +1,36 @@
+/**
+ * The service config templates under templates/ (each path relative to that folder, as it is
+ * rendered under compose/config/) and the `{placeholders}` each may hold. The renderer of each
+ * file gives a value for every name listed here; the build rejects a template that uses another.
+ */
+export const TEMPLATE_PLACEHOLDERS = {
+  'kratos/kratos.yml': [
+    'frontend',
+    'kratos_admin',
+    'certs_dir',
+    'config_dir',
+    'cors_origins',
+    'cookie_domain',
+    'webauthn_rp_id',
+    'webauthn_origin',
+    'methods.code',
+    'methods.webauthn',
+    'methods.totp',
+    'methods.password',
+    'methods.second_factor',
+    'session_lifetime',
+    'session_idle_timeout',
+    'mail_from_name',
+    'mail_from_address',
+  ],
+  'loki/loki.yml': ['retention'],
+  'grafana/provisioning/datasources/loki.yml': [],
+  'grafana/provisioning/dashboards/msting.yml': ['dashboards_dir'],
+} as const;
+
+export type TemplateFile = keyof typeof TEMPLATE_PLACEHOLDERS;
+/** The values a template's placeholders take: a placeholder that is a whole value takes any data; undefined leaves its key out. */
+export type TemplateValues<F extends TemplateFile> = { [K in (typeof TEMPLATE_PLACEHOLDERS)[F][number]]: unknown };
+
+/** `{name}`: a placeholder. Other braces (a LogQL selector, say) are plain text. */
+export const PLACEHOLDER = /\{([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\}/g;

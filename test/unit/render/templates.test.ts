@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { renderKratosConfig } from '../../../src/render/kratos.js';
+import { parseTemplate } from '../../../src/render/templates/load.js';
+import { TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
+import { makeConfig } from './fixtures.js';
+
+const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
+const LOKI = readFileSync(join(TEMPLATES_DIR, 'loki/loki.yml'), 'utf8');
+
+describe('service config templates', () => {
+  it('a placeholder msting does not fill is rejected with the file and key path', () => {
+    const text = LOKI.replace('"{retention}"', '"{retention_days}"');
+    expect(() => parseTemplate('templates/loki/loki.yml', text, TEMPLATE_PLACEHOLDERS['loki/loki.yml'])).toThrow(
+      'templates/loki/loki.yml: limits_config.retention_period: unknown placeholder {retention_days}: use one of {retention}',
+    );
+  });
+
+  it('an empty value is rejected with its key path', () => {
+    expect(() => parseTemplate('templates/loki/loki.yml', `${LOKI}\nruler:\n  storage:\n`, TEMPLATE_PLACEHOLDERS['loki/loki.yml'])).toThrow('templates/loki/loki.yml: ruler.storage: empty: give a value, or leave the key out');
+  });
+
+  it('a value from config.yml stays one value: it cannot add a key or end a string', () => {
+    const from = 'STING"\nlog: {level: trace}\nx: "';
+    const rendered = parse(renderKratosConfig(makeConfig({ mail: { from_name: from } })));
+    expect(rendered.courier.smtp.from_name).toBe(from);
+    expect(rendered.selfservice.methods.totp.config.issuer).toBe(from);
+    expect(rendered.log.level).toBe('info');
+  });
+
+  it('whole-value placeholders keep their type, and an absent one leaves its key out', () => {
+    const local = parse(renderKratosConfig(makeConfig({ auth: { methods: { password: false } } })));
+    expect(local.selfservice.methods.password.enabled).toBe(false);
+    expect(local.serve.public.cors.allowed_origins).toEqual(expect.arrayContaining(['https://localhost:3010']));
+    expect(local.cookies).not.toHaveProperty('domain');
+    const named = parse(renderKratosConfig(makeConfig({ hostname: 'sting.example.com' })));
+    expect(named.cookies.domain).toBe('sting.example.com');
+    expect(named.session.cookie.domain).toBe('sting.example.com');
+  });
+});
