@@ -3,8 +3,8 @@ import { FrameSplitter } from './demux.js';
 import { resolveEndpoint } from './endpoint.js';
 import { translateEngineError } from './errors.js';
 
-/** The outcome of one command run inside a container. */
-export interface ExecResult {
+/** The outcome of one command run inside a container, stdout and stderr as one text (the backup engine's ExecResult keeps them apart). */
+export interface ExecOutput {
   exitCode: number;
   /** stdout and stderr together, in the order the engine delivered them. */
   output: string;
@@ -17,7 +17,7 @@ export interface ContainerExec {
    * `env` adds variables for this command only. Engine failures throw MstingError; a command
    * that runs and fails is a result with its exit code, not an exception.
    */
-  exec(container: string, argv: string[], options?: { env?: Record<string, string>; signal?: AbortSignal }): Promise<ExecResult>;
+  exec(container: string, argv: string[], options?: { env?: Record<string, string>; signal?: AbortSignal }): Promise<ExecOutput>;
 }
 
 /** ContainerExec over the Docker engine the environment names (DOCKER_HOST or the local socket). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MstingError } from '../../../src/errors.js';
-import type { ContainerExec, ExecResult } from '../../../src/docker/container-exec.js';
+import type { ContainerExec, ExecOutput } from '../../../src/docker/container-exec.js';
 import { applyGatewayConfig } from '../../../src/gateway/swap.js';
 
 /**
@@ -15,7 +15,7 @@ function fakeContainer(hostPath: string, options: { frozenMount?: string } = {})
   const files = new Map<string, string>();
   const calls: string[][] = [];
   const exec: ContainerExec = {
-    async exec(_container, argv, opts = {}): Promise<ExecResult> {
+    async exec(_container, argv, opts = {}): Promise<ExecOutput> {
       calls.push(argv);
       const [cmd, ...args] = argv;
       if (cmd === 'sh') {

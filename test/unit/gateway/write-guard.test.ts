@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, MstingError } from '../../../src/errors.js';
-import type { ContainerExec, ExecResult } from '../../../src/docker/container-exec.js';
+import type { ContainerExec, ExecOutput } from '../../../src/docker/container-exec.js';
 import { GATEWAY_CONTAINER_CONFIG, upstreamHosts, withLoopbackServers } from '../../../src/gateway/write-guard.js';
 import { GATEWAY_CONFIG_FILE, renderGuards, type GatewayGuardAccess } from '../../../src/lifecycle/render-step.js';
 import type { RenderedFile } from '../../../src/render/render-stack.js';
@@ -18,7 +18,7 @@ function fakeEngine(root: string, running: string[]) {
   const calls: string[][] = [];
   const tmpFiles = new Map<string, string>();
   const exec: ContainerExec = {
-    async exec(_container, argv, opts = {}): Promise<ExecResult> {
+    async exec(_container, argv, opts = {}): Promise<ExecOutput> {
       calls.push(argv);
       const [cmd, ...args] = argv;
       if (cmd === 'sh') {
