@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ComposeCli, ComposeProject } from '../docker/compose-cli.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { MstingError } from '../errors.js';
-import { judge } from '../lifecycle/start.js';
+import { judge, unhealthyGraceMs } from '../lifecycle/start.js';
 import { CONFIG_HASH_LABEL } from '../render/compose.js';
 import type { RenderedFile } from '../render/render-stack.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -96,11 +96,19 @@ async function recreate(deps: ExecuteUpdateDeps, service: string): Promise<{ ok:
   await deps.engine.startContainer(container.id);
   const target = deps.stack.services.find((s) => s.name === service)?.health === null ? 'completed' : 'healthy';
   const deadline = Date.now() + deps.timeoutS * 1000;
+  let unhealthySince: number | undefined;
   for (;;) {
     if (deps.signal.aborted) throw new MstingError('INTERRUPTED', `interrupted while waiting for ${service}`, { hint: 'run `msting update` again, or `msting status` to see where things are' });
-    const verdict = judge(target, await deps.engine.inspectContainer(container.id));
+    const details = await deps.engine.inspectContainer(container.id);
+    const verdict = judge(target, details);
     if (verdict.done) return { ok: true, id: container.id };
-    if (!verdict.done && verdict.failed) return { ok: false, detail: verdict.detail, id: container.id };
+    if (verdict.failed && details.state === 'running' && details.health === 'unhealthy') {
+      // As in start: a running container's check may pass again on a busy machine, so it is
+      // rolled back only once unhealthy for the whole grace (docs/lifecycle.md), or at the deadline.
+      unhealthySince ??= Date.now();
+      if (Date.now() - unhealthySince >= unhealthyGraceMs(details.healthIntervalS ?? 30)) return { ok: false, detail: verdict.detail, id: container.id };
+    } else if (verdict.failed) return { ok: false, detail: verdict.detail, id: container.id };
+    else unhealthySince = undefined;
     if (Date.now() >= deadline) return { ok: false, detail: `not ${target} after ${deps.timeoutS} s`, id: container.id };
     // An interrupt only ends the wait early: the check above says which service it stopped.
     await sleep(deps.pollMs ?? 500, undefined, { signal: deps.signal }).catch(() => undefined);
