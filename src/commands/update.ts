@@ -12,6 +12,7 @@ import { profileRunsModels } from '../install/flow.js';
 import type { InstallLayout } from '../layout.js';
 import { renderGuards } from '../lifecycle/render-step.js';
 import type { Output } from '../ui/output.js';
+import { ServiceProgress } from '../ui/progress.js';
 import { imageId, runningServices } from '../update/docker.js';
 import type { UpdateOutcome } from '../update/execute.js';
 import type { UpdatePlan } from '../update/plan.js';
@@ -60,19 +61,29 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
     backup: (config, layout) => backupBeforeUpdate(config, layout, ctx),
     guards: (files) => renderGuards({ files, project: loaded.config.project.name, env: ctx.env, signal: ctx.signal }),
   };
+  // On a terminal, the recreated services as one live block (src/ui/progress.ts); plain lines
+  // and NDJSON otherwise, as before.
+  let progress: ServiceProgress | undefined;
+  const finalStates = new Set<string>(['updated', 'failed', 'rolled-back', 'rollback-failed', 'not-updated']);
   const result = await runUpdate(
     { config: loaded.config, home: ctx.home, env: ctx.env, signal: ctx.signal, services: options.services, planOnly: options.plan, backup: options.backup, timeoutS: options.timeout },
     adapters,
     {
       onInfo: (m) => out.info(m),
       onDebug: (m) => out.debug(m),
-      onPlan: (plan) => printPlan(out, plan, options.plan),
+      onPlan: (plan) => {
+        printPlan(out, plan, options.plan);
+        if (out.interactive && !options.plan && plan.changes.length > 0) {
+          progress = new ServiceProgress(out, plan.layers.flat(), (state) => finalStates.has(state), 'updating');
+        }
+      },
       onServiceState: (service, state, detail) => {
         if (out.json) out.event({ event: 'service', service, state, ...(detail ? { detail } : {}) });
+        else if (progress) progress.update(service, state, detail);
         else out.info(`  ${service}: ${state}${detail ? ` (${detail})` : ''}`);
       },
     },
-  );
+  ).finally(() => progress?.close());
   if (result.kind === 'planned') return ExitCode.ok;
   if (result.kind === 'unchanged') {
     if (out.json) out.event({ event: 'summary', ok: true, updated: [], rolled_back: [] });
