@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Context } from '../context.js';
 import { createComposeCli } from '../docker/compose-cli.js';
+import { createContainerExec } from '../docker/container-exec.js';
 import { createDockerEngine, type ContainerInfo } from '../docker/engine.js';
-import { writeBundle, type BundleEntry } from '../doctor/bundle.js';
+import { vaultAuditEntry, writeBundle, type BundleEntry } from '../doctor/bundle.js';
 import { certificateExpiryCheck, keyCustodyCheck } from '../doctor/custody.js';
 import { collectSecretValues, createRedactor } from '../doctor/redact.js';
 import { ExitCode } from '../errors.js';
@@ -15,6 +16,7 @@ import { buildStatus, type StatusReport } from '../lifecycle/status.js';
 import { evaluatePreflight, type PreflightCheck } from '../preflight/checks.js';
 import { gatherPreflight } from '../preflight/gather.js';
 import { SECRET_SPECS } from '../stack/secrets.js';
+import { runningVaultContainer } from '../vault/audit-log.js';
 
 export interface DoctorCommandOptions {
   bundle?: string | undefined;
@@ -149,5 +151,6 @@ async function makeBundle(
     }
     extra.push({ name: `service-logs/${c.service}.log`, content: `${lines.join('\n')}\n` });
   }
+  extra.push(await vaultAuditEntry(runningVaultContainer(input.containers, input.engine, createContainerExec(ctx.env))));
   return writeBundle(path, ctx.home, extra, redactor);
 }

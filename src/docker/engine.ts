@@ -112,6 +112,11 @@ export interface DockerEngine {
   stopContainer(id: string, timeoutS: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   /**
+   * Send a signal (`SIGHUP`, ...) to a running container's main process, e.g. to make a service
+   * reopen its log files. A container that is not running throws.
+   */
+  signalContainer(id: string, signal: string): Promise<void>;
+  /**
    * Container events of the project from now on, until `signal` aborts. Subscribe before
    * acting, so nothing that happens in between is missed.
    */
@@ -370,6 +375,12 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
         } catch (err) {
           if (!isStatus(err, 404)) throw err;
         }
+      });
+    },
+
+    async signalContainer(id, signal) {
+      await call(`send ${signal} to a container`, async (d) => {
+        await d.getContainer(id).kill({ signal });
       });
     },
 

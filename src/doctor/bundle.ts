@@ -4,12 +4,13 @@ import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
+import { readVaultAuditTail, type VaultContainer } from '../vault/audit-log.js';
 import type { Redactor } from './redact.js';
 
 /**
  * The support bundle: a tar.gz of what helps someone else diagnose an install (doctor's report,
  * config.yml, the rendered compose and config files, env files, state.json, the msting log and
- * the services' recent logs), every file passed through the redactor. Secrets directories and
+ * the services' recent logs, the tail of Vault's audit log), every file passed through the redactor. Secrets directories and
  * keys are never read into it.
  */
 
@@ -30,6 +31,16 @@ export async function bundleFiles(home: string): Promise<string[]> {
   };
   for (const rel of ['conf/config.yml', 'state.json', 'compose', 'env', 'logs/msting.log']) await add(rel);
   return out.sort();
+}
+
+/**
+ * `vault-audit.log`: the last lines of Vault's audit log from the running vault container, or a
+ * note saying why there are none. Vault has hashed the values in it; the bundle's redactor still
+ * passes over it, as a second net.
+ */
+export async function vaultAuditEntry(vault: VaultContainer | null): Promise<BundleEntry> {
+  const tail = await readVaultAuditTail(vault);
+  return { name: 'vault-audit.log', content: tail.ok ? tail.text : `${tail.note}\n` };
 }
 
 export async function writeBundle(path: string, home: string, extra: BundleEntry[], redactor: Redactor): Promise<{ path: string; files: string[] }> {

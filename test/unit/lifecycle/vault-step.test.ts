@@ -88,6 +88,40 @@ describe('the Vault step of start', () => {
   });
 });
 
+describe("the Vault step rotates Vault's audit log", () => {
+  const unsealedBringUp: VaultStepDeps['bringUp'] = async () => ({ status: unsealed, initializedNow: false, sharesPath: null, autoUnseal: true, bootstrapped: false, secretsCreated: [], warnings: [] });
+
+  it('once Vault is unsealed, and says so when it rotated', async () => {
+    const { step, messages, warnings } = input();
+    const order: string[] = [];
+    const deps: VaultStepDeps = {
+      bringUp: async (i) => (order.push('bringUp'), unsealedBringUp(i)),
+      secrets: async () => (order.push('secrets'), all),
+      render: renderForStart,
+      rotateAuditLog: async () => (order.push('rotate'), { rotated: true, file: '/vault/logs/audit.log', sizeBytes: 60 * 1024 * 1024, kept: ['a', 'b', 'c'] }),
+    };
+    await vaultStartHooks(step, deps).afterService!('vault');
+    expect(order).toEqual(['bringUp', 'rotate', 'secrets']);
+    expect(messages.join('\n')).toMatch(/audit log rotated at 60(\.0)? MiB/);
+    expect(warnings).toEqual([]);
+  });
+
+  it('a rotation that fails is a warning and the start goes on', async () => {
+    const { step, warnings } = input();
+    const deps: VaultStepDeps = {
+      bringUp: unsealedBringUp,
+      secrets: async () => all,
+      render: renderForStart,
+      rotateAuditLog: async () => {
+        throw new Error('`mv -f /vault/logs/audit.log /vault/logs/audit.log.1` failed in the vault container: Permission denied');
+      },
+    };
+    const result = await vaultStartHooks(step, deps).afterService!('vault');
+    expect(result?.changedFiles).toContain('env/db.env');
+    expect(warnings).toEqual([expect.stringMatching(/audit log was not rotated: .*Permission denied/)]);
+  });
+});
+
 describe('the shared render step', () => {
   it('keeps an env file whose secrets it cannot read, and does not remove it as stale', async () => {
     const { step } = input();
