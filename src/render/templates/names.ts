@@ -18,6 +18,7 @@ export const TEMPLATE_PLACEHOLDERS = {
     'methods.totp',
     'methods.password',
     'methods.second_factor',
+    'profile_editing',
     'session_lifetime',
     'session_idle_timeout',
     'mail_from_name',
