@@ -24,6 +24,7 @@ export const TEMPLATE_PLACEHOLDERS = {
     'mail_from_name',
     'mail_from_address',
   ],
+  'chroma/log_config.yml': [],
   'loki/loki.yml': ['retention'],
   'grafana/provisioning/datasources/loki.yml': [],
   'grafana/provisioning/dashboards/msting.yml': ['dashboards_dir'],
