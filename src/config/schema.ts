@@ -179,6 +179,12 @@ export const configSchema = z
           'Sign-in methods.',
         ),
         default_role: z.enum(['admin', 'moderator', 'user', 'viewer']).default('user').describe('Role given to new identities.'),
+        profile_editing: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Let users edit their own identity traits through Kratos's settings flow (its `profile` method). Kratos cannot make one trait read-only, so a user could then change their own `role` and make themselves admin. STING-CE's profile page does not need it: it saves names and profile fields through the app. Leave it off.",
+          ),
       },
       'Ory Kratos (identity and sign-in).',
     ),

@@ -112,6 +112,16 @@ function stingCommon(env: EnvBuilder, service: ServicePlan): DatabaseUser | unde
 }
 
 /** A service's database URL (its own role and database), in the variable its code reads; returns its user. */
+/**
+ * What chromadb's client Settings read from the environment: STING-CE's Chroma clients build
+ * `chromadb.HttpClient(host, port[, settings=Settings(anonymized_telemetry=False)])`, and
+ * Settings fills every field not passed from the variable of that name, so they send the token.
+ */
+function chromaClient(env: EnvBuilder): void {
+  env.set('CHROMA_CLIENT_AUTH_PROVIDER', 'chromadb.auth.token_authn.TokenAuthClientProvider');
+  env.secret('chroma.token', 'CHROMA_CLIENT_AUTH_CREDENTIALS');
+}
+
 function databaseEnv(env: EnvBuilder, service: ServicePlan): DatabaseUser | undefined {
   const user = DATABASE_USERS.find((u) => u === service.name);
   const variable = user && DATABASE_URL_VARIABLE[user];
@@ -218,6 +228,9 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
       return;
     case 'chroma':
       env.set('IS_PERSISTENT', 'TRUE').set('PERSIST_DIRECTORY', '/chroma/chroma').set('ANONYMIZED_TELEMETRY', 'FALSE').set('ALLOW_RESET', 'FALSE');
+      // Chroma 0.5's token authentication: every call but the heartbeat needs the bearer token.
+      env.set('CHROMA_SERVER_AUTHN_PROVIDER', 'chromadb.auth.token_authn.TokenAuthenticationServerProvider');
+      env.secret('chroma.token', 'CHROMA_SERVER_AUTHN_CREDENTIALS');
       return;
     case 'knowledge':
       stingCommon(env, service);
@@ -232,6 +245,7 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
         // Model caches (sentence-transformers, nltk) go under HOME; the root is read-only.
         .set('HOME', '/tmp');
       env.secret('internal.service_token', 'KNOWLEDGE_SYSTEM_API_KEY');
+      chromaClient(env);
       return;
     case 'external-ai': {
       const dbUser = stingCommon(env, service);
@@ -249,6 +263,7 @@ function serviceEnv(service: ServicePlan, config: MstingConfig, urls: PublicUrls
         .set('CHROMA_HOST', 'chroma')
         .set('CHROMA_PORT', 8000)
         .set('HOME', '/tmp');
+      chromaClient(env);
       // Its conversation store reads this name, not DATABASE_URL (external_ai_service/conversation_store.py).
       if (dbUser) env.secret(`db.${dbUser}`, 'MESSAGING_DATABASE_URL', (pw) => postgresUrl(dbUser, pw));
       return;

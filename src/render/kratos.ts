@@ -36,6 +36,7 @@ export function renderKratosConfig(config: MstingConfig): string {
     'methods.totp': methods.totp,
     'methods.password': methods.password,
     'methods.second_factor': methods.totp || methods.webauthn,
+    profile_editing: config.auth.profile_editing,
     session_lifetime: go(config.auth.session_lifetime),
     session_idle_timeout: go(config.auth.session_idle_timeout),
     mail_from_name: config.mail.from_name,

@@ -6,6 +6,11 @@ import { toYaml } from './yaml.js';
 
 /** Loki, Promtail (and the log forwarder, a second Promtail) and Grafana provisioning. */
 
+/** Chroma's uvicorn log configuration (templates/chroma/log_config.yml): stdout only, no file. */
+export function renderChromaLogConfig(): string {
+  return toYaml(fillTemplate('chroma/log_config.yml', {}));
+}
+
 /** loki.yml: templates/loki/loki.yml with the retention from config.yml. */
 export function renderLokiConfig(config: MstingConfig): string {
   return toYaml(fillTemplate('loki/loki.yml', { retention: formatGoDuration(parseDuration(config.observability.loki.retention)) }));

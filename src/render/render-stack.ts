@@ -13,7 +13,7 @@ import { renderEnvFiles, type PendingSecret } from './env-files.js';
 import { renderFrontendEnvJs, renderFrontendNginx } from './frontend-nginx.js';
 import { renderGatewayNginx } from './gateway.js';
 import { renderIdentitySchema, renderKratosConfig } from './kratos.js';
-import { renderGrafanaDashboardProvider, renderGrafanaDashboards, renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
+import { renderChromaLogConfig, renderGrafanaDashboardProvider, renderGrafanaDashboards, renderGrafanaDatasources, renderLogForwarderConfig, renderLokiConfig, renderPromtailConfig } from './observability.js';
 import { renderPostgresInit, type StingSchema } from './postgres.js';
 import { renderVaultConfig } from './vault.js';
 
@@ -129,6 +129,7 @@ export function renderStack(input: RenderInput): RenderedStack {
   if (has('llm-gateway')) {
     add(serviceConfigPath('llm-gateway', 'nginx.conf'), renderGatewayNginx(config, input.recommendation));
   }
+  if (has('chroma')) add(serviceConfigPath('chroma', 'log_config.yml'), renderChromaLogConfig());
   if (has('loki')) add(serviceConfigPath('loki', 'loki.yml'), renderLokiConfig(config));
   if (has('promtail')) add(serviceConfigPath('promtail', 'promtail.yml'), renderPromtailConfig(config));
   if (has('log-forwarder')) add(serviceConfigPath('log-forwarder', 'promtail.yml'), renderLogForwarderConfig(config));

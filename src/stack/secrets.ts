@@ -89,6 +89,10 @@ export const SECRET_SPECS: readonly SecretSpec[] = [
   { id: 'app.field_key', path: 'app/encryption', key: 'field_key', description: 'Honey Reserve master key (32 bytes, base64)', generator: { alphabet: 'base64', length: 44 }, consumers: ['app'] },
   // The app and the chatbot send it as X-API-Key (STING_SERVICE_API_KEY); the knowledge service accepts it (KNOWLEDGE_SYSTEM_API_KEY).
   { id: 'internal.service_token', path: 'internal/service', key: 'token', description: 'API key services present to the knowledge service', generator: { alphabet: 'urlsafe', length: 43 }, consumers: ['app', 'knowledge', 'chatbot'] },
+  // Chroma's token (CHROMA_SERVER_AUTHN_CREDENTIALS); its clients send it as a bearer token
+  // (CHROMA_CLIENT_AUTH_CREDENTIALS, read by chromadb's Settings). Chroma accepts ASCII letters,
+  // digits and punctuation only.
+  { id: 'chroma.token', path: 'chroma/auth', key: 'token', description: 'Token Chroma requires of its clients', generator: { alphabet: 'alnum', length: 40 }, consumers: ['chroma', 'knowledge', 'external-ai'] },
   { id: 'mailpit.ui', path: 'mailpit/ui', key: 'password', description: 'Mailpit web UI password (user sting): it shows every sign-in code', generator: pw, consumers: ['mailpit'] },
   { id: 'grafana.admin', path: 'grafana/admin', key: 'password', description: 'Grafana admin password', generator: pw, consumers: ['grafana'] },
   { id: 'grafana.secret_key', path: 'grafana/admin', key: 'secret_key', description: 'Grafana secret key', generator: pw, consumers: ['grafana'] },

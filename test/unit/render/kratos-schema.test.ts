@@ -207,6 +207,17 @@ describe('kratos.yml as STING-CE reads it', () => {
     const codeOnly = methods({ auth: { methods: { webauthn: false, totp: false, password: false } } });
     expect([codeOnly.code!.enabled, codeOnly.webauthn!.enabled, codeOnly.totp!.enabled, codeOnly.password!.enabled, codeOnly.lookup_secret!.enabled]).toEqual([true, false, false, false, false]);
   });
+
+  it("gives users no way to edit their own traits (and so their role) unless auth.profile_editing asks, and stays valid either way", () => {
+    const profileOf = (input: Parameters<typeof makeConfig>[0]) => {
+      const { doc } = kratosView(input);
+      expect(errorsOf(doc)).toEqual([]);
+      return (doc.selfservice as { methods: { profile: { enabled: boolean } } }).methods.profile;
+    };
+    // Kratos enables the settings flow's profile method when the key is absent, so it must be written out.
+    expect(profileOf({})).toEqual({ enabled: false });
+    expect(profileOf({ auth: { profile_editing: true } })).toEqual({ enabled: true });
+  });
 });
 
 describe('identity schema', () => {
@@ -248,6 +259,21 @@ describe('identity schema', () => {
       },
     };
     expect(valid(identity), JSON.stringify(valid.errors)).toBe(true);
+  });
+
+  it('cannot mark the role read-only: Kratos v1.3.0 identity schemas have no such extension', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema(readJson('identity_extension.schema.json'));
+    const meta = ajv.compile(readJson('identity_meta.schema.json'));
+    const schema = JSON.parse(render(makeConfig(), 'default').files.get(serviceConfigPath('kratos', 'identity.schema.json'))!.content) as {
+      properties: { traits: { properties: { role: Record<string, unknown> } } };
+    };
+    for (const marker of [{ read_only: true }, { readonly: true }, { settings: { disabled: true } }]) {
+      const attempt = structuredClone(schema);
+      attempt.properties.traits.properties.role['ory.sh/kratos'] = marker;
+      expect(meta(attempt), JSON.stringify(marker)).toBe(false);
+    }
   });
 
   it('requires an email and keeps the role to the four roles', () => {

@@ -128,6 +128,33 @@ describe('knowledge (STING-CE knowledge_service/)', () => {
   });
 });
 
+describe('chroma', () => {
+  it("requires a token that only its clients' 0600 env files carry: knowledge and external-ai send the same one", () => {
+    const { stack, env } = rendered();
+    const token = env('chroma').CHROMA_SERVER_AUTHN_CREDENTIALS;
+    expect(token).toBe('fake-chroma-token');
+    expect(env('chroma').CHROMA_SERVER_AUTHN_PROVIDER).toBe('chromadb.auth.token_authn.TokenAuthenticationServerProvider');
+    for (const client of ['knowledge', 'external-ai']) {
+      expect(env(client).CHROMA_CLIENT_AUTH_PROVIDER, client).toBe('chromadb.auth.token_authn.TokenAuthClientProvider');
+      expect(env(client).CHROMA_CLIENT_AUTH_CREDENTIALS, client).toBe(token);
+    }
+    expect(stack.files.get('compose/docker-compose.yml')!.content).not.toContain(token);
+    expect(env('app').CHROMA_CLIENT_AUTH_CREDENTIALS).toBeUndefined();
+  });
+
+  it('runs on a read-only root, logging to stdout through the mounted log configuration instead of a file in the image', () => {
+    const { compose, stack } = rendered(makeConfig(), 'default');
+    const chroma = compose.services.chroma!;
+    expect(chroma.read_only).toBe(true);
+    expect(chroma.tmpfs).toContain('/tmp');
+    expect(mountAt(chroma, '/chroma/chroma')).toMatchObject({ type: 'volume', source: 'chroma_data' });
+    expect(mountAt(chroma, '/etc/chroma/log_config.yml')).toMatchObject({ type: 'bind', read_only: true });
+    expect(chroma.command?.slice(chroma.command.indexOf('--log-config'), chroma.command.indexOf('--log-config') + 2)).toEqual(['--log-config', '/etc/chroma/log_config.yml']);
+    const logConfig = parse(stack.files.get('compose/config/chroma/log_config.yml')!.content) as { handlers: Record<string, { class: string }> };
+    expect(Object.values(logConfig.handlers).map((h) => h.class)).toEqual(['logging.StreamHandler']);
+  });
+});
+
 describe('messaging (STING-CE messaging_service/)', () => {
   it('gets its allowed origins as CORS_ORIGINS', () => {
     const env = rendered(makeConfig({ app: { cors_origins: ['https://other.example.com'] } }), 'default').env('messaging');
