@@ -71,7 +71,11 @@ function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
         retries: s.health.retries,
       }
     : { disable: true };
-  const resources: Record<string, unknown> = { limits: { memory: memoryLimit(s), ...(s.cpus !== null ? { cpus: String(s.cpus) } : {}) } };
+  // The process limit sits with the other limits: compose refuses a service-level pids_limit
+  // beside a deploy.resources.limits block.
+  const resources: Record<string, unknown> = {
+    limits: { memory: memoryLimit(s), pids: s.pidsLimit, ...(s.cpus !== null ? { cpus: String(s.cpus) } : {}) },
+  };
   if (s.gpu?.driver === 'nvidia') {
     resources.reservations = {
       devices: [
@@ -87,7 +91,6 @@ function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
     out.group_add = ['video'];
   }
   out.deploy = { resources };
-  out.pids_limit = s.pidsLimit;
   out.labels = { 'org.sting-ce.msting.service': s.name, 'org.sting-ce.msting.group': s.group };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;

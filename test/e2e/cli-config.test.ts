@@ -87,7 +87,7 @@ describe('msting config, end to end', () => {
     expect((await msting('config', 'get', 'ports.frontend')).stdout).toBe('8443');
     const text = await readFile(path, 'utf8');
     expect(text).toContain('  frontend: 8443\n');
-    expect(text).toContain('# Host ports, one per published service port.');
+    expect(text).toContain('# Host ports. Only the frontend is published by default');
 
     const invalid = await msting('config', 'set', 'ports.app', '8443');
     expect(invalid.exitCode).toBe(3);
