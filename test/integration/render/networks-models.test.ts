@@ -134,4 +134,15 @@ describe('the rendered stack on the real engine', () => {
     expect(await tcpOpen(DB_PORT)).toBe(true);
     expect(await compose('port', 'redis', '6379').catch(() => '')).toBe('');
   });
+
+  it('every container runs under its process limit: PostgreSQL\'s follows max_connections, a fork bomb stops at Redis\'s', async () => {
+    const limit = async (service: string) => Number(await docker('inspect', '-f', '{{.HostConfig.PidsLimit}}', (await compose('ps', '-q', service)).trim()));
+    expect(await limit('db')).toBe(100 * 2 + 64);
+    expect(await limit('redis')).toBe(256);
+    // Past the limit the kernel refuses new processes inside the container: fork fails there.
+    const redis = (await compose('ps', '-q', 'redis')).trim();
+    const bomb = await docker('exec', redis, 'sh', '-c', 'i=0; while [ $i -lt 400 ]; do sleep 30 & i=$((i+1)); done 2>&1 | head -1; echo done').catch((err: Error) => err.message);
+    expect(bomb).toMatch(/can't fork|Resource temporarily unavailable|Cannot allocate|fork/i);
+    await docker('exec', redis, 'sh', '-c', 'pkill sleep || killall sleep || true').catch(() => undefined);
+  });
 });
