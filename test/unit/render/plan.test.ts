@@ -103,9 +103,12 @@ describe('compose services', () => {
   });
 
   it('takes limits and stop timeout from config, and memory of model services from the recommendation', () => {
-    const config = makeConfig({ resources: { app: { memory: '2GiB', cpus: 2 } }, stop_timeout: 90 });
+    const config = makeConfig({ resources: { app: { memory: '2GiB', cpus: 2, pids: 300 } }, stop_timeout: 90 });
     const c = compose(config, 'full', { ...cpuRecommendation(config), models: [{ name: 'phi3', fits: true, requiredBytes: 1, memoryLimit: '12g', quantization: 'int4', reason: 'ok' }] });
-    expect(c.services.app!.deploy).toEqual({ resources: { limits: { memory: '2g', cpus: '2' } } });
+    expect(c.services.app!.deploy).toEqual({ resources: { limits: { memory: '2g', cpus: '2', pids: 300 } } });
+    // Without a setting: the stack's own limit; a model service gets room for its thread pools.
+    expect((c.services.knowledge!.deploy as { resources: { limits: { pids: number } } }).resources.limits.pids).toBe(1024);
+    expect((c.services.phi3!.deploy as { resources: { limits: { pids: number } } }).resources.limits.pids).toBe(4096);
     expect(c.services.app!.stop_grace_period).toBe('90s');
     expect((c.services.phi3!.deploy as { resources: { limits: { memory: string } } }).resources.limits.memory).toBe('12g');
   });
