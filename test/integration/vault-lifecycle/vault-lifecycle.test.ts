@@ -93,7 +93,8 @@ describe('Vault in start, status and config render on the real engine', () => {
     const vaultId = containerIds().get('vault')!;
     // The emulator does not listen while its hold file exists (VAULT_EMULATOR_HOLD_FILE): the
     // restarted container runs, and Vault does not answer until the file is removed.
-    const holdFile = docker(['exec', vaultId, 'printenv', 'VAULT_EMULATOR_HOLD_FILE']);
+    const holdFile = docker(['exec', vaultId, 'sh', '-c', 'printf %s "$VAULT_EMULATOR_HOLD_FILE"']);
+    expect(holdFile).not.toBe('');
     docker(['exec', vaultId, 'touch', holdFile]);
     docker(['restart', vaultId]);
     const starting = await msting(['--json', 'status']);
