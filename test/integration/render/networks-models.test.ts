@@ -83,7 +83,8 @@ beforeAll(async () => {
     project: { name: PROJECT },
     llm: { models: [{ name: 'tiny', repo: REPO }], default_model: 'tiny' },
     ports: { db: DB_PORT },
-    images: { overrides: { db: images.debian, redis: images.debian, tiny: images.busybox } },
+    // Vault as a stand-in that listens on Vault's port: enough to show who can open it.
+    images: { overrides: { db: images.debian, redis: images.debian, tiny: images.busybox, vault: images.busybox } },
   });
   const recommendation: Recommendation = {
     device: 'cpu',
@@ -95,7 +96,7 @@ beforeAll(async () => {
   };
   const rendered = renderStack({ config, profile: 'full', recommendation, secrets: FAKE_SECRETS, modelsDir, modelCommits: await readModelCommits(modelsDir, config.llm.models) });
   await writeRendered(rendered.files, home);
-  await compose('up', '-d', '--no-deps', 'db', 'redis', 'tiny');
+  await compose('up', '-d', '--no-deps', 'db', 'redis', 'tiny', 'vault');
   await waitHealthy(['db', 'redis', 'tiny']);
 }, 300_000);
 
@@ -122,6 +123,32 @@ describe('the rendered stack on the real engine', () => {
     expect((await probeFrom('edge', `nc -z ${dbIp} 5432`)).ok).toBe(false);
     expect((await probeFrom('app', `nc -z ${redisIp} 6379`)).ok).toBe(false);
     expect((await probeFrom('data', 'nc -z redis 6379 && nc -z sting-ce-redis 6379 && nc -z db 5432 && nc -z sting-ce-db 5432')).ok).toBe(true);
+  });
+
+  it('the frontend\'s network cannot open Vault; its clients on the data network can', async () => {
+    const vault = (await compose('ps', '-q', 'vault')).trim();
+    const vaultIp = await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${PROJECT}_data").IPAddress}}`, vault);
+    // Unpublished by default: no host port either.
+    expect(await compose('port', 'vault', '8200').catch(() => '')).toBe('');
+    const deadline = Date.now() + 60_000;
+    while (!(await probeFrom('data', 'nc -z vault 8200')).ok) {
+      if (Date.now() > deadline) throw new Error('the vault stand-in never listened on the data network');
+    }
+    expect((await probeFrom('edge', `nc -z ${vaultIp} 8200`)).ok).toBe(false);
+    expect((await probeFrom('data', `nc -z ${vaultIp} 8200 && nc -z sting-ce-vault 8200`)).ok).toBe(true);
+    // msting itself reaches an unpublished Vault at this address: the host routes to the internal network.
+    const fromHost = await new Promise<boolean>((done) => {
+      const socket = connect({ host: vaultIp, port: 8200 }, () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.on('error', () => done(false));
+      socket.setTimeout(3000, () => {
+        socket.destroy();
+        done(false);
+      });
+    });
+    expect(fromHost).toBe(true);
   });
 
   it('the data network has no way out, and the model network reaches no data store', async () => {
