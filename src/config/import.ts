@@ -662,6 +662,12 @@ class Importer {
       this.dropKey(path, `${JSON.stringify(value)} does not fit ${to}${expected ? ` (${expected})` : ''}`);
       return;
     }
+    if (to.startsWith('ports.') && to !== 'ports.frontend') {
+      // STING-CE publishes every service on the host; msting only the frontend, unless asked
+      // (the Kratos admin API and Mailpit would hand over accounts: docs/security.md).
+      this.dropKey(path, `msting publishes only the frontend by default; \`msting config set ${to} ${JSON.stringify(converted)}\` publishes this one (its risk: docs/security.md)`);
+      return;
+    }
     const existing = this.mapped.find((m) => m.to === to);
     if (existing) {
       this.dropKey(path, existing.value === converted ? `same value as ${existing.from}, already in ${to}` : `msting has one ${to}; it took ${existing.from} (${JSON.stringify(existing.value)})`);

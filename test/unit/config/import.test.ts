@@ -55,7 +55,8 @@ describe('importStingConfig on a STING-CE conf/config.yml', () => {
     expect(result.config).toMatchObject({
       hostname: 'sting.example.com',
       profile: 'observability',
-      ports: { frontend: 8443, app: 5050, kratos: 4433, grafana: 3000, loki: 3100, promtail: 9080 },
+      // Only the frontend's port: msting publishes nothing else unless asked (docs/security.md).
+      ports: { frontend: 8443 },
       app: { env: 'production', debug: false, log_level: 'warning', max_upload_mb: 200 },
       database: { max_connections: 200 },
       auth: { session_lifetime: '12h', methods: { password: true, webauthn: true, code: true, totp: true } },
@@ -162,11 +163,11 @@ describe('importStingConfig: values and shapes', () => {
   });
 
   it('moves a value msting rejects to dropped with the validation message, so the result still validates', () => {
-    const doc = { system: { domain: 'not a host name!', ports: { frontend: 3000, api: 3000 } }, application: { env: 'demo' } };
+    const doc = { system: { domain: 'not a host name!', ports: { frontend: 70000 } }, application: { env: 'demo' } };
     const result = importStingConfig(doc, 'c.yml');
-    expect(result.config).toEqual({ ports: { app: 3000 } });
+    expect(result.config).toEqual({});
     expect(dropped(result, 'system.domain')?.reason).toContain('msting rejects it for hostname');
-    expect(dropped(result, 'system.ports.frontend')?.reason).toContain('host port 3000 is also used by ports.app');
+    expect(dropped(result, 'system.ports.frontend')?.reason).toContain('70000');
     expect(dropped(result, 'application.env')?.reason).toBe('"demo" does not fit app.env (production or development; STING-CE\'s demo mode has no msting equivalent)');
     expect(validateConfigText(JSON.stringify(result.config)).errors).toEqual([]);
   });
@@ -219,7 +220,6 @@ observability:
     expect(result.shape).toBe('sting-ce');
     expect(result.config).toMatchObject({
       profile: 'observability',
-      ports: { app: 5050, grafana: 3000, loki: 3100, promtail: 9080 },
       app: { debug: false },
       observability: { loki: { retention: '168h' }, promtail: { pii_sanitization: true } },
     });
@@ -239,7 +239,9 @@ observability:
     const doc = { APP_PORT: 5050, FLASK_DEBUG: 'true', APP_ENV: 'development', REACT_PORT: 8443, POSTGRES_PASSWORD: 'postgres', KC_DB_PASSWORD: 'kc', KEYCLOAK_REALM: 'sting', KRATOS_ADMIN_PORT: 4434 };
     const result = importStingConfig(doc, 'flat.yml');
     expect(result.shape).toBe('sting-ce-flat');
-    expect(result.config).toEqual({ app: { env: 'development', debug: true }, ports: { app: 5050, frontend: 8443, 'kratos-admin': 4434 } });
+    expect(result.config).toEqual({ app: { env: 'development', debug: true }, ports: { frontend: 8443 } });
+    // STING-CE published the Kratos admin API; an import does not: it says how to, and why not.
+    expect(dropped(result, 'KRATOS_ADMIN_PORT')?.reason).toContain('msting config set ports.kratos-admin 4434');
     expect(dropped(result, 'POSTGRES_PASSWORD')).toMatchObject({ secret: true });
     expect(dropped(result, 'KC_DB_PASSWORD')?.reason).toContain('Keycloak');
     expect(dropped(result, 'KEYCLOAK_REALM')?.reason).toContain('STING-CE replaced Keycloak with Ory Kratos');
@@ -296,7 +298,7 @@ describe('msting config import (command)', () => {
     expect(text).toContain(`# msting config.yml, imported from the STING-CE config ${FIXTURE}`);
     expect((await stat(ctx.configPath)).mode & 0o777).toBe(0o644);
     const report = stdout();
-    expect(report).toMatch(/^mapped 43 keys:\n {2}system\.domain -> hostname = "sting\.example\.com" \(from \$\{STING_HOSTNAME:-sting\.example\.com\}\)\n/);
+    expect(report).toMatch(/^mapped 38 keys:\n {2}system\.domain -> hostname = "sting\.example\.com" \(from \$\{STING_HOSTNAME:-sting\.example\.com\}\)\n/);
     expect(report).toContain('  database.password (value not shown): secret, not copied');
     expect(report).toContain('  system.protocol = "https": msting always serves HTTPS\n');
     for (const secret of FIXTURE_SECRETS) expect(report + stderr() + text).not.toContain(secret);
@@ -329,7 +331,7 @@ describe('msting config import (command)', () => {
     const { ctx, stdout, stderr } = await makeContext();
     await importCommand({ file: FIXTURE, force: false, output: '-' }, ctx);
     expect(parse(stdout())).toMatchObject({ hostname: 'sting.example.com' });
-    expect(stderr()).toContain('mapped 43 keys:');
+    expect(stderr()).toContain('mapped 38 keys:');
     expect(await readdir(ctx.home)).toEqual([]);
     const json = await makeContext({ json: true });
     await expect(importCommand({ file: FIXTURE, force: false, output: '-' }, json.ctx)).rejects.toMatchObject({ code: 'USAGE', exitCode: 2 });
