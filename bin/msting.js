@@ -9,10 +9,5 @@ if (major < 20 || (major === 20 && minor < 12)) {
 // Node 22.1+ keeps compiled code between runs; a no-op where it is missing.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-// The only WebAssembly msting runs is the HTTP parser of its downloads. V8 would also recompile it
-// with its optimizing tier in the background, and a process cannot exit before that finishes:
-// ~50 ms of CPU and of delay on every command that fetches, for a parser that only reads headers.
-const { setFlagsFromString } = await import('node:v8');
-setFlagsFromString('--liftoff-only');
 const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv);

@@ -1,3 +1,4 @@
+import './wasm-tier.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { finished } from 'node:stream/promises';

@@ -1,3 +1,4 @@
+import './wasm-tier.js';
 import type { SecureContext } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, buildConnector, type Dispatcher } from 'undici';
 import { lazySecureContext, type TrustStore } from './trust.js';

@@ -1,3 +1,4 @@
+import './wasm-tier.js';
 import type { ListFileEntry } from '@huggingface/hub';
 import { compareText } from '../compare.js';
 import { Response, Headers as WebHeaders, request, type Dispatcher } from 'undici';
