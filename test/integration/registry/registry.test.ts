@@ -1,0 +1,244 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { dockerSkipReason, freePorts } from '../../support/docker.js';
+import { registryDigest, registrySkipReason, startRegistry, type TestRegistry } from '../../support/registry.js';
+import { stackImages, writeStackHome } from '../../support/stack-home.js';
+
+/**
+ * msting against a real private registry (Debian's docker-registry on 127.0.0.1): install pulls
+ * the STING-CE images from images.registry; update pulls new content under the same tag while the
+ * old containers run and recreates only what changed; a digest pin is honoured and one the
+ * registry does not serve is refused; a registry that is down or answers 401 stops update with
+ * exit 5 and changes nothing; `images push` publishes a host's images for other hosts.
+ * messaging and knowledge come from the registry; every other service is a local stand-in.
+ */
+
+const project = `msting-reg-${process.pid}`;
+const FROM_REGISTRY = ['messaging', 'knowledge'];
+const skip = dockerSkipReason() ?? registrySkipReason();
+
+let work: string;
+let home: string;
+let open: TestRegistry;
+let locked: TestRegistry;
+let registry: string;
+let busybox: string;
+const localTags: string[] = [];
+
+const msting = (args: string[]): Promise<CliRun> => runInstalledCli(home, work, args);
+const docker = (args: string[]): string => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const image = (service: string, tag = 'v1') => `${registry}/sting-ce-${service}:${tag}`;
+
+function containerIds(): Map<string, string> {
+  const lines = docker(['ps', '-a', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}} {{.ID}}']);
+  return new Map(lines.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+}
+
+/** Change config.yml as an operator would (the stack-home file is plain YAML). */
+async function editConfig(change: (doc: ReturnType<typeof parseDocument>) => void): Promise<void> {
+  const path = join(home, 'conf', 'config.yml');
+  const doc = parseDocument(await readFile(path, 'utf8'));
+  change(doc);
+  await writeFile(path, doc.toString());
+}
+
+/** Content and mtime of everything msting renders or records: the proof that a refused run changed nothing. */
+async function renderedState(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const dir of ['compose', 'env']) {
+    for (const e of await readdir(join(home, dir), { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const path = join(e.parentPath, e.name);
+      out.set(path, `${(await stat(path)).mtimeMs} ${await readFile(path, 'utf8')}`);
+    }
+  }
+  out.set('state.json', await readFile(join(home, 'state.json'), 'utf8'));
+  return out;
+}
+
+function push(source: string, target: string): string {
+  docker(['tag', source, target]);
+  localTags.push(target);
+  const out = docker(['push', target]);
+  return /digest: (sha256:[a-f0-9]{64})/.exec(out)![1]!;
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  const images = stackImages();
+  busybox = images.busybox;
+  [open, locked] = await Promise.all([startRegistry(), startRegistry({ auth: { user: 'operator', password: `pw-${process.pid}` } })]);
+  registry = `${open.address}/sting`;
+  // What a build host would have pushed: the stand-in under the STING-CE names, then the local
+  // names removed, so that install must pull them.
+  for (const s of FROM_REGISTRY) push(busybox, image(s));
+  docker(['rmi', ...FROM_REGISTRY.map((s) => image(s))]);
+  const [basePort] = await freePorts(1);
+  ({ work, home } = await writeStackHome({
+    prefix: 'msting-registry-it-',
+    project,
+    basePort: 20000 + (basePort! % 400) * 100,
+    images,
+    imageLines: [`registry: ${registry}`, 'version: v1'],
+    fromRegistry: FROM_REGISTRY,
+  }));
+}, 300_000);
+
+afterAll(async () => {
+  if (skip) return;
+  if (home && existsSync(home)) await msting(['uninstall', '--purge', '--yes']).catch(() => undefined);
+  for (const id of containerIds().values()) execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  const mine = docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((r) => r.startsWith(`${open?.address}/`) || r.startsWith(`${locked?.address}/`) || r.startsWith('msting-reg-it/'));
+  if (mine.length > 0) execFileSync('docker', ['rmi', '-f', ...new Set([...mine, ...localTags])], { stdio: 'ignore' });
+  await Promise.all([open?.stop(), locked?.stop()]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('install pulls the STING-CE images from images.registry', async () => {
+    for (const s of FROM_REGISTRY) expect(() => docker(['image', 'inspect', image(s)])).toThrow();
+    const r = await msting(['install', '--yes', '--skip-models', '--timeout', '180']);
+    expect(r.code, r.stderr).toBe(0);
+    const ids = containerIds();
+    for (const s of FROM_REGISTRY) {
+      // The container runs the image as the registry served it (the engine records where from).
+      expect(docker(['inspect', '-f', '{{.Config.Image}}', ids.get(s)!])).toBe(image(s));
+      expect(docker(['image', 'inspect', '-f', '{{join .RepoDigests " "}}', image(s)])).toContain(`${registry}/sting-ce-${s}@${await registryDigest(open.address, `sting/sting-ce-${s}`, 'v1')}`);
+      expect(docker(['inspect', '-f', '{{.State.Health.Status}}', ids.get(s)!])).toBe('healthy');
+    }
+    const list = await msting(['--json', 'images', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    const rows = (JSON.parse(list.stdout) as { images: { service: string; present: boolean; digest: string | null }[] }).images;
+    expect(rows.filter((row) => !row.present)).toEqual([]);
+    expect(rows.find((row) => row.service === 'messaging')?.digest).toMatch(/^sha256:/);
+  });
+
+  it('update pulls new content under the same tag while the old containers run, and recreates only that service', async () => {
+    const oldId = docker(['image', 'inspect', '-f', '{{.Id}}', image('messaging')]);
+    // A new messaging image in the registry under the same tag; this host still has the old one.
+    const ctx = join(work, 'messaging-v1-new');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${busybox}\nLABEL org.sting-ce.test.build="${process.pid}-new"\n`);
+    execFileSync('docker', ['build', '-q', '-t', `msting-reg-it/messaging:${process.pid}`, ctx], { stdio: 'ignore', env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+    const newId = docker(['image', 'inspect', '-f', '{{.Id}}', `msting-reg-it/messaging:${process.pid}`]);
+    push(`msting-reg-it/messaging:${process.pid}`, image('messaging'));
+    docker(['tag', oldId, image('messaging')]);
+    const before = containerIds();
+
+    // The engine's own record: when the new image was pulled and when the old container stopped.
+    const events = spawn('docker', ['events', '--format', '{{json .}}', '--filter', 'event=pull', '--filter', 'event=die', '--filter', 'event=tag']);
+    let eventText = '';
+    events.stdout.on('data', (d: Buffer) => (eventText += d.toString()));
+    // The stream is live once it shows a tag event of our own.
+    const probe = `msting-reg-it/probe:${process.pid}`;
+    for (const deadline = Date.now() + 20_000; !eventText.includes(probe); ) {
+      if (Date.now() > deadline) throw new Error(`docker events showed nothing: ${eventText}`);
+      docker(['tag', busybox, probe]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const r = await msting(['update', '--no-backup', '--timeout', '120']);
+    events.kill();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/updated 1 service: messaging/);
+
+    const after = containerIds();
+    for (const [service, id] of before) {
+      if (service === 'messaging') expect(after.get(service)).not.toBe(id);
+      else expect(after.get(service), service).toBe(id);
+    }
+    expect(docker(['inspect', '-f', '{{.Image}}', after.get('messaging')!])).toBe(newId);
+    const seen = eventText.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { status: string; id: string; timeNano: number });
+    const pulled = seen.find((e) => e.status === 'pull' && e.id === image('messaging'));
+    const died = seen.find((e) => e.status === 'die' && e.id === before.get('messaging'));
+    expect(pulled, eventText).toBeDefined();
+    expect(died, eventText).toBeDefined();
+    expect(pulled!.timeNano).toBeLessThan(died!.timeNano);
+  });
+
+  it('a digest pin is honoured: the container runs exactly that digest', async () => {
+    const digest = (await registryDigest(open.address, 'sting/sting-ce-knowledge', 'v1'))!;
+    await editConfig((doc) => doc.setIn(['images', 'digests', 'knowledge'], digest));
+    const before = containerIds();
+    const r = await msting(['update', '--no-backup', '--timeout', '120']);
+    expect(r.code, r.stderr).toBe(0);
+    const after = containerIds();
+    expect(after.get('knowledge')).not.toBe(before.get('knowledge'));
+    expect(after.get('messaging')).toBe(before.get('messaging'));
+    expect(docker(['inspect', '-f', '{{.Config.Image}}', after.get('knowledge')!])).toBe(`${image('knowledge')}@${digest}`);
+    const runs = docker(['inspect', '-f', '{{.Image}}', after.get('knowledge')!]);
+    expect(docker(['image', 'inspect', '-f', '{{.Id}}', `${registry}/sting-ce-knowledge@${digest}`])).toBe(runs);
+  });
+
+  it('a digest pin the registry does not serve is refused, naming the service, the pin and what the registry has; nothing changes', async () => {
+    const served = (await registryDigest(open.address, 'sting/sting-ce-messaging', 'v1'))!;
+    const wrong = `sha256:${'e'.repeat(64)}`;
+    await editConfig((doc) => doc.setIn(['images', 'digests', 'messaging'], wrong));
+    const before = containerIds();
+    const files = await renderedState();
+    const r = await msting(['update', '--no-backup']);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toContain(`images.digests.messaging pins ${wrong}, but the registry serves ${served} for ${image('messaging')}`);
+    expect(r.stderr).toMatch(new RegExp(`hint: .*set images\\.digests\\.messaging: ${served}`));
+    expect(containerIds()).toEqual(before);
+    expect(await renderedState()).toEqual(files);
+    await editConfig((doc) => doc.deleteIn(['images', 'digests', 'messaging']));
+  });
+
+  it('a registry that is down, or answers 401, stops update with one message and a hint (exit 5); nothing changes', async () => {
+    const before = containerIds();
+    const files = await renderedState();
+    const [closed] = await freePorts(1);
+    await editConfig((doc) => {
+      doc.setIn(['images', 'registry'], `127.0.0.1:${closed}/sting`);
+      doc.deleteIn(['images', 'digests']);
+    });
+    const down = await msting(['update', '--no-backup']);
+    expect(down.code, down.stderr).toBe(5);
+    expect(down.stderr).toMatch(new RegExp(`error: cannot pull 127\\.0\\.0\\.1:${closed}/sting/sting-ce-(messaging|knowledge):v1 \\((messaging|knowledge)\\): the registry 127\\.0\\.0\\.1:${closed} does not answer`));
+    expect(down.stderr).toMatch(/hint: check images\.registry in config\.yml and that the registry is running/);
+    expect(down.stderr.match(/^error:/gm)).toHaveLength(1);
+
+    await editConfig((doc) => doc.setIn(['images', 'registry'], `${locked.address}/sting`));
+    const denied = await msting(['update', '--no-backup']);
+    expect(denied.code, denied.stderr).toBe(5);
+    expect(denied.stderr).toMatch(new RegExp(`the registry ${locked.address.replace(/\./g, '\\.')} wants credentials \\(401 unauthorized\\)`));
+    expect(denied.stderr).toContain(`hint: log in on this host with \`docker login ${locked.address}\``);
+
+    expect(containerIds()).toEqual(before);
+    expect(await renderedState()).toEqual(files);
+    await editConfig((doc) => doc.setIn(['images', 'registry'], registry));
+  });
+
+  it('images push publishes the host\'s STING-CE images under the names other hosts pull, and prints their config lines', async () => {
+    const target = `${open.address}/published`;
+    const r = await msting(['--json', 'images', 'push', '--registry', target]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = events.at(-1) as { ok: boolean; config: Record<string, string>; images: { service: string; image: string; digest: string }[] };
+    expect(summary.ok).toBe(true);
+    expect(summary.config).toEqual({ 'images.registry': target, 'images.version': 'v1' });
+    expect(summary.images.map((i) => i.service).sort()).toEqual(['app', 'frontend', 'knowledge', 'messaging']);
+    expect(events.filter((e) => e.event === 'image' && e.state === 'pushed')).toHaveLength(4);
+    for (const i of summary.images) {
+      expect(i.image).toBe(`${target}/sting-ce-${i.service}:v1`);
+      expect(await registryDigest(open.address, `published/sting-ce-${i.service}`, 'v1')).toBe(i.digest);
+    }
+
+    const text = await msting(['images', 'push', '--registry', target]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`  registry: ${target}`);
+
+    const [closed] = await freePorts(1);
+    const down = await msting(['images', 'push', '--registry', `127.0.0.1:${closed}/x`]);
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(new RegExp(`cannot push 127\\.0\\.0\\.1:${closed}/x/sting-ce-\\S+ \\(\\S+\\): the registry 127\\.0\\.0\\.1:${closed} does not answer`));
+    const denied = await msting(['images', 'push', '--registry', `${locked.address}/x`]);
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toContain(`docker login ${locked.address}`);
+  });
+});
