@@ -69,6 +69,8 @@ export async function pushImage(
   target: string,
   options: { env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined; onLine?: ((line: string) => void) | undefined; service?: string | undefined },
 ): Promise<PushResult> {
+  // A tag this push adds is taken away again if the push fails: a refused push leaves no trace.
+  const added = source !== target && (await runDocker(['image', 'inspect', '--format', '{{.Id}}', target], { env: options.env })).failed;
   if (source !== target) {
     const tagged = await runDocker(['tag', source, target], { env: options.env, signal: options.signal });
     if (tagged.canceled) throw new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again' });
@@ -76,7 +78,10 @@ export async function pushImage(
   }
   const pushed = await runDocker(['push', target], { env: options.env, signal: options.signal, onLine: options.onLine });
   if (pushed.canceled) throw new MstingError('INTERRUPTED', 'interrupted during a push', { hint: 'run the same command again: layers already pushed are not sent twice' });
-  if (pushed.failed) throw registryError({ action: 'push', reference: target, service: options.service, text: pushed.all });
+  if (pushed.failed) {
+    if (added) await runDocker(['rmi', target], { env: options.env });
+    throw registryError({ action: 'push', reference: target, service: options.service, text: pushed.all });
+  }
   const digest = /digest: (sha256:[a-f0-9]{64})/.exec(pushed.all)?.[1] ?? null;
   return { reference: target, digest };
 }

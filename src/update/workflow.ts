@@ -1,4 +1,5 @@
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { MstingConfig } from '../config/schema.js';
@@ -116,9 +117,9 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
       }
       const toPull = targets.filter((s) => !buildable.includes(s)).map((s) => s.name);
       // The compose file on disk may be older than this render; pull from the new one, written aside.
-      const tmp = await mkdtemp(join(layout.composeDir, '.update-'));
+      // Beside the real one: compose resolves the file's relative paths (../env/<service>.env) from its folder.
+      const tmpCompose = join(layout.composeDir, `.docker-compose.update-${process.pid}-${randomBytes(4).toString('hex')}.yml`);
       try {
-        const tmpCompose = join(tmp, 'docker-compose.yml');
         await writeFile(tmpCompose, composeText, { mode: 0o600 });
         callbacks.onInfo(`checking for newer images of ${toPull.length} service${toPull.length === 1 ? '' : 's'}`);
         const images = Object.fromEntries(targets.map((s) => [s.name, s.image]));
@@ -137,7 +138,7 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
         if (fatal.length > 0) throw oneError(fatal);
         if (problems.length > 0) callbacks.onInfo(`${problems.map((p) => p.service).join(', ')}: no newer image could be pulled (no registry access?); the local copies are used`);
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        await rm(tmpCompose, { force: true });
       }
     }
 

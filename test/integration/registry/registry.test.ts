@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,8 +93,14 @@ afterAll(async () => {
   if (skip) return;
   if (home && existsSync(home)) await msting(['uninstall', '--purge', '--yes']).catch(() => undefined);
   for (const id of containerIds().values()) execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
-  const mine = docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((r) => r.startsWith(`${open?.address}/`) || r.startsWith(`${locked?.address}/`) || r.startsWith('msting-reg-it/'));
-  if (mine.length > 0) execFileSync('docker', ['rmi', '-f', ...new Set([...mine, ...localTags])], { stdio: 'ignore' });
+  // By name only (a tag, or repository@digest for what the update left untagged): the images
+  // share their id with the stand-in, which must stay.
+  const mine = docker(['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}'])
+    .split('\n')
+    .map((l) => l.split(' ') as [string, string, string])
+    .filter(([repo]) => [`${open?.address}/`, `${locked?.address}/`, 'msting-reg-it/'].some((p) => repo.startsWith(p)))
+    .map(([repo, tag, digest]) => (tag === '<none>' ? `${repo}@${digest}` : `${repo}:${tag}`));
+  for (const ref of new Set([...mine, ...localTags])) spawnSync('docker', ['rmi', ref], { stdio: 'ignore' });
   await Promise.all([open?.stop(), locked?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -237,6 +243,8 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
     const down = await msting(['images', 'push', '--registry', `127.0.0.1:${closed}/x`]);
     expect(down.code).toBe(5);
     expect(down.stderr).toMatch(new RegExp(`cannot push 127\\.0\\.0\\.1:${closed}/x/sting-ce-\\S+ \\(\\S+\\): the registry 127\\.0\\.0\\.1:${closed} does not answer`));
+    // A refused push leaves no new tag behind.
+    expect(docker(['images', '--format', '{{.Repository}}']).split('\n').filter((r) => r.startsWith(`127.0.0.1:${closed}/`))).toEqual([]);
     const denied = await msting(['images', 'push', '--registry', `${locked.address}/x`]);
     expect(denied.code).toBe(5);
     expect(denied.stderr).toContain(`docker login ${locked.address}`);
