@@ -44,13 +44,15 @@ export function registryHost(registry: string): string {
   return registry.replace(/\/+$/, '').split('/')[0]!;
 }
 
-export type RegistryProblem = 'unreachable' | 'unauthorized' | 'not-found' | 'http-to-https' | 'certificate';
+export type RegistryProblem = 'unreachable' | 'unauthorized' | 'denied' | 'not-found' | 'http-to-https' | 'certificate';
 
 /** Which problem a registry's answer (as docker or compose printed it) names; undefined when none of them. */
 export function classifyRegistryText(text: string): RegistryProblem | undefined {
   if (/server gave HTTP response to HTTPS client/i.test(text)) return 'http-to-https';
   if (/x509:|certificate signed by unknown authority|certificate is not valid|tls: failed to verify/i.test(text)) return 'certificate';
-  if (/no basic auth credentials|unauthorized|authentication required|denied: requested access|pull access denied|access to the requested resource is not authorized|\b401\b/i.test(text)) return 'unauthorized';
+  // Docker Hub answers a repository that does not exist as it answers one that needs a login.
+  if (/pull access denied|repository does not exist or may require/i.test(text)) return 'denied';
+  if (/no basic auth credentials|unauthorized|authentication required|denied: requested access|access to the requested resource is not authorized|\b401\b/i.test(text)) return 'unauthorized';
   if (/manifest unknown|not found: manifest|name unknown|repository does not exist|manifest for \S+ not found/i.test(text)) return 'not-found';
   if (/connection refused|no such host|dial tcp|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|connection reset|Client\.Timeout|EOF$/im.test(text)) return 'unreachable';
   return undefined;
@@ -100,6 +102,11 @@ export function registryError(failure: RegistryFailure): MstingError {
       return make(
         `cannot ${verb} ${image}: the registry ${host} wants credentials (401 unauthorized)`,
         `log in on this host with \`docker login ${host}\` (msting uses the Docker engine's credentials), then run the command again${failure.action === 'pull' ? '; nothing was changed' : ''}`,
+      );
+    case 'denied':
+      return make(
+        `cannot ${verb} ${image}: ${host} has no such repository, or wants credentials for it`,
+        `check the image name (images.overrides.<service>), or log in with \`docker login${host === 'docker.io' ? '' : ` ${host}`}\``,
       );
     case 'not-found':
       return make(

@@ -27,6 +27,7 @@ describe('registry answers', () => {
     expect(classifyRegistryText(NO_TAG)).toBe('not-found');
     expect(classifyRegistryText('Get "https://10.0.0.5:5000/v2/": http: server gave HTTP response to HTTPS client')).toBe('http-to-https');
     expect(classifyRegistryText('x509: certificate signed by unknown authority')).toBe('certificate');
+    expect(classifyRegistryText("pull access denied for msting-test/busybox, repository does not exist or may require 'docker login': denied: requested access to the resource is denied")).toBe('denied');
     expect(classifyRegistryText('something else entirely')).toBeUndefined();
   });
 
