@@ -1,11 +1,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
-import { dockerSkipReason, freePorts } from '../../support/docker.js';
+import { dockerSkipReason, freePorts, removeProject } from '../../support/docker.js';
 import { registryDigest, registrySkipReason, startRegistry, type TestRegistry } from '../../support/registry.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 
@@ -91,8 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (skip) return;
-  if (home && existsSync(home)) await msting(['uninstall', '--purge', '--yes']).catch(() => undefined);
-  for (const id of containerIds().values()) execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  await removeProject(project);
   // By name only (a tag, or repository@digest for what the update left untagged): the images
   // share their id with the stand-in, which must stay.
   const mine = docker(['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}'])
@@ -124,7 +122,7 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
     expect(rows.find((row) => row.service === 'messaging')?.digest).toMatch(/^sha256:/);
   });
 
-  it('update pulls new content under the same tag while the old containers run, and recreates only that service', async () => {
+  it('update pulls new content under the same tag while the old containers run, honours a new digest pin, and recreates only those services', async () => {
     const oldId = docker(['image', 'inspect', '-f', '{{.Id}}', image('messaging')]);
     // A new messaging image in the registry under the same tag; this host still has the old one.
     const ctx = join(work, 'messaging-v1-new');
@@ -134,6 +132,9 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
     const newId = docker(['image', 'inspect', '-f', '{{.Id}}', `msting-reg-it/messaging:${process.pid}`]);
     push(`msting-reg-it/messaging:${process.pid}`, image('messaging'));
     docker(['tag', oldId, image('messaging')]);
+    // knowledge pinned to the digest the registry serves for its tag.
+    const digest = (await registryDigest(open.address, 'sting/sting-ce-knowledge', 'v1'))!;
+    await editConfig((doc) => doc.setIn(['images', 'digests', 'knowledge'], digest));
     const before = containerIds();
 
     // The engine's own record: when the new image was pulled and when the old container stopped.
@@ -150,11 +151,11 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
     const r = await msting(['update', '--no-backup', '--timeout', '120']);
     events.kill();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/updated 1 service: messaging/);
+    expect(r.stdout).toMatch(/updated 2 services: (messaging, knowledge|knowledge, messaging)/);
 
     const after = containerIds();
     for (const [service, id] of before) {
-      if (service === 'messaging') expect(after.get(service)).not.toBe(id);
+      if (FROM_REGISTRY.includes(service)) expect(after.get(service), service).not.toBe(id);
       else expect(after.get(service), service).toBe(id);
     }
     expect(docker(['inspect', '-f', '{{.Image}}', after.get('messaging')!])).toBe(newId);
@@ -164,20 +165,10 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
     expect(pulled, eventText).toBeDefined();
     expect(died, eventText).toBeDefined();
     expect(pulled!.timeNano).toBeLessThan(died!.timeNano);
-  });
 
-  it('a digest pin is honoured: the container runs exactly that digest', async () => {
-    const digest = (await registryDigest(open.address, 'sting/sting-ce-knowledge', 'v1'))!;
-    await editConfig((doc) => doc.setIn(['images', 'digests', 'knowledge'], digest));
-    const before = containerIds();
-    const r = await msting(['update', '--no-backup', '--timeout', '120']);
-    expect(r.code, r.stderr).toBe(0);
-    const after = containerIds();
-    expect(after.get('knowledge')).not.toBe(before.get('knowledge'));
-    expect(after.get('messaging')).toBe(before.get('messaging'));
+    // The pinned service runs exactly that manifest.
     expect(docker(['inspect', '-f', '{{.Config.Image}}', after.get('knowledge')!])).toBe(`${image('knowledge')}@${digest}`);
-    const runs = docker(['inspect', '-f', '{{.Image}}', after.get('knowledge')!]);
-    expect(docker(['image', 'inspect', '-f', '{{.Id}}', `${registry}/sting-ce-knowledge@${digest}`])).toBe(runs);
+    expect(docker(['inspect', '-f', '{{.Image}}', after.get('knowledge')!])).toBe(docker(['image', 'inspect', '-f', '{{.Id}}', `${registry}/sting-ce-knowledge@${digest}`]));
   });
 
   it('a digest pin the registry does not serve is refused, naming the service, the pin and what the registry has; nothing changes', async () => {
@@ -222,29 +213,28 @@ describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skippe
 
   it('images push publishes the host\'s STING-CE images under the names other hosts pull, and prints their config lines', async () => {
     const target = `${open.address}/published`;
-    const r = await msting(['--json', 'images', 'push', '--registry', target]);
+    const r = await msting(['images', 'push', '--registry', target]);
     expect(r.code, r.stderr).toBe(0);
-    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const summary = events.at(-1) as { ok: boolean; config: Record<string, string>; images: { service: string; image: string; digest: string }[] };
-    expect(summary.ok).toBe(true);
-    expect(summary.config).toEqual({ 'images.registry': target, 'images.version': 'v1' });
-    expect(summary.images.map((i) => i.service).sort()).toEqual(['app', 'frontend', 'knowledge', 'messaging']);
-    expect(events.filter((e) => e.event === 'image' && e.state === 'pushed')).toHaveLength(4);
-    for (const i of summary.images) {
-      expect(i.image).toBe(`${target}/sting-ce-${i.service}:v1`);
-      expect(await registryDigest(open.address, `published/sting-ce-${i.service}`, 'v1')).toBe(i.digest);
+    expect(r.stdout).toContain(`pushed 4 images to ${target}:`);
+    expect(r.stdout).toMatch(new RegExp(`^ {4}registry: ${target.replace(/\./g, '\\.')}$`, 'm'));
+    expect(r.stdout).toMatch(/^ {4}version: "v1"$/m);
+    for (const service of ['app', 'frontend', 'knowledge', 'messaging']) {
+      // Each image is in the registry under the name a host with images.registry: <target> pulls.
+      const served = await registryDigest(open.address, `published/sting-ce-${service}`, 'v1');
+      expect(served, service).toMatch(/^sha256:/);
+      expect(r.stdout).toContain(`  ${target}/sting-ce-${service}:v1  ${served}`);
+      expect(r.stdout).toContain(`    ${service}: ${served}`);
     }
 
-    const text = await msting(['images', 'push', '--registry', target]);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`  registry: ${target}`);
-
     const [closed] = await freePorts(1);
-    const down = await msting(['images', 'push', '--registry', `127.0.0.1:${closed}/x`]);
+    const down = await msting(['--json', 'images', 'push', '--registry', `127.0.0.1:${closed}/x`]);
     expect(down.code).toBe(5);
-    expect(down.stderr).toMatch(new RegExp(`cannot push 127\\.0\\.0\\.1:${closed}/x/sting-ce-\\S+ \\(\\S+\\): the registry 127\\.0\\.0\\.1:${closed} does not answer`));
+    // NDJSON progress events, then the error document.
+    const error = (JSON.parse(down.stdout.slice(down.stdout.indexOf('{\n  "error"'))) as { error: { message: string; hint: string } }).error;
+    expect(error.message).toMatch(new RegExp(`^cannot push 127\\.0\\.0\\.1:${closed}/x/sting-ce-\\S+ \\(\\S+\\): the registry 127\\.0\\.0\\.1:${closed} does not answer$`));
+    expect(error.hint).toContain('check the --registry address');
     // A refused push leaves no new tag behind.
-    expect(docker(['images', '--format', '{{.Repository}}']).split('\n').filter((r) => r.startsWith(`127.0.0.1:${closed}/`))).toEqual([]);
+    expect(docker(['images', '--format', '{{.Repository}}']).split('\n').filter((repo) => repo.startsWith(`127.0.0.1:${closed}/`))).toEqual([]);
     const denied = await msting(['images', 'push', '--registry', `${locked.address}/x`]);
     expect(denied.code).toBe(5);
     expect(denied.stderr).toContain(`docker login ${locked.address}`);
