@@ -95,13 +95,13 @@ export function registryError(failure: RegistryFailure): MstingError {
       return make(
         `cannot ${verb} ${image}: the registry ${host} does not answer`,
         failure.action === 'pull'
-          ? `check images.registry in config.yml and that the registry is running (\`curl http://${host}/v2/\` should answer); nothing was changed`
+          ? `check images.registry in config.yml and that the registry is running (\`curl http://${host}/v2/\` should answer)`
           : `check the --registry address and that the registry is running (\`curl http://${host}/v2/\` should answer)`,
       );
     case 'unauthorized':
       return make(
         `cannot ${verb} ${image}: the registry ${host} wants credentials (401 unauthorized)`,
-        `log in on this host with \`docker login ${host}\` (msting uses the Docker engine's credentials), then run the command again${failure.action === 'pull' ? '; nothing was changed' : ''}`,
+        `log in on this host with \`docker login ${host}\` (msting uses the Docker engine's credentials), then run the command again`,
       );
     case 'denied':
       return make(
@@ -142,8 +142,8 @@ export function digestMismatchError(options: { service: string | undefined; refe
   return new MstingError('EXTERNAL', `${key} pins ${options.pinned}, but ${has}`, {
     details: options.text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3),
     hint: options.served
-      ? `if ${named} is the image you mean, set ${key}: ${options.served} (or remove the pin); nothing was changed`
-      : `check ${key} against the build host's \`msting images push\` output, or remove the pin; nothing was changed`,
+      ? `if ${named} is the image you mean, set ${key}: ${options.served} (or remove the pin)`
+      : `check ${key} against the build host's \`msting images push\` output, or remove the pin`,
   });
 }
 

@@ -135,7 +135,10 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
           const spec = targets.find((s) => s.name === p.service);
           if ((spec && fromImagesRegistry(config, spec)) || (await adapters.imageId(p.reference)) === null) fatal.push(p);
         }
-        if (fatal.length > 0) throw oneError(fatal);
+        if (fatal.length > 0) {
+          const err = oneError(fatal);
+          throw new MstingError(err.code, err.message, { details: err.details, hint: `${err.hint}; nothing was changed`, cause: err });
+        }
         if (problems.length > 0) callbacks.onInfo(`${problems.map((p) => p.service).join(', ')}: no newer image could be pulled (no registry access?); the local copies are used`);
       } finally {
         await rm(tmpCompose, { force: true });

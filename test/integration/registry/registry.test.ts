@@ -27,6 +27,8 @@ let open: TestRegistry;
 let locked: TestRegistry;
 let registry: string;
 let busybox: string;
+let images: ReturnType<typeof stackImages>;
+let basePort: number;
 const localTags: string[] = [];
 
 const msting = (args: string[]): Promise<CliRun> => runInstalledCli(home, work, args);
@@ -69,7 +71,7 @@ function push(source: string, target: string): string {
 
 beforeAll(async () => {
   if (skip) return;
-  const images = stackImages();
+  images = stackImages();
   busybox = images.busybox;
   [open, locked] = await Promise.all([startRegistry(), startRegistry({ auth: { user: 'operator', password: `pw-${process.pid}` } })]);
   registry = `${open.address}/sting`;
@@ -77,11 +79,11 @@ beforeAll(async () => {
   // names removed, so that install must pull them.
   for (const s of FROM_REGISTRY) push(busybox, image(s));
   docker(['rmi', ...FROM_REGISTRY.map((s) => image(s))]);
-  const [basePort] = await freePorts(1);
+  basePort = 20000 + ((await freePorts(1))[0]! % 400) * 100;
   ({ work, home } = await writeStackHome({
     prefix: 'msting-registry-it-',
     project,
-    basePort: 20000 + (basePort! % 400) * 100,
+    basePort,
     images,
     imageLines: [`registry: ${registry}`, 'version: v1'],
     fromRegistry: FROM_REGISTRY,
@@ -104,6 +106,30 @@ afterAll(async () => {
 });
 
 describe.skipIf(skip !== null)(`msting with a private registry${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('install on a host whose registry is down stops at the images step with one message and a hint (exit 5)', async () => {
+    const [closed] = await freePorts(1);
+    const other = await writeStackHome({
+      prefix: 'msting-registry-it-down-',
+      project: `${project}-down`,
+      basePort: basePort + 50,
+      images,
+      imageLines: [`registry: 127.0.0.1:${closed}/sting`, 'version: v1'],
+      fromRegistry: FROM_REGISTRY,
+    });
+    try {
+      const r = await runInstalledCli(other.home, other.work, ['install', '--yes', '--skip-models']);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(new RegExp(`error: install step "images" \\(.*\\) failed: cannot pull 127\\.0\\.0\\.1:${closed}/sting/sting-ce-(messaging|knowledge):v1 \\((messaging|knowledge)\\): the registry 127\\.0\\.0\\.1:${closed} does not answer`));
+      expect(r.stderr).toMatch(/hint: check images\.registry in config\.yml and that the registry is running/);
+      const state = JSON.parse(await readFile(join(other.home, 'state.json'), 'utf8')) as { steps: Record<string, { status: string }> };
+      expect(state.steps.images?.status).toBe('failed');
+      expect(docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}-down`])).toBe('');
+    } finally {
+      await removeProject(`${project}-down`);
+      await rm(other.work, { recursive: true, force: true });
+    }
+  });
+
   it('install pulls the STING-CE images from images.registry', async () => {
     for (const s of FROM_REGISTRY) expect(() => docker(['image', 'inspect', image(s)])).toThrow();
     const r = await msting(['install', '--yes', '--skip-models', '--timeout', '180']);

@@ -76,6 +76,7 @@ describe('update when images cannot be pulled', () => {
     const config = makeConfig({ images: { registry: '127.0.0.1:9/sting', version: 'v1' } });
     const { run, calls, home } = await updateWith(config, (services, images) => services.filter((s) => images[s]!.startsWith('127.0.0.1:9/')).map((s) => ({ service: s, reference: images[s]! })));
     await expect(run).rejects.toMatchObject({ exitCode: 5, message: expect.stringMatching(/^cannot pull 127\.0\.0\.1:9\/sting\/sting-ce-\S+ \(\S+\): the registry 127\.0\.0\.1:9 does not answer \(and \d+ more images\)$/) });
+    await expect(run).rejects.toMatchObject({ hint: expect.stringMatching(/^check images\.registry in config\.yml .*; nothing was changed$/) });
     expect(calls).toEqual([]);
     expect((await readdir(home)).sort()).toEqual(['compose', 'logs']);
     expect(await readdir(join(home, 'compose'))).toEqual([]);
