@@ -94,10 +94,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     const fd = openSync(log, 'w');
     const child = spawn(BINARY, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
+    // Never outlive the test process, even when its teardown did not run.
+    const orphanGuard = (): void => void child.kill('SIGKILL');
+    process.once('exit', orphanGuard);
     try {
       await waitReady(address, child, log);
     } catch (err) {
       child.kill('SIGKILL');
+      process.removeListener('exit', orphanGuard);
       if (attempt < 2 && options.port === undefined && /address already in use/.test(String(err))) continue;
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -106,6 +110,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       address,
       dir,
       async stop() {
+        process.removeListener('exit', orphanGuard);
         if (child.exitCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGTERM');
