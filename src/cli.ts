@@ -338,6 +338,21 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addHelpText('after', examples(['msting hardware', 'msting hardware --json']))
     .action(action(() => import('./commands/hardware.js'), () => ({})));
 
+  const images = program.command('images').description('the STING-CE images: what each service runs, and pushing them to a registry');
+  images
+    .command('list')
+    .description("each service's image: present on this host or not, its id and registry digest")
+    .addOption(profileOption())
+    .addHelpText('after', examples(['msting images list', 'msting images list --profile full --json']))
+    .action(action(() => import('./commands/images-list.js'), (_a, o) => ({ profile: text(o, 'profile') })));
+  images
+    .command('push')
+    .description('tag and push the profile\'s STING-CE images to a registry, as <registry>/sting-ce-<service>:<version>, for other hosts to pull')
+    .requiredOption('--registry <registry>', 'host[:port]/path to push to (what the other hosts set as images.registry)')
+    .addOption(profileOption())
+    .addHelpText('after', examples(['msting images push --registry registry.example.com:5000/sting', 'msting images push --registry 127.0.0.1:5000/sting --profile full --json']))
+    .action(action(() => import('./commands/images-push.js'), (_a, o) => ({ registry: String(o.registry), profile: text(o, 'profile') })));
+
   const models = program.command('models').description('list, download, verify and remove local models');
   models
     .command('list')

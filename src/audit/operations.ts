@@ -19,6 +19,7 @@ const READ_ONLY = new Set([
   'logs',
   'hardware',
   'models list',
+  'images list',
   'models verify',
   'vault status',
   'vault-secret list',

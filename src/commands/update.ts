@@ -56,7 +56,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
         onLine: (l) => out.debug(`  ${l}`),
         onImage: (_service, image, action) => action === 'build' && onImage(image),
       }),
-    pull: (project, services, onLine) => pullAvailable(project, services, { env: ctx.env, cwd: ctx.home, signal: ctx.signal, onLine }),
+    pull: (project, services, images, onLine) => pullAvailable(project, services, { env: ctx.env, cwd: ctx.home, signal: ctx.signal, images, onLine }),
     retag: (id, reference) => tagImage(id, reference, ctx.env),
     backup: (config, layout) => backupBeforeUpdate(config, layout, ctx),
     guards: (files) => renderGuards({ files, project: loaded.config.project.name, env: ctx.env, signal: ctx.signal }),

@@ -1,6 +1,8 @@
 import { execa } from 'execa';
 import { MstingError } from '../errors.js';
 import { runDocker } from './cli.js';
+import { pullError } from './registry.js';
+import { failedPulls } from './registry-errors.js';
 
 /**
  * The Docker Compose v2 CLI (`docker compose`), run through execa: no shell, arguments as an
@@ -32,8 +34,11 @@ export interface ComposeCli {
    * whose configuration changed is recreated, an unchanged one (running or not) is kept.
    */
   create(project: ComposeProject, services: string[], options?: ComposeRunOptions): Promise<void>;
-  /** Pull the images of these services. */
-  pull(project: ComposeProject, services: string[], options?: ComposeRunOptions): Promise<void>;
+  /**
+   * Pull the images of these services. A failure is one error naming the service, the registry
+   * and what to do (docker/registry-errors.ts); `images` (service → reference) lets it name the image.
+   */
+  pull(project: ComposeProject, services: string[], options?: ComposeRunOptions & { images?: Readonly<Record<string, string>> }): Promise<void>;
 }
 
 /** Arguments shared by every project command: name, files, profile. */
@@ -126,26 +131,60 @@ export function createComposeCli(env: NodeJS.ProcessEnv, cwd: string): ComposeCl
       await run('up --no-start', [...projectArgs(project), 'up', '--no-start', '--no-deps', '--pull', 'missing', ...services], options);
     },
 
-    async pull(project, services, options) {
+    async pull(project, services, options = {}) {
       if (services.length === 0) return;
-      await run('pull', [...projectArgs(project), 'pull', ...services], options);
+      const result = await runDocker([...projectArgs(project), 'pull', ...services], { env, cwd, signal: options.signal, onLine: options.onLine });
+      if (result.canceled) throw new MstingError('INTERRUPTED', 'interrupted while pulling images', { hint: 'run the same command again to pick up where it stopped' });
+      if (!result.failed) return;
+      const problems = await pullProblems(result.all, options.images ?? {});
+      if (problems.length > 0) throw oneError(problems);
+      throw composeFailure('pull', result);
     },
   };
 }
 
+/** An image compose could not pull: its service and reference, compose's words, and the error they mean. */
+export interface PullProblem {
+  service: string;
+  reference: string;
+  text: string;
+  error: MstingError;
+}
+
+async function pullProblems(output: string, images: Readonly<Record<string, string>>): Promise<PullProblem[]> {
+  return Promise.all(
+    failedPulls(output).map(async ({ service, text }) => {
+      const reference = images[service] ?? service;
+      return { service, reference, text, error: await pullError(reference, service, text) };
+    }),
+  );
+}
+
+/** Several failed pulls as one error: the first one's message and hint, each failure a line. */
+export function oneError(problems: readonly PullProblem[]): MstingError {
+  const first = problems[0]!.error;
+  if (problems.length === 1) return first;
+  return new MstingError(first.code, `${first.message} (and ${problems.length - 1} more image${problems.length === 2 ? '' : 's'})`, {
+    hint: first.hint,
+    details: problems.map((p) => `${p.service} (${p.reference}): ${p.text}`),
+  });
+}
+
 /**
  * `docker compose pull --ignore-pull-failures` for these services: what can be pulled is, the
- * rest keeps its local copy. Returns the lines in which compose said something could not be pulled.
+ * rest keeps its local copy. Returns what could not be pulled, each with the error it means
+ * (the caller decides which are fatal); `images` is service → reference.
  */
 export async function pullAvailable(
   project: ComposeProject,
   services: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal; onLine?: ((line: string) => void) | undefined },
-): Promise<string[]> {
+  options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal; images: Readonly<Record<string, string>>; onLine?: ((line: string) => void) | undefined },
+): Promise<PullProblem[]> {
   if (services.length === 0) return [];
   const result = await runDocker([...projectArgs(project), 'pull', '--ignore-pull-failures', ...services], { env: options.env, cwd: options.cwd, signal: options.signal });
   if (result.canceled) throw new MstingError('INTERRUPTED', 'interrupted while pulling images', { hint: 'run `msting update` again; nothing was recreated yet' });
   const lines = result.all.split(/\r?\n/).filter((l) => l.trim());
   for (const l of lines) options.onLine?.(l);
-  return lines.filter((l) => /error|denied|not found|failed|unable/i.test(l));
+  if (result.failed) throw composeFailure('pull', result);
+  return pullProblems(result.all, options.images);
 }

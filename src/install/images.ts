@@ -244,7 +244,7 @@ export async function ensureImages(config: MstingConfig, plan: Pick<StackPlan, '
     await deps.compose.pull(
       deps.project,
       pulls.map((p) => p.service),
-      { signal: deps.signal, onLine: deps.onLine },
+      { signal: deps.signal, onLine: deps.onLine, images: Object.fromEntries(pulls.map((p) => [p.service, p.image])) },
     );
     for (const p of pulls) {
       result.pulled.push(p.image);

@@ -217,19 +217,36 @@ export const FRONTEND_ENV_JS = '/usr/share/nginx/html/env.js';
 /** The external-ai service's port (EXTERNAL_AI_PORT in external_ai_service/app.py). */
 export const EXTERNAL_AI_PORT = 8091;
 
+const MODEL_IMAGE = '{registry}/sting-ce-llm-{name}:{version}';
+
+function fillImage(template: string, registry: string, version: string, name: string): string {
+  const values: Record<string, string> = { registry: registry.replace(/\/+$/, ''), version, name };
+  return template.replace(/\{(registry|version|name)\}/g, (_, key: string) => values[key]!);
+}
+
+/**
+ * The name a STING-CE image has in a registry, `<registry>/sting-ce-<service>:<version>` (models:
+ * `sting-ce-llm-<name>`), whatever `images.overrides` says; undefined for a stock image
+ * (PostgreSQL, Vault, Kratos…), which other hosts pull from its own registry. `images push`
+ * pushes under these names and a host whose `images.registry` names that registry pulls them.
+ */
+export function registryImageName(registry: string, version: string, service: string, isModel = false): string | undefined {
+  const template = isModel ? MODEL_IMAGE : CATALOGUE[service]?.image;
+  if (template === undefined || !template.includes('{registry}')) return undefined;
+  return fillImage(template, registry, version, service);
+}
+
 /**
  * The image of a service: `images.overrides.<service>` wins, else the catalogue's image with
  * `{registry}` and `{version}` filled in (models: `<registry>/sting-ce-llm-<name>:<version>`); a
  * digest from `images.digests.<service>` is appended.
  */
 export function resolveImage(config: MstingConfig, service: string, isModel = false): string {
-  const registry = config.images.registry.replace(/\/+$/, '');
   let image = config.images.overrides[service];
   if (image === undefined) {
-    const template = isModel ? '{registry}/sting-ce-llm-{name}:{version}' : CATALOGUE[service]?.image;
+    const template = isModel ? MODEL_IMAGE : CATALOGUE[service]?.image;
     if (template === undefined) throw new Error(`no image known for service ${service}`);
-    const values: Record<string, string> = { registry, version: config.images.version, name: service };
-    image = template.replace(/\{(registry|version|name)\}/g, (_, key: string) => values[key]!);
+    image = fillImage(template, config.images.registry, config.images.version, service);
   }
   const digest = config.images.digests[service];
   if (digest !== undefined) image = `${image.replace(/@sha256:[a-f0-9]{64}$/, '')}@${digest}`;

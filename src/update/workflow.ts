@@ -1,8 +1,9 @@
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { MstingConfig } from '../config/schema.js';
-import type { ComposeCli, ComposeProject } from '../docker/compose-cli.js';
+import { oneError, type ComposeCli, type ComposeProject, type PullProblem } from '../docker/compose-cli.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { MstingError } from '../errors.js';
 import type { Recommendation } from '../hardware/types.js';
@@ -16,7 +17,7 @@ import { modelCommitsFor } from '../models/snapshots.js';
 import { renderStack } from '../render/render-stack.js';
 import type { RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteGuard } from '../render/write.js';
-import { RENDER_PATHS } from '../stack/plan.js';
+import { RENDER_PATHS, registryImageName, type ServicePlan } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 import { configHashes, executeUpdate, readPreviousRender, type UpdateOutcome, type UpdateServiceState } from './execute.js';
 import { planUpdate, type RunningService, type UpdatePlan } from './plan.js';
@@ -41,8 +42,11 @@ export interface UpdateAdapters {
   secrets(config: MstingConfig, onUnavailable: (reason: string) => void): Promise<SecretsProvider>;
   /** `docker build` of what the source tree builds (install/images.ts buildFromSource). */
   build(actions: readonly ImageAction[], buildBase: boolean, sourceDir: string, onImage: (image: string) => void): Promise<unknown>;
-  /** Pull newer images where a registry answers; returns the lines saying what could not be pulled. */
-  pull(project: ComposeProject, services: string[], onLine: (line: string) => void): Promise<string[]>;
+  /**
+   * Pull newer images where a registry answers (`images`: service → reference); returns what
+   * could not be pulled, each with the error it means (compose-cli.ts pullAvailable).
+   */
+  pull(project: ComposeProject, services: string[], images: Readonly<Record<string, string>>, onLine: (line: string) => void): Promise<PullProblem[]>;
   /** Point a reference at an older image again (rollback). */
   retag(id: string, reference: string): Promise<void>;
   /** The backup before the update; returns the archive's path. */
@@ -76,6 +80,12 @@ export type UpdateResult =
   | { kind: 'unchanged'; plan: UpdatePlan }
   | { kind: 'applied'; plan: UpdatePlan; outcomes: UpdateOutcome[] };
 
+/** A STING-CE image named by images.registry and images.version (not an override): update needs that registry to answer. */
+function fromImagesRegistry(config: MstingConfig, service: Pick<ServicePlan, 'name' | 'model'>): boolean {
+  const key = service.model ? service.model.name : service.name;
+  return config.images.overrides[key] === undefined && registryImageName(config.images.registry, config.images.version, key, service.model !== null) !== undefined;
+}
+
 export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters, callbacks: UpdateCallbacks): Promise<UpdateResult> {
   const { config, home, signal } = request;
   const layout = installLayout(home);
@@ -107,19 +117,31 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
       }
       const toPull = targets.filter((s) => !buildable.includes(s)).map((s) => s.name);
       // The compose file on disk may be older than this render; pull from the new one, written aside.
-      const tmp = await mkdtemp(join(layout.composeDir, '.update-'));
+      // Beside the real one: compose resolves the file's relative paths (../env/<service>.env) from its folder.
+      const tmpCompose = join(layout.composeDir, `.docker-compose.update-${process.pid}-${randomBytes(4).toString('hex')}.yml`);
       try {
-        const tmpCompose = join(tmp, 'docker-compose.yml');
         await writeFile(tmpCompose, composeText, { mode: 0o600 });
         callbacks.onInfo(`checking for newer images of ${toPull.length} service${toPull.length === 1 ? '' : 's'}`);
-        const problems = await adapters.pull({ ...project, files: [tmpCompose] }, toPull, (l) => {
+        const images = Object.fromEntries(targets.map((s) => [s.name, s.image]));
+        const problems = await adapters.pull({ ...project, files: [tmpCompose] }, toPull, images, (l) => {
           callbacks.onDebug(`  ${l}`);
           log?.write({ event: 'output', line: l });
         });
-        for (const p of problems) callbacks.onDebug(`  pull: ${p}`);
-        if (problems.length > 0) callbacks.onInfo(`some images could not be pulled (no registry access?); their local copies are used`);
+        for (const p of problems) callbacks.onDebug(`  pull: ${p.service}: ${p.text}`);
+        // Nothing is written or recreated yet: a STING-CE image that images.registry does not
+        // serve, or any image this host lacks, stops the update here.
+        const fatal: PullProblem[] = [];
+        for (const p of problems) {
+          const spec = targets.find((s) => s.name === p.service);
+          if ((spec && fromImagesRegistry(config, spec)) || (await adapters.imageId(p.reference)) === null) fatal.push(p);
+        }
+        if (fatal.length > 0) {
+          const err = oneError(fatal);
+          throw new MstingError(err.code, err.message, { details: err.details, hint: `${err.hint}; nothing was changed`, cause: err });
+        }
+        if (problems.length > 0) callbacks.onInfo(`${problems.map((p) => p.service).join(', ')}: no newer image could be pulled (no registry access?); the local copies are used`);
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        await rm(tmpCompose, { force: true });
       }
     }
 

@@ -66,6 +66,8 @@ export interface StackHomeOptions {
   imageLines?: string[];
   /** Services whose images `images.source_dir` builds: given no stand-in. */
   sourceBuilt?: string[];
+  /** Services whose images come from `images.registry` (imageLines names it): given no stand-in. */
+  fromRegistry?: string[];
   /** Port keys numbered from the base port (default: those of the default profile). */
   portKeys?: readonly string[];
   /** Further top-level config.yml lines (for example a `vault:` section). */
@@ -105,7 +107,7 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
       `    db: ${images.debian}`,
       `    redis: ${images.debian}`,
       ...Object.entries(overrides).map(([service, image]) => `    ${service}: ${image}`),
-      ...STAND_INS.filter((s) => !(s in overrides) && !(options.sourceBuilt ?? []).includes(s)).map((s) => `    ${s}: ${images.busybox}`),
+      ...STAND_INS.filter((s) => !(s in overrides) && ![...(options.sourceBuilt ?? []), ...(options.fromRegistry ?? [])].includes(s)).map((s) => `    ${s}: ${images.busybox}`),
       'ports:',
       ...(options.portKeys ?? PORT_KEYS).flatMap((p, i) => (p === null ? [] : [`  ${p}: ${basePort + i}`])),
       '',

@@ -48,6 +48,14 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: ['app', '--plan', '--no-backup', '--timeout', '60'], options: { services: ['app'], plan: true, backup: false, timeout: 60 } },
   ],
   hardware: [{ argv: [], options: {} }],
+  'images list': [
+    { argv: [], options: { profile: undefined } },
+    { argv: ['--profile', 'full'], options: { profile: 'full' } },
+  ],
+  'images push': [
+    { argv: ['--registry', '127.0.0.1:5000/sting'], options: { registry: '127.0.0.1:5000/sting', profile: undefined } },
+    { argv: ['--registry', 'r.example.com/x', '-p', 'full'], options: { registry: 'r.example.com/x', profile: 'full' } },
+  ],
   'models list': [{ argv: [], options: {} }],
   'models download': [
     { argv: [], options: { names: [] } },

@@ -1,10 +1,11 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuFallbackRecommendation } from '../../../src/hardware/types.js';
 import type { DockerEngine } from '../../../src/docker/engine.js';
 import type { ComposeCli } from '../../../src/docker/compose-cli.js';
+import { registryError } from '../../../src/docker/registry-errors.js';
 import { runUpdate, type UpdateAdapters } from '../../../src/update/workflow.js';
 import { makeConfig } from '../lifecycle/helpers.js';
 
@@ -46,5 +47,47 @@ describe('the update workflow with fake adapters', () => {
     expect(calls).toEqual([]);
     // Nothing was written into the install directory.
     expect(await readdir(home)).toEqual([]);
+  });
+});
+
+describe('update when images cannot be pulled', () => {
+  const refused = 'Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused';
+
+  async function updateWith(config: ReturnType<typeof makeConfig>, failing: (services: string[], images: Readonly<Record<string, string>>) => { service: string; reference: string }[]) {
+    const home = await mkdtemp(join(tmpdir(), 'msting-update-'));
+    await mkdir(join(home, 'compose'));
+    const calls: string[] = [];
+    const info: string[] = [];
+    const adapters: UpdateAdapters = {
+      ...fakeAdapters(calls),
+      imageId: async (reference) => (reference.startsWith('127.0.0.1:9/') ? null : `sha256:${reference.length}`),
+      pull: async (_project, services, images) =>
+        failing(services, images).map((f) => ({ ...f, text: refused, error: registryError({ action: 'pull', reference: f.reference, service: f.service, text: refused }) })),
+    };
+    const run = runUpdate(
+      { config, home, env: {}, signal: new AbortController().signal, services: [], planOnly: false, backup: true, timeoutS: 5 },
+      adapters,
+      { onInfo: (m) => info.push(m), onDebug: () => undefined, onPlan: () => calls.push('plan'), onServiceState: () => undefined },
+    );
+    return { run, calls, info, home };
+  }
+
+  it('stops before planning, backing up or writing when images.registry does not answer', async () => {
+    const config = makeConfig({ images: { registry: '127.0.0.1:9/sting', version: 'v1' } });
+    const { run, calls, home } = await updateWith(config, (services, images) => services.filter((s) => images[s]!.startsWith('127.0.0.1:9/')).map((s) => ({ service: s, reference: images[s]! })));
+    await expect(run).rejects.toMatchObject({ exitCode: 5, message: expect.stringMatching(/^cannot pull 127\.0\.0\.1:9\/sting\/sting-ce-\S+ \(\S+\): the registry 127\.0\.0\.1:9 does not answer \(and \d+ more images\)$/) });
+    await expect(run).rejects.toMatchObject({ hint: expect.stringMatching(/^check images\.registry in config\.yml .*; nothing was changed$/) });
+    expect(calls).toEqual([]);
+    expect((await readdir(home)).sort()).toEqual(['compose', 'logs']);
+    expect(await readdir(join(home, 'compose'))).toEqual([]);
+  });
+
+  it('keeps the local copy of an image named in images.overrides that this host has', async () => {
+    const config = makeConfig({ images: { overrides: { mailpit: 'mirror.example.com/mailpit:1' } } });
+    const { run, calls, info } = await updateWith(config, () => [{ service: 'mailpit', reference: 'mirror.example.com/mailpit:1' }]);
+    // It goes on to the plan and the backup (the fake refuses the backup).
+    await expect(run).rejects.toThrow(/backup must not run/);
+    expect(calls).toEqual(['plan', 'backup']);
+    expect(info).toContain('mailpit: no newer image could be pulled (no registry access?); the local copies are used');
   });
 });
