@@ -14,7 +14,7 @@ import { GRAFANA_DASHBOARDS, planStack } from '../../../src/stack/plan.js';
 import { layOutModel } from '../../support/model-cache.js';
 import { FAKE_SECRETS, cpuRecommendation, makeConfig } from './fixtures.js';
 
-type Service = { networks: Record<string, { aliases: string[] }>; ports?: unknown[]; container_name?: string; environment?: unknown };
+type Service = { networks: Record<string, { aliases: string[] }>; ports?: unknown[]; container_name?: string; environment?: unknown; healthcheck?: { test: string[] } };
 type Compose = { services: Record<string, Service>; networks: Record<string, { internal?: boolean; ipam?: { config: { subnet: string }[] } }> };
 
 function renderFull(config = makeConfig(), modelCommits?: Map<string, string>) {
@@ -85,7 +85,7 @@ describe('segmented networks', () => {
     for (const caller of callers) expect(on(caller), caller).toContain('app');
     expect(on('frontend')).not.toContain('app');
     // Kratos's own health check asks the admin API where it listens.
-    expect((c.services.kratos as { healthcheck: { test: string[] } }).healthcheck.test.join(' ')).toContain(`https://${admin}:4434/health/ready`);
+    expect(c.services.kratos!.healthcheck!.test.join(' ')).toContain(`https://${admin}:4434/health/ready`);
   });
 
   it('gives the model services an internal network shared with the gateway alone', () => {
