@@ -36,8 +36,9 @@ function service(s: ServicePlan, hasEnvFile: boolean): Record<string, unknown> {
     container_name: s.containerName ?? undefined,
     restart: s.restart,
     // Every network the service joins, each with STING-CE's container name as an alias, so
-    // `sting-ce-<service>` resolves for STING-CE's code under any project name.
-    networks: Object.fromEntries(s.networks.map((n) => [n, { aliases: s.aliases }])),
+    // `sting-ce-<service>` resolves for STING-CE's code under any project name (and Kratos's
+    // admin name on the app network alone).
+    networks: Object.fromEntries(s.networks.map((n) => [n, { aliases: s.aliases[n] ?? [] }])),
     logging: { driver: 'json-file', options: { labels: LOG_LABELS.join(','), 'max-size': '10m', 'max-file': '3' } },
     security_opt: ['no-new-privileges:true'],
     cap_drop: ['ALL'],

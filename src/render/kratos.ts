@@ -1,4 +1,5 @@
 import type { MstingConfig } from '../config/schema.js';
+import { KRATOS_ADMIN_HOST } from '../stack/networks.js';
 import { KRATOS_CERTS_DIR, KRATOS_CONFIG_DIR } from '../stack/plan.js';
 import { formatGoDuration, parseDuration } from '../stack/units.js';
 import { derivePublicUrls } from '../stack/urls.js';
@@ -25,6 +26,7 @@ export function renderKratosConfig(config: MstingConfig): string {
   const doc = fillTemplate('kratos/kratos.yml', {
     frontend: urls.frontend,
     kratos_admin: urls.kratosAdminInternal,
+    kratos_admin_host: KRATOS_ADMIN_HOST,
     certs_dir: KRATOS_CERTS_DIR,
     config_dir: KRATOS_CONFIG_DIR,
     cors_origins: urls.corsOrigins,

@@ -16,6 +16,12 @@ import { MstingError } from '../errors.js';
  * Every service is reachable on each of its networks under its service name and under the name
  * STING-CE's own compose file gives its container (`sting-ce-<service>`), which STING-CE's code
  * and documentation also use.
+ *
+ * Kratos serves its public API (which the frontend proxies) and its admin API (no
+ * authentication: it mints recovery codes) from one container on edge and app. Its admin API
+ * listens on KRATOS_ADMIN_HOST, a name Kratos has on the app network alone: Kratos resolves it
+ * when it starts and binds that one address, so the edge network, the frontend's, cannot open
+ * it (docs/security.md, Networks).
  */
 
 export type NetworkKey = 'edge' | 'app' | 'data' | 'models' | 'ports';
@@ -57,6 +63,22 @@ export const RUNTIME_CALLS: Readonly<Record<string, readonly string[]>> = {
   app: ['external-ai', 'chatbot', 'knowledge', 'messaging', 'llm-gateway', 'mailpit'],
   knowledge: ['kratos'],
 };
+
+/**
+ * The name Kratos's admin API binds (kratos.yml `serve.admin.host`): an alias of Kratos on the
+ * app network only, where every caller of the admin API is and the frontend is not.
+ */
+export const KRATOS_ADMIN_HOST = 'kratos-admin';
+
+/** Names a service has on one network alone, beside its service and STING-CE names. */
+const NETWORK_ONLY_ALIASES: Readonly<Record<string, Partial<Record<NetworkKey, readonly string[]>>>> = {
+  kratos: { app: [KRATOS_ADMIN_HOST] },
+};
+
+/** The further names `service` answers to on each network it joins. */
+export function serviceAliases(service: string, networks: readonly NetworkKey[]): Partial<Record<NetworkKey, string[]>> {
+  return Object.fromEntries(networks.map((n) => [n, [stingCeName(service), ...(NETWORK_ONLY_ALIASES[service]?.[n] ?? [])]]));
+}
 
 /** What the network planner needs of a service. */
 export interface NetworkMember {

@@ -8,7 +8,7 @@ import { repoFolderName } from '../models/cache-layout.js';
 import { COMPOSE_CONDITION, resolveEntry, type ResolvedEntry } from './catalogue/conditions.js';
 import { CATALOGUE } from './catalogue/data.js';
 import type { CatalogueMount, CommandPlaceholder } from './catalogue/schema.js';
-import { STING_CE_PROJECT, planNetworks, stingCeName, type NetworkKey, type NetworkPlan } from './networks.js';
+import { STING_CE_PROJECT, planNetworks, serviceAliases, stingCeName, type NetworkKey, type NetworkPlan } from './networks.js';
 import { enabledModels, knownProfiles, modelServices, resolveProfileServices } from './profiles.js';
 import { SECRET_SPECS, VAULT_CLIENT_SERVICES } from './secrets.js';
 import { formatPgMemory, formatSize, parseMemory } from './units.js';
@@ -111,8 +111,11 @@ export interface ServicePlan {
   model: ModelPlan | null;
   /** Networks the service joins (src/stack/networks.ts decides). */
   networks: NetworkKey[];
-  /** Further names the service answers to on each of its networks (STING-CE's container name). */
-  aliases: string[];
+  /**
+   * Further names the service answers to, per network it joins: STING-CE's container name on
+   * every one, and Kratos's admin name on the app network alone (src/stack/networks.ts).
+   */
+  aliases: Partial<Record<NetworkKey, string[]>>;
   /**
    * A fixed container name (STING-CE's `sting-ce-<service>`), only under the project name
    * STING-CE uses: another project on the same host keeps compose's own names, so two installs
@@ -449,7 +452,7 @@ export function planStack(config: MstingConfig, recommendation: Recommendation, 
   const services: ServicePlan[] = drafted.map((s) => ({
     ...s,
     networks: members.get(s.name) ?? [],
-    aliases: [stingCeName(s.name)],
+    aliases: serviceAliases(s.name, members.get(s.name) ?? []),
     containerName: config.project.name === STING_CE_PROJECT ? stingCeName(s.name) : null,
   }));
 

@@ -7,6 +7,7 @@ export const TEMPLATE_PLACEHOLDERS = {
   'kratos/kratos.yml': [
     'frontend',
     'kratos_admin',
+    'kratos_admin_host',
     'certs_dir',
     'config_dir',
     'cors_origins',

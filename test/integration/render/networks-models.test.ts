@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Recommendation } from '../../../src/hardware/types.js';
 import { readModelCommits } from '../../../src/models/snapshots.js';
 import { renderStack } from '../../../src/render/render-stack.js';
@@ -15,15 +16,17 @@ import { FAKE_SECRETS, makeConfig } from '../../unit/render/fixtures.js';
 
 /**
  * The rendered compose file on the real engine: a model service (busybox stand-in) sees the
- * downloaded files at the path it reads, and the segmented networks keep the data stores out of
- * reach of the edge. Only the services under test run (db, redis, the model), from real
- * PostgreSQL and Redis (msting-test/debian). Project and host ports are this test's own.
+ * downloaded files at the path it reads, and the segmented networks keep the data stores and
+ * Kratos's admin API out of reach of the edge. Only the services under test run (db, redis, the
+ * model, Vault and Kratos), from real PostgreSQL and Redis (msting-test/debian) and busybox
+ * stand-ins. Project and host ports are this test's own.
  */
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PROJECT = 'msting-it-netmodels';
 const DB_PORT = 21300;
+const KRATOS_ADMIN_PORT = 21301;
 const REPO = 'msting-test/tiny-chat';
 const FILES = { 'config.json': '{"model_type":"llama","hidden_size":8}', 'tokenizer.json': '{"version":"1.0"}', 'model.safetensors': 'not really weights' };
 
@@ -35,14 +38,28 @@ let images: { busybox: string; debian: string };
 const docker = async (...args: string[]) => (await exec('docker', args, { timeout: 120_000 })).stdout.trim();
 const compose = (...args: string[]) => docker('compose', '-p', PROJECT, '-f', join(home, 'compose', 'docker-compose.yml'), '--profile', 'full', ...args);
 
-/** Run a throwaway busybox on one network; exit status 0 when the shell script succeeded. */
-async function probeFrom(network: string, script: string): Promise<{ ok: boolean; out: string }> {
+/**
+ * Run a throwaway busybox on one network, or on several as compose attaches a service to them
+ * (created on the first, connected to the rest, then started); exit status 0 when the shell
+ * script succeeded.
+ */
+async function probeFrom(network: string | string[], script: string): Promise<{ ok: boolean; out: string }> {
+  const [first, ...rest] = (Array.isArray(network) ? network : [network]).map((n) => `${PROJECT}_${n}`);
+  const id = await docker('create', '--label', `msting.test=${PROJECT}`, '--network', first!, '--entrypoint', 'sh', images.busybox, '-c', script);
   try {
-    const out = await docker('run', '--rm', '--label', `msting.test=${PROJECT}`, '--network', `${PROJECT}_${network}`, images.busybox, 'sh', '-c', script);
-    return { ok: true, out };
+    for (const n of rest) await docker('network', 'connect', n, id);
+    return { ok: true, out: await docker('start', '-a', id) };
   } catch (err) {
     return { ok: false, out: String((err as { stdout?: string }).stdout ?? '') };
+  } finally {
+    await docker('rm', '-f', id).catch(() => undefined);
   }
+}
+
+/** The networks the rendered compose file attaches `service` to. */
+async function networksOf(service: string): Promise<string[]> {
+  const doc = parseYaml(await readFile(join(home, 'compose', 'docker-compose.yml'), 'utf8')) as { services: Record<string, { networks: Record<string, unknown> }> };
+  return Object.keys(doc.services[service]!.networks);
 }
 
 async function waitHealthy(services: string[]): Promise<void> {
@@ -82,9 +99,11 @@ beforeAll(async () => {
   const config = makeConfig({
     project: { name: PROJECT },
     llm: { models: [{ name: 'tiny', repo: REPO }], default_model: 'tiny' },
-    ports: { db: DB_PORT },
+    ports: { db: DB_PORT, 'kratos-admin': KRATOS_ADMIN_PORT },
     // Vault as a stand-in that listens on Vault's port: enough to show who can open it.
-    images: { overrides: { db: images.debian, redis: images.debian, tiny: images.busybox, vault: images.busybox } },
+    // Kratos as the stand-in's Kratos mode: it listens where the rendered kratos.yml says, the
+    // admin API on the address serve.admin.host resolves to at start, as Kratos does.
+    images: { overrides: { db: images.debian, redis: images.debian, tiny: images.busybox, vault: images.busybox, kratos: images.busybox } },
   });
   const recommendation: Recommendation = {
     device: 'cpu',
@@ -96,8 +115,9 @@ beforeAll(async () => {
   };
   const rendered = renderStack({ config, profile: 'full', recommendation, secrets: FAKE_SECRETS, modelsDir, modelCommits: await readModelCommits(modelsDir, config.llm.models) });
   await writeRendered(rendered.files, home);
-  await compose('up', '-d', '--no-deps', 'db', 'redis', 'tiny', 'vault');
-  await waitHealthy(['db', 'redis', 'tiny']);
+  await compose('up', '-d', '--no-deps', 'db', 'redis', 'tiny', 'vault', 'kratos');
+  // Kratos's health check asks the admin API at the name it binds.
+  await waitHealthy(['db', 'redis', 'tiny', 'kratos']);
 }, 300_000);
 
 afterAll(async () => {
@@ -139,6 +159,22 @@ describe('the rendered stack on the real engine', () => {
     // msting itself reaches an unpublished Vault at this address: the host routes to the internal network.
     const fromHost = await tcpOpen(8200, vaultIp);
     expect(fromHost).toBe(true);
+  });
+
+  it("the frontend's network opens Kratos's public API but not its admin API; the app's networks and the published port open both", async () => {
+    const frontend = await networksOf('frontend');
+    expect(frontend).toEqual(['edge']);
+    const kratosAppIp = await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${PROJECT}_app").IPAddress}}`, (await compose('ps', '-q', 'kratos')).trim());
+    // The public API answers on the frontend's network, so a refused admin port is not a Kratos that is down.
+    expect((await probeFrom(frontend, 'nc -z kratos 4433 && nc -z sting-ce-kratos 4433')).ok).toBe(true);
+    expect((await probeFrom(frontend, 'nc -z kratos 4434')).ok).toBe(false);
+    expect((await probeFrom(frontend, 'nc -z sting-ce-kratos 4434')).ok).toBe(false);
+    expect((await probeFrom(frontend, `nc -z ${kratosAppIp} 4434`)).ok).toBe(false);
+    // STING-CE's app calls https://kratos:4434 by that name: on all of its networks, the name answers with Kratos's app-network address.
+    const app = await networksOf('app');
+    expect(app).toEqual(expect.arrayContaining(['edge', 'app']));
+    expect((await probeFrom(app, 'nc -z kratos 4434 && nc -z sting-ce-kratos 4434 && nc -z kratos 4433')).ok).toBe(true);
+    expect(await tcpOpen(KRATOS_ADMIN_PORT)).toBe(true);
   });
 
   it('the data network has no way out, and the model network reaches no data store', async () => {

@@ -98,7 +98,7 @@ describe('frontend, kratos and mailpit in the plan', () => {
   it('gives Kratos the certificates and an https health check, as uid 0 with no capability', () => {
     const kratos = svc('kratos');
     expect(kratos.mounts).toContainEqual({ type: 'bind', source: 'certs', target: '/etc/certs', readOnly: true });
-    expect(kratos.health!.test.join(' ')).toContain('https://127.0.0.1:4434/health/ready');
+    expect(kratos.health!.test.join(' ')).toContain('https://kratos-admin:4434/health/ready');
     expect(kratos.user).toBe('0:0');
     expect(kratos.capAdd).toEqual([]);
     expect(kratos.readOnlyRootFs).toBe(true);

@@ -9,12 +9,12 @@ import { MstingError } from '../../../src/errors.js';
 import { planStart } from '../../../src/lifecycle/start.js';
 import { readModelCommits } from '../../../src/models/snapshots.js';
 import { renderStack } from '../../../src/render/render-stack.js';
-import { splitSubnet } from '../../../src/stack/networks.js';
+import { KRATOS_ADMIN_HOST, splitSubnet } from '../../../src/stack/networks.js';
 import { GRAFANA_DASHBOARDS, planStack } from '../../../src/stack/plan.js';
 import { layOutModel } from '../../support/model-cache.js';
 import { FAKE_SECRETS, cpuRecommendation, makeConfig } from './fixtures.js';
 
-type Service = { networks: Record<string, { aliases: string[] }>; ports?: unknown[]; container_name?: string; environment?: unknown };
+type Service = { networks: Record<string, { aliases: string[] }>; ports?: unknown[]; container_name?: string; environment?: unknown; healthcheck?: { test: string[] } };
 type Compose = { services: Record<string, Service>; networks: Record<string, { internal?: boolean; ipam?: { config: { subnet: string }[] } }> };
 
 function renderFull(config = makeConfig(), modelCommits?: Map<string, string>) {
@@ -74,6 +74,20 @@ describe('segmented networks', () => {
     expect(members('edge')).toEqual(['app', 'chatbot', 'frontend', 'knowledge', 'kratos', 'mailpit']);
   });
 
+  it("binds Kratos's admin API to a name Kratos has on the app network alone, where all its callers are and the frontend is not", () => {
+    const stack = renderFull();
+    const admin = (parse(stack.files.get('compose/config/kratos/kratos.yml')!.content) as { serve: { admin: { host: string } } }).serve.admin.host;
+    expect(admin).toBe(KRATOS_ADMIN_HOST);
+    const withName = Object.entries(c.services).flatMap(([service, s]) => Object.entries(s.networks).filter(([, a]) => a.aliases.includes(admin)).map(([n]) => `${service} on ${n}`));
+    expect(withName).toEqual(['kratos on app']);
+    const callers = Object.keys(c.services).filter((s) => stack.files.has(`env/${s}.env`) && env(stack, s).KRATOS_ADMIN_URL !== undefined);
+    expect(callers.length).toBeGreaterThan(0);
+    for (const caller of callers) expect(on(caller), caller).toContain('app');
+    expect(on('frontend')).not.toContain('app');
+    // Kratos's own health check asks the admin API where it listens.
+    expect(c.services.kratos!.healthcheck!.test.join(' ')).toContain(`https://${admin}:4434/health/ready`);
+  });
+
   it('gives the model services an internal network shared with the gateway alone', () => {
     expect(c.networks.models!.internal).toBe(true);
     expect(members('models')).toEqual(['llm-gateway', 'phi3']);
@@ -97,7 +111,7 @@ describe("STING-CE's container names", () => {
   it('answers to sting-ce-<service> on every network, under any project name', () => {
     const c = compose(makeConfig({ project: { name: 'sting-two' } }));
     for (const [name, s] of Object.entries(c.services)) {
-      for (const [network, attach] of Object.entries(s.networks)) expect(attach.aliases, `${name} on ${network}`).toEqual([`sting-ce-${name}`]);
+      for (const [network, attach] of Object.entries(s.networks)) expect(attach.aliases[0], `${name} on ${network}`).toBe(`sting-ce-${name}`);
       expect(s.container_name, name).toBeUndefined();
     }
   });
