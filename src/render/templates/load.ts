@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
 
@@ -22,12 +22,19 @@ export class TemplateError extends Error {
   }
 }
 
+/** Stands for a key left empty (`key:`) until checkValues reports it; an explicit `null` stays null. */
+const EMPTY = '\u0000empty';
+
 /** A template is a YAML mapping (its values are checked by checkValues). */
 const templateSchema = z.record(z.string(), z.unknown());
 
-/** Every value plain data (strings, numbers, booleans, lists, mappings), every placeholder one msting fills. */
+/**
+ * Every value plain data (strings, numbers, booleans, an explicit `null`, lists, mappings), every
+ * placeholder one msting fills.
+ */
 function checkValues(file: string, node: unknown, allowed: readonly string[], path: string[]): void {
-  if (node === null || node === undefined) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
+  if (node === undefined || node === EMPTY) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
+  if (node === null) return;
   if (typeof node === 'string') {
     for (const [, name] of node.matchAll(PLACEHOLDER)) {
       if (!allowed.includes(name!)) {
@@ -48,6 +55,12 @@ export function parseTemplate(file: string, text: string, allowed: readonly stri
     const message = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new TemplateError(file, '', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${message}`);
   }
+  // A value written `null` is data (Promtail's labels stage takes it); one left out is a mistake.
+  visit(doc, {
+    Scalar(_, node) {
+      if (node.value === null && (node.source ?? '') === '') node.value = EMPTY;
+    },
+  });
   const result = templateSchema.safeParse(doc.toJS());
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -26,6 +26,8 @@ export const TEMPLATE_PLACEHOLDERS = {
   ],
   'chroma/log_config.yml': [],
   'loki/loki.yml': ['retention'],
+  'promtail/promtail.yml': ['other_projects', 'pii_stages'],
+  'log-forwarder/promtail.yml': ['project', 'msting_logs', 'pii_stages'],
   'grafana/provisioning/datasources/loki.yml': [],
   'grafana/provisioning/dashboards/msting.yml': ['dashboards_dir'],
 } as const;

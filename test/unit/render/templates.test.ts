@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderKratosConfig } from '../../../src/render/kratos.js';
+import { PII_RULES, renderLogForwarderConfig, renderPromtailConfig } from '../../../src/render/observability.js';
 import { parseTemplate } from '../../../src/render/templates/load.js';
 import { TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
 import { makeConfig } from './fixtures.js';
@@ -39,5 +40,17 @@ describe('service config templates', () => {
     const named = parse(renderKratosConfig(makeConfig({ hostname: 'sting.example.com' })));
     expect(named.cookies.domain).toBe('sting.example.com');
     expect(named.session.cookie.domain).toBe('sting.example.com');
+  });
+
+  it('a list placeholder that is a whole list item adds its items there; a written null stays null', () => {
+    const promtail = parse(renderPromtailConfig(makeConfig({ observability: { promtail: { pii_sanitization: true } } })));
+    const stages = promtail.scrape_configs[0].pipeline_stages as Record<string, unknown>[];
+    expect(stages.slice(-PII_RULES.length).map((s) => Object.keys(s))).toEqual(PII_RULES.map(() => ['replace']));
+    expect(stages.find((s) => 'labels' in s)).toEqual({ labels: { project: null, service: null, stream: null } });
+    expect(stages.find((s) => 'match' in s)).toMatchObject({ match: { selector: '{project!="sting-ce"}', action: 'drop' } });
+    const off = parse(renderLogForwarderConfig(makeConfig({ observability: { promtail: { pii_sanitization: false } } })));
+    expect(off.scrape_configs[0].pipeline_stages).toEqual([]);
+    expect(off.scrape_configs[1].pipeline_stages.map((s: Record<string, unknown>) => Object.keys(s)[0])).toEqual(['json', 'labels', 'timestamp']);
+    expect(off.scrape_configs[1].static_configs[0].labels).toMatchObject({ project: 'sting-ce', __path__: expect.stringMatching(/\/msting\.log$/) });
   });
 });
