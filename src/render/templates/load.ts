@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
-import { PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { NGINX_TEMPLATES, PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { NginxTemplateError, nginxNodes } from './nginx.js';
 
 /**
  * Reads and checks the service config templates (templates/<service>/...). Used when msting is
@@ -70,11 +71,25 @@ export function parseTemplate(file: string, text: string, allowed: readonly stri
   return result.data;
 }
 
+/** An nginx template's text, checked and turned into the nodes the nginx writer takes. */
+export function parseNginxTemplate(file: string, text: string, allowed: readonly string[]): Record<string, unknown> {
+  const { nginx, ...rest } = parseTemplate(file, text, allowed);
+  const other = Object.keys(rest)[0];
+  if (other !== undefined) throw new TemplateError(file, other, 'unknown key: an nginx template has the one key nginx');
+  try {
+    return { nginx: nginxNodes(nginx, ['nginx']) };
+  } catch (error) {
+    if (error instanceof NginxTemplateError) throw new TemplateError(file, error.path.join('.'), error.message);
+    throw error;
+  }
+}
+
 /** Every template msting renders, checked, by its path under the templates folder. */
 export function loadTemplates(dir: string): Record<TemplateFile, Record<string, unknown>> {
   const templates = {} as Record<TemplateFile, Record<string, unknown>>;
   for (const [file, allowed] of Object.entries(TEMPLATE_PLACEHOLDERS) as [TemplateFile, readonly string[]][]) {
-    templates[file] = parseTemplate(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
+    const parse = NGINX_TEMPLATES.includes(file) ? parseNginxTemplate : parseTemplate;
+    templates[file] = parse(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
   }
   return templates;
 }
