@@ -13,7 +13,7 @@ import type { InstallLayout } from '../layout.js';
 import { renderGuards } from '../lifecycle/render-step.js';
 import type { Output } from '../ui/output.js';
 import { ServiceProgress } from '../ui/progress.js';
-import { imageId, runningServices } from '../update/docker.js';
+import { runningServices } from '../update/docker.js';
 import type { UpdateOutcome } from '../update/execute.js';
 import type { UpdatePlan } from '../update/plan.js';
 import { runUpdate, type UpdateAdapters } from '../update/workflow.js';
@@ -42,7 +42,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const adapters: UpdateAdapters = {
     engine: docker.engine,
     compose: docker.compose,
-    imageId: (reference) => imageId(docker.engine, reference),
+    imageId: (reference) => docker.engine.imageId(reference),
     runningServices: (project) => runningServices(docker.engine, project),
     recommendation: async (config, profile) => (profileRunsModels(config, profile) ? probeRecommendation(config, ctx) : cpuFallbackRecommendation(config.llm.models)),
     secrets: async (config, onUnavailable) => {

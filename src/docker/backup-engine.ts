@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { MstingError } from '../errors.js';
 import { lazyDockerode } from './client.js';
@@ -110,9 +111,10 @@ const PAUSE_ATTEMPTS = 5;
 
 /**
  * The backup engine over the Docker engine the environment names (DOCKER_HOST, or the local
- * socket). `client` replaces dockerode in tests.
+ * socket). `client` replaces dockerode in tests, and `pauseRetryMs` the first wait between two
+ * attempts at pausing a container (each later wait is one more of it).
  */
-export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker): BackupEngine {
+export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker, { pauseRetryMs = 250 }: { pauseRetryMs?: number } = {}): BackupEngine {
   const endpoint = resolveEndpoint(env);
   const connect = client ? async () => client : lazyDockerode(endpoint);
   const wrap = async <T>(doing: string, fn: (docker: Docker) => Promise<T>): Promise<T> => {
@@ -209,8 +211,9 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker): Bac
           spec.signal?.removeEventListener('abort', onAbort);
         }
         let info = await exec.inspect();
+        // No signal here: a stop has already killed the command, and its exit code is still wanted.
         for (let i = 0; info.Running && i < 100; i++) {
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
           info = await exec.inspect();
         }
         return { exitCode: info.ExitCode ?? -1, stderr: demux.stderr, stdout: Buffer.concat(collected).toString('utf8') };
@@ -324,7 +327,7 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker): Bac
           } catch (err) {
             const message = (err as { json?: { message?: string } }).json?.message ?? (err instanceof Error ? err.message : String(err));
             if (attempt >= PAUSE_ATTEMPTS || !/unable to freeze/i.test(message)) throw err;
-            await new Promise((r) => setTimeout(r, 250 * attempt));
+            await sleep(pauseRetryMs * attempt);
           }
         }
       }),

@@ -39,6 +39,8 @@ export interface ContainerInfo {
   name: string;
   service: string;
   image: string;
+  /** The id (`sha256:...`) of the image the container was created from. */
+  imageId?: string;
   state: ContainerRunState;
   /** From the engine's status text; 'none' when the container has no health check (or is not running). */
   health: ContainerHealth;
@@ -124,6 +126,13 @@ export interface DockerEngine {
   /** A container's log as lines, following until `signal` aborts when `follow` is set. */
   logs(id: string, options: LogOptions, signal: AbortSignal): AsyncIterable<LogLine>;
   imagePresent(reference: string): Promise<boolean>;
+  /** The id (`sha256:...`) of the image a reference names on this machine, or null when it is not here. */
+  imageId(reference: string): Promise<string | null>;
+  /**
+   * The engine's system information (`GET /info`, the server part of `docker info`): CPUs and
+   * memory it can give containers, its root directory, runtimes.
+   */
+  info(): Promise<Record<string, unknown>>;
   listNetworks(project: string): Promise<ProjectResource[]>;
   removeNetwork(id: string): Promise<void>;
   listVolumes(project: string): Promise<ProjectResource[]>;
@@ -148,6 +157,7 @@ interface RawSummary {
   Id: string;
   Names?: string[];
   Image?: string;
+  ImageID?: string;
   State?: string;
   Status?: string;
   Created?: number;
@@ -176,6 +186,7 @@ export function toContainerInfo(raw: RawSummary): ContainerInfo {
     name: (raw.Names?.[0] ?? raw.Id).replace(/^\//, ''),
     service: labels[COMPOSE_LABELS.service] ?? '',
     image: raw.Image ?? '',
+    imageId: raw.ImageID ?? '',
     state: runState(raw.State),
     health: healthFromStatusText(status),
     statusText: status,
@@ -321,6 +332,15 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
 
   const isStatus = (err: unknown, ...codes: number[]): boolean => codes.includes((err as { statusCode?: number }).statusCode ?? 0);
 
+  const imageId = async (reference: string): Promise<string | null> => {
+    try {
+      return (await inspectImage(reference)).Id ?? null;
+    } catch (err) {
+      if (isStatus(err, 404)) return null;
+      throw translateEngineError(endpoint, 'inspect image', err);
+    }
+  };
+
   return {
     endpoint,
 
@@ -439,13 +459,14 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
     },
 
     async imagePresent(reference) {
-      try {
-        await engineGetOrDial(reference);
-        return true;
-      } catch (err) {
-        if (isStatus(err, 404)) return false;
-        throw translateEngineError(endpoint, 'inspect image', err);
-      }
+      return (await imageId(reference)) !== null;
+    },
+
+    imageId,
+
+    async info() {
+      const { body } = await get('read engine information', '/info');
+      return body as Record<string, unknown>;
     },
 
     async listNetworks(project) {
@@ -479,11 +500,9 @@ export function createDockerEngine(env: NodeJS.ProcessEnv): DockerEngine {
     },
   };
 
-  async function engineGetOrDial(reference: string): Promise<void> {
-    if (endpoint.kind === 'ssh') {
-      await (await docker()).getImage(reference).inspect();
-      return;
-    }
-    await engineGet(endpoint, `/images/${reference.split('/').map(encodeURIComponent).join('/')}/json`, { timeoutMs: 15_000 });
+  /** An image's inspect document; throws the engine's error (404 when it is not here) untranslated. */
+  async function inspectImage(reference: string): Promise<{ Id?: string }> {
+    if (endpoint.kind === 'ssh') return (await (await docker()).getImage(reference).inspect()) as { Id?: string };
+    return (await engineGet(endpoint, `/images/${reference.split('/').map(encodeURIComponent).join('/')}/json`, { timeoutMs: 15_000 })).body as { Id?: string };
   }
 }

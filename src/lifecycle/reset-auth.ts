@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComposeCli } from '../docker/compose-cli.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { MstingError } from '../errors.js';
@@ -78,8 +79,8 @@ export async function executeResetAuth(deps: ResetAuthDeps, dbId: string, timeou
       if (verdict.failed || Date.now() > deadline) {
         throw new MstingError('EXTERNAL', `${service} did not ${target === 'completed' ? 'finish' : 'become healthy'}${verdict.failed ? `: ${verdict.detail}` : ` in ${timeoutS} s`}`, { hint: `msting logs ${service}` });
       }
+      await sleep(deps.pollMs ?? 500, undefined, { signal: deps.signal }).catch(() => undefined);
       deps.signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, deps.pollMs ?? 500));
     }
   }
 }

@@ -4,7 +4,6 @@ import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { runScratchScript } from '../docker/cli.js';
 import type { ComposeCli } from '../docker/compose-cli.js';
-import { engineGet } from '../docker/engine-http.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { isMstingError } from '../errors.js';
 import { parseCgroupLimit } from '../hardware/parse-cgroup.js';
@@ -109,15 +108,12 @@ export function parseResourceProbe(text: string): { cpus: number | null; memoryB
 export async function measureDockerResources(input: Pick<GatherInput, 'engine' | 'env' | 'probeImages' | 'signal'>): Promise<{ resources: DockerResources | null; note: string | null; rootDir: string | null }> {
   let resources: DockerResources | null = null;
   let rootDir: string | null = null;
-  const endpoint = input.engine.endpoint;
-  if (endpoint.kind !== 'ssh') {
-    try {
-      const info = parseDockerInfo((await engineGet(endpoint, '/info', { timeoutMs: 10_000 })).body);
-      rootDir = info.dockerRootDir;
-      if (info.ncpu !== null || info.memTotalBytes !== null) resources = { source: 'docker-info', cpus: info.ncpu, memoryBytes: info.memTotalBytes };
-    } catch {
-      // The container measurement below may still answer.
-    }
+  try {
+    const info = parseDockerInfo(await input.engine.info());
+    rootDir = info.dockerRootDir;
+    if (info.ncpu !== null || info.memTotalBytes !== null) resources = { source: 'docker-info', cpus: info.ncpu, memoryBytes: info.memTotalBytes };
+  } catch {
+    // The container measurement below may still answer.
   }
   let image: string | undefined;
   for (const candidate of input.probeImages) {

@@ -2,13 +2,15 @@ import type { MstingConfig } from '../config/schema.js';
 import { parseMemory, formatSize } from '../stack/units.js';
 import { KRATOS_BROWSER_PATH, MAILPIT_BROWSER_PATH, derivePublicUrls } from '../stack/urls.js';
 import { nginxHost, nginxRate } from './guard.js';
-import { PROXY_FORWARD_HEADERS, PROXY_HEADERS, TMP_PATHS, block, d, renderNginx, type NginxNode } from './nginx.js';
+import { PROXY_FORWARD_HEADERS, PROXY_HEADERS, block, d, renderNginx, type NginxNode } from './nginx.js';
+import { fillTemplate } from './templates/fill.js';
 
 /**
- * nginx.conf of the frontend, the stack's single ingress: TLS on 8443, the React build, and the
- * routes of STING-CE's frontend/nginx.https.conf (the API, Kratos under /.ory/ and at its bare
- * paths, the knowledge service, the chatbot under /api/bee/, Mailpit under /mailpit/), each
- * behind a per-client rate limit from `frontend.rate_limits`.
+ * nginx.conf of the frontend, the stack's single ingress. Its frame (TLS on 8443, limits, the
+ * resolver) is templates/frontend/nginx.conf.yml; the routes are computed here: those of
+ * STING-CE's frontend/nginx.https.conf (the API, Kratos under /.ory/ and at its bare paths, the
+ * knowledge service, the chatbot under /api/bee/, Mailpit under /mailpit/) that the profile
+ * runs, each behind a per-client rate limit from `frontend.rate_limits`.
  *
  * Upstreams are named through variables and Docker's resolver, as STING-CE does: nginx starts
  * while an upstream is still down, and finds a recreated container at its new address.
@@ -27,9 +29,6 @@ const SECURITY_HEADERS: NginxNode[] = [
   d('add_header', 'X-Frame-Options', 'DENY', 'always'),
   d('add_header', 'Referrer-Policy', 'strict-origin-when-cross-origin', 'always'),
 ];
-
-/** Docker's embedded DNS server, on every user-defined network. */
-const DOCKER_RESOLVER = '127.0.0.11';
 
 /** The browser path of Kratos as an nginx regex (a character class, so no backslash is needed). */
 const KRATOS_RE = KRATOS_BROWSER_PATH.replace('.', '[.]');
@@ -143,54 +142,22 @@ function locations(upstreams: FrontendUpstreams): NginxNode[] {
   return out;
 }
 
+/**
+ * The frontend's nginx.conf: templates/frontend/nginx.conf.yml, with the values from config.yml
+ * (checked by the guards) and the routes this profile has.
+ */
 export function renderFrontendNginx(config: MstingConfig, upstreams: FrontendUpstreams): string {
-  const urls = derivePublicUrls(config);
   const limits = config.frontend.rate_limits;
-  const host = nginxHost(urls.hostname);
-
-  const conf: NginxNode[] = [
-    { comment: 'Rendered by msting from config.yml; edits here are replaced on the next render.' },
-    d('user', 'nginx'),
-    d('worker_processes', 'auto'),
-    d('pid', '/tmp/nginx.pid'),
-    d('error_log', '/dev/stderr', 'warn'),
-    block('events', [], [d('worker_connections', 1024)]),
-    block('http', [], [
-      d('include', '/etc/nginx/mime.types'),
-      d('default_type', 'application/octet-stream'),
-      d('access_log', '/dev/stdout'),
-      d('server_tokens', 'off'),
-      d('sendfile', 'on'),
-      d('keepalive_timeout', '65s'),
-      d('client_max_body_size', formatSize(parseMemory(config.frontend.client_max_body_size))),
-      ...TMP_PATHS,
-      d('resolver', DOCKER_RESOLVER, 'valid=30s', 'ipv6=off'),
-      d('resolver_timeout', '5s'),
-      // The auth zone counts only submissions: a request with an empty key is not limited.
-      block('map', ['$request_method', '$auth_limit_key'], [d('default', '$binary_remote_addr'), d('GET', ''), d('HEAD', ''), d('OPTIONS', '')]),
-      d('limit_req_zone', '$binary_remote_addr', 'zone=api:10m', `rate=${nginxRate(limits.api)}`),
-      d('limit_req_zone', '$auth_limit_key', 'zone=auth:10m', `rate=${nginxRate(limits.auth)}`),
-      d('limit_req_zone', '$binary_remote_addr', 'zone=ai:10m', `rate=${nginxRate(limits.ai)}`),
-      d('limit_req_status', 429),
-      block('server', [], [
-        d('listen', 8443, 'ssl'),
-        d('http2', 'on'),
-        d('server_name', host),
-        d('ssl_certificate', '/etc/nginx/certs/server.crt'),
-        d('ssl_certificate_key', '/etc/nginx/certs/server.key'),
-        d('ssl_protocols', 'TLSv1.2', 'TLSv1.3'),
-        d('ssl_prefer_server_ciphers', 'off'),
-        d('ssl_session_cache', 'shared:SSL:10m'),
-        ...SECURITY_HEADERS,
-        d('root', '/usr/share/nginx/html'),
-        d('index', 'index.html'),
-        // Redirects nginx makes itself keep the browser's host and port (8443 is the container's).
-        d('absolute_redirect', 'off'),
-        ...locations(upstreams),
-      ]),
-    ]),
-  ];
-  return renderNginx(conf);
+  const filled = fillTemplate('frontend/nginx.conf.yml', {
+    client_max_body_size: formatSize(parseMemory(config.frontend.client_max_body_size)),
+    api_rate: nginxRate(limits.api),
+    auth_rate: nginxRate(limits.auth),
+    ai_rate: nginxRate(limits.ai),
+    server_name: nginxHost(derivePublicUrls(config).hostname),
+    security_headers: SECURITY_HEADERS,
+    locations: locations(upstreams),
+  });
+  return renderNginx(filled.nginx as NginxNode[]);
 }
 
 /**

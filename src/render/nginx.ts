@@ -34,15 +34,6 @@ export function renderNginx(nodes: NginxNode[], indent = ''): string {
 export const d = (directive: string, ...args: (string | number)[]): NginxNode => ({ directive, args });
 export const block = (name: string, args: (string | number)[], children: NginxNode[]): NginxNode => ({ block: name, args, children });
 
-/** Directives that let nginx run with a read-only root file system (temp files on tmpfs /tmp). */
-export const TMP_PATHS: NginxNode[] = [
-  d('client_body_temp_path', '/tmp/client_body'),
-  d('proxy_temp_path', '/tmp/proxy'),
-  d('fastcgi_temp_path', '/tmp/fastcgi'),
-  d('uwsgi_temp_path', '/tmp/uwsgi'),
-  d('scgi_temp_path', '/tmp/scgi'),
-];
-
 /** HTTP/1.1 to the upstream with the client's host, address and scheme. */
 export const PROXY_FORWARD_HEADERS: NginxNode[] = [
   d('proxy_http_version', '1.1'),

@@ -37,66 +37,20 @@ function piiStages(config: MstingConfig): Record<string, unknown>[] {
   return PII_RULES.map((rule) => ({ replace: { expression: rule.expression, replace: rule.replace } }));
 }
 
-/** The compose project label Docker writes into each log line of this install's containers. */
-const PROJECT_ATTR = 'attrs."com.docker.compose.project"';
-const SERVICE_ATTR = 'attrs."com.docker.compose.service"';
-
 /**
- * Promtail reads Docker's json-file logs of the host. The compose file has every service log its
- * compose project and service labels into each line (`logging.options.labels`, compose.ts), so
- * the pipeline labels each line with them and drops every line of another project (another
- * install, or a container msting does not run): only this install's logs reach Loki.
+ * Promtail (templates/promtail/promtail.yml): Docker's json-file logs of the host, every line of
+ * another compose project dropped by a LogQL selector quoted here.
  */
 export function renderPromtailConfig(config: MstingConfig): string {
-  return toYaml({
-    server: { http_listen_port: 9080, grpc_listen_port: 0, log_level: 'warn' },
-    positions: { filename: '/var/lib/promtail/positions.yaml' },
-    clients: [{ url: 'http://loki:3100/loki/api/v1/push' }],
-    scrape_configs: [
-      {
-        job_name: 'containers',
-        static_configs: [{ targets: ['localhost'], labels: { job: 'containers', __path__: '/var/lib/docker/containers/*/*-json.log' } }],
-        pipeline_stages: [
-          { json: { expressions: { output: 'log', stream: 'stream', time: 'time', project: PROJECT_ATTR, service: SERVICE_ATTR } } },
-          { labels: { project: null, service: null, stream: null } },
-          { match: { selector: `{project!=${JSON.stringify(config.project.name)}}`, action: 'drop', drop_counter_reason: 'other_project' } },
-          { timestamp: { source: 'time', format: 'RFC3339Nano' } },
-          { output: { source: 'output' } },
-          ...piiStages(config),
-        ],
-      },
-    ],
-  });
+  return toYaml(fillTemplate('promtail/promtail.yml', { other_projects: `{project!=${JSON.stringify(config.project.name)}}`, pii_stages: piiStages(config) }));
 }
 
 /**
- * The log forwarder: ships the services' application log files (the sting_logs volume) and
- * msting's own operation log (logs/msting.log: one JSON object a line, see install/run-log.ts),
- * labelled with the command and the event.
+ * The log forwarder (templates/log-forwarder/promtail.yml): the services' application log files
+ * and msting's own operation log (logs/msting.log, see install/run-log.ts).
  */
 export function renderLogForwarderConfig(config: MstingConfig): string {
-  return toYaml({
-    server: { http_listen_port: 9081, grpc_listen_port: 0, log_level: 'warn' },
-    positions: { filename: '/var/lib/promtail/positions.yaml' },
-    clients: [{ url: 'http://loki:3100/loki/api/v1/push' }],
-    scrape_configs: [
-      {
-        job_name: 'application-logs',
-        static_configs: [{ targets: ['localhost'], labels: { job: 'application', project: config.project.name, __path__: '/var/log/sting/**/*.log' } }],
-        pipeline_stages: piiStages(config),
-      },
-      {
-        job_name: 'msting',
-        static_configs: [{ targets: ['localhost'], labels: { job: 'msting', project: config.project.name, __path__: `${MSTING_LOGS_MOUNT}/msting.log` } }],
-        pipeline_stages: [
-          { json: { expressions: { time: 'time', command: 'command', event: 'event' } } },
-          { labels: { command: null, event: null } },
-          { timestamp: { source: 'time', format: 'RFC3339Nano' } },
-          ...piiStages(config),
-        ],
-      },
-    ],
-  });
+  return toYaml(fillTemplate('log-forwarder/promtail.yml', { project: config.project.name, msting_logs: MSTING_LOGS_MOUNT, pii_stages: piiStages(config) }));
 }
 
 // The data source templates/grafana/provisioning/datasources/loki.yml declares.

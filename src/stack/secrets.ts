@@ -113,6 +113,28 @@ export function serviceTokenSecretId(service: string): string {
   return `vault.token.${service}`;
 }
 
+/** Secret id of the dev-mode Vault's root token (`vault.mode: dev`); held on the host, not in Vault. */
+export const DEV_ROOT_TOKEN_ID = 'vault.dev_root_token';
+
+/**
+ * Whether a render's provider hands out a secret of this id: one of SECRET_SPECS, or one held on
+ * the host (a Vault client service's own token, the dev root token).
+ */
+export function isStackSecretId(id: string): boolean {
+  return SECRET_SPECS.some((s) => s.id === id) || id === DEV_ROOT_TOKEN_ID || VAULT_CLIENT_SERVICES.some((s) => serviceTokenSecretId(s) === id);
+}
+
+/**
+ * The services whose env file may carry this secret: SECRET_SPECS's consumers, the Vault client
+ * service its own token, the vault service the dev root token.
+ */
+export function secretConsumers(id: string): readonly string[] {
+  if (id === DEV_ROOT_TOKEN_ID) return ['vault'];
+  const client = VAULT_CLIENT_SERVICES.find((s) => serviceTokenSecretId(s) === id);
+  if (client !== undefined) return [client];
+  return SECRET_SPECS.find((s) => s.id === id)?.consumers ?? [];
+}
+
 export function secretSpec(id: string): SecretSpec {
   const spec = SECRET_SPECS.find((s) => s.id === id);
   if (!spec) throw new Error(`unknown secret ${id}`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MstingConfig } from '../config/schema.js';
 import { installLayout } from '../layout.js';
-import { serviceTokenSecretId, VAULT_CLIENT_SERVICES, type SecretsProvider } from '../stack/secrets.js';
+import { DEV_ROOT_TOKEN_ID, serviceTokenSecretId, VAULT_CLIENT_SERVICES, type SecretsProvider } from '../stack/secrets.js';
 import { ensureSecretsDir, readSecretFile, serviceTokenFile, VAULT_FILES, writeSecretFile } from './store.js';
 
 /**
@@ -10,9 +10,6 @@ import { ensureSecretsDir, readSecretFile, serviceTokenFile, VAULT_FILES, writeS
  * (0600) and renders it into the vault service's env file (0600), never into the compose file, so
  * it can bootstrap the dev Vault again after every restart.
  */
-
-/** Secret id of the dev root token in the vault env file; held on the host, not in Vault. */
-export const DEV_ROOT_TOKEN_ID = 'vault.dev_root_token';
 
 /** The dev root token, generated (0600, atomically) when there is none yet. */
 export async function ensureDevRootToken(secretsDir: string): Promise<string> {

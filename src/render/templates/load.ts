@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
-import { PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { NGINX_TEMPLATES, PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { NginxTemplateError, nginxNodes } from './nginx.js';
 
 /**
  * Reads and checks the service config templates (templates/<service>/...). Used when msting is
@@ -22,12 +23,19 @@ export class TemplateError extends Error {
   }
 }
 
+/** Stands for a key left empty (`key:`) until checkValues reports it; an explicit `null` stays null. */
+const EMPTY = '\u0000empty';
+
 /** A template is a YAML mapping (its values are checked by checkValues). */
 const templateSchema = z.record(z.string(), z.unknown());
 
-/** Every value plain data (strings, numbers, booleans, lists, mappings), every placeholder one msting fills. */
+/**
+ * Every value plain data (strings, numbers, booleans, an explicit `null`, lists, mappings), every
+ * placeholder one msting fills.
+ */
 function checkValues(file: string, node: unknown, allowed: readonly string[], path: string[]): void {
-  if (node === null || node === undefined) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
+  if (node === undefined || node === EMPTY) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
+  if (node === null) return;
   if (typeof node === 'string') {
     for (const [, name] of node.matchAll(PLACEHOLDER)) {
       if (!allowed.includes(name!)) {
@@ -48,6 +56,12 @@ export function parseTemplate(file: string, text: string, allowed: readonly stri
     const message = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new TemplateError(file, '', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${message}`);
   }
+  // A value written `null` is data (Promtail's labels stage takes it); one left out is a mistake.
+  visit(doc, {
+    Scalar(_, node) {
+      if (node.value === null && (node.source ?? '') === '') node.value = EMPTY;
+    },
+  });
   const result = templateSchema.safeParse(doc.toJS());
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -57,11 +71,25 @@ export function parseTemplate(file: string, text: string, allowed: readonly stri
   return result.data;
 }
 
+/** An nginx template's text, checked and turned into the nodes the nginx writer takes. */
+export function parseNginxTemplate(file: string, text: string, allowed: readonly string[]): Record<string, unknown> {
+  const { nginx, ...rest } = parseTemplate(file, text, allowed);
+  const other = Object.keys(rest)[0];
+  if (other !== undefined) throw new TemplateError(file, other, 'unknown key: an nginx template has the one key nginx');
+  try {
+    return { nginx: nginxNodes(nginx, ['nginx']) };
+  } catch (error) {
+    if (error instanceof NginxTemplateError) throw new TemplateError(file, error.path.join('.'), error.message);
+    throw error;
+  }
+}
+
 /** Every template msting renders, checked, by its path under the templates folder. */
 export function loadTemplates(dir: string): Record<TemplateFile, Record<string, unknown>> {
   const templates = {} as Record<TemplateFile, Record<string, unknown>>;
   for (const [file, allowed] of Object.entries(TEMPLATE_PLACEHOLDERS) as [TemplateFile, readonly string[]][]) {
-    templates[file] = parseTemplate(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
+    const parse = NGINX_TEMPLATES.includes(file) ? parseNginxTemplate : parseTemplate;
+    templates[file] = parse(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
   }
   return templates;
 }

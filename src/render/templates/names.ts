@@ -26,12 +26,18 @@ export const TEMPLATE_PLACEHOLDERS = {
     'mail_from_address',
   ],
   'chroma/log_config.yml': [],
+  'frontend/nginx.conf.yml': ['client_max_body_size', 'api_rate', 'auth_rate', 'ai_rate', 'server_name', 'security_headers', 'locations'],
   'loki/loki.yml': ['retention'],
+  'promtail/promtail.yml': ['other_projects', 'pii_stages'],
+  'log-forwarder/promtail.yml': ['project', 'msting_logs', 'pii_stages'],
   'grafana/provisioning/datasources/loki.yml': [],
   'grafana/provisioning/dashboards/msting.yml': ['dashboards_dir'],
 } as const;
 
 export type TemplateFile = keyof typeof TEMPLATE_PLACEHOLDERS;
+
+/** Templates of nginx configs: a mapping whose `nginx` key holds the nodes (src/render/templates/nginx.ts). */
+export const NGINX_TEMPLATES: readonly TemplateFile[] = ['frontend/nginx.conf.yml'];
 /** The values a template's placeholders take: a placeholder that is a whole value takes any data; undefined leaves its key out. */
 export type TemplateValues<F extends TemplateFile> = { [K in (typeof TEMPLATE_PLACEHOLDERS)[F][number]]: unknown };
 

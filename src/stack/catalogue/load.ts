@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { compareText } from '../../compare.js';
 import { CORE_SERVICES, LLM_SERVICES, OBSERVABILITY_SERVICES } from '../names.js';
+import { DATABASE_USERS, secretConsumers } from '../secrets.js';
 import { catalogueEntrySchema, type Catalogue, type CatalogueEntry } from './schema.js';
 
 /**
@@ -58,7 +59,10 @@ export function parseCatalogueEntry(file: string, text: string): CatalogueEntry 
   return result.data;
 }
 
-/** Checks between files: every service known to names.ts, in its group, and every dependency a service of the catalogue. */
+/**
+ * Checks between files: every service known to names.ts, in its group, every dependency a service
+ * of the catalogue, and every secret an env file names one that SECRET_SPECS gives that service.
+ */
 function checkCatalogue(folder: string, catalogue: Catalogue): void {
   const names = Object.keys(catalogue);
   for (const [group, { list, name }] of Object.entries(GROUP_LISTS)) {
@@ -78,6 +82,14 @@ function checkCatalogue(folder: string, catalogue: Catalogue): void {
     for (const variant of variants) {
       for (const dep of [...Object.keys(variant.depends_on ?? {}), ...Object.keys(variant.depends_on_if_running ?? {})]) {
         if (catalogue[dep] === undefined) throw new CatalogueError(file, 'depends_on', `${dep} is not a service of the catalogue`);
+      }
+    }
+    for (const [name, variable] of Object.entries(entry.env)) {
+      if (variable.secret !== undefined && !secretConsumers(variable.secret).includes(service)) {
+        throw new CatalogueError(file, `env.${name}.secret`, `${variable.secret} is not given to ${service}: add ${service} to its consumers in src/stack/secrets.ts`);
+      }
+      if (variable.derived === 'database_url' && !(DATABASE_USERS as readonly string[]).includes(service)) {
+        throw new CatalogueError(file, `env.${name}.derived`, `${service} has no database user: add it to DATABASE_USERS in src/stack/secrets.ts`);
       }
     }
     entry.mounts.forEach((mount, i) => {

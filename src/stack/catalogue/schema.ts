@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { schemaAt, schemaKind } from '../../config/schema-walk.js';
+import { configSchema } from '../../config/schema.js';
 import { PORT_KEYS } from '../names.js';
+import { isStackSecretId } from '../secrets.js';
 
 /**
  * The format of one catalogue file, `compose/<service>.yml` (described for maintainers in
@@ -67,6 +70,67 @@ const mount = z.union([
 
 const dependency = z.enum(['healthy', 'completed', 'started']);
 
+/**
+ * Addresses an env file may hold by name (`url:`): the public ones derive from `hostname` in
+ * config.yml, the internal ones are the stack's service names and ports. src/render/env-sources.ts
+ * gives each its value.
+ */
+export const ENV_URLS = [
+  'hostname',
+  'webauthn_rp_id',
+  'kratos_browser',
+  'cors_origins',
+  'mailpit_path',
+  'kratos_public',
+  'kratos_admin',
+  'knowledge',
+  'messaging',
+  'llm_gateway',
+  'chatbot',
+  'external_ai',
+] as const;
+export type EnvUrl = (typeof ENV_URLS)[number];
+
+/**
+ * Values msting computes for an env file (`derived:`), each a named function of
+ * src/render/env-sources.ts: connection strings that carry a secret, or a value from several
+ * settings. The data names them; it never holds code or a string to paste values into.
+ */
+export const ENV_DERIVED = ['database_url', 'kratos_dsn', 'kratos_migrate_dsn', 'redis_url', 'smtp_uri', 'mailpit_ui_auth'] as const;
+export type EnvDerived = (typeof ENV_DERIVED)[number];
+
+const SOURCES = ['value', 'config', 'secret', 'url', 'derived'] as const;
+
+/** A key of config.yml holding one value (text, a number, a boolean), as `app.env`. */
+const configKey = z.string().superRefine((key, ctx) => {
+  const found = schemaAt(configSchema, key.split('.'));
+  if (!found.ok) ctx.addIssue({ code: 'custom', message: `unknown config key ${key}` });
+  else if (schemaKind(found.schema) !== 'scalar') ctx.addIssue({ code: 'custom', message: `${key} is not a single value of config.yml` });
+});
+
+/**
+ * One variable of a service's env file and where its value comes from: exactly one source, an
+ * optional condition of config.yml, and `about` for the reader (which STING-CE file reads it).
+ */
+const envVariable = z
+  .strictObject({
+    value: z.string({ error: 'a constant is text: write it in quotes ("true", "5050")' }).optional(),
+    config: configKey.optional(),
+    secret: z
+      .string()
+      .superRefine((id, ctx) => {
+        if (!isStackSecretId(id)) ctx.addIssue({ code: 'custom', message: `unknown secret ${id}: use an id of SECRET_SPECS in src/stack/secrets.ts` });
+      })
+      .optional(),
+    url: z.enum(ENV_URLS).optional(),
+    derived: z.enum(ENV_DERIVED).optional(),
+    when: z.enum(CATALOGUE_CONDITIONS).optional(),
+    about: z.string().min(1).optional(),
+  })
+  .refine((v) => SOURCES.filter((source) => v[source] !== undefined).length === 1, `give exactly one of ${SOURCES.join(', ')}`);
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as DATABASE_URL');
+
 /** The keys a `when:` block may replace. */
 const replaceable = {
   ports: z.array(port).default([]),
@@ -94,6 +158,7 @@ export const catalogueEntrySchema = z
     one_shot: z.boolean().default(false),
     depends_on_models: dependency.optional(),
     limits: z.strictObject({ memory, cpus: z.number().positive() }),
+    env: z.record(envName, envVariable).default({}),
     ...replaceable,
     when: z.partialRecord(z.enum(CATALOGUE_CONDITIONS), when).default({}),
   })
@@ -103,5 +168,6 @@ export const catalogueEntrySchema = z
 export type CatalogueEntry = z.output<typeof catalogueEntrySchema>;
 export type CatalogueMount = z.output<typeof mount>;
 export type CatalogueDependency = z.output<typeof dependency>;
+export type CatalogueEnvVariable = z.output<typeof envVariable>;
 /** Service name → its entry, in file name order. */
 export type Catalogue = Record<string, CatalogueEntry>;

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBackupEngine } from '../../../src/docker/backup-engine.js';
 
 /** A container whose pause fails with the given errors, one per call, then succeeds. */
@@ -14,7 +14,7 @@ function engineWithPauseFailures(failures: Error[]): { engine: ReturnType<typeof
       },
     }),
   } as unknown as Docker;
-  return { engine: createBackupEngine({}, docker), calls: () => calls };
+  return { engine: createBackupEngine({}, docker, { pauseRetryMs: 1 }), calls: () => calls };
 }
 
 const freezeFailure = (): Error =>
@@ -24,26 +24,15 @@ const freezeFailure = (): Error =>
   });
 
 describe('pausing a service for its volume copy', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   it('tries again when the freezer could not freeze the container in time', async () => {
-    vi.useFakeTimers();
     const { engine, calls } = engineWithPauseFailures([freezeFailure(), freezeFailure()]);
-    const paused = engine.pause('abc');
-    await vi.runAllTimersAsync();
-    await expect(paused).resolves.toBeUndefined();
+    await expect(engine.pause('abc')).resolves.toBeUndefined();
     expect(calls()).toBe(3);
   });
 
   it('gives up after five attempts with Docker\'s own message', async () => {
-    vi.useFakeTimers();
     const { engine, calls } = engineWithPauseFailures(Array.from({ length: 6 }, freezeFailure));
-    const paused = engine.pause('abc');
-    const outcome = expect(paused).rejects.toThrow(/pausing a service: .*unable to freeze/);
-    await vi.runAllTimersAsync();
-    await outcome;
+    await expect(engine.pause('abc')).rejects.toThrow(/pausing a service: .*unable to freeze/);
     expect(calls()).toBe(5);
   });
 

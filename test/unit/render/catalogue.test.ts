@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CATALOGUE } from '../../../src/stack/catalogue/data.js';
 import { CatalogueError, loadCatalogue, parseCatalogueEntry } from '../../../src/stack/catalogue/load.js';
 import { FIXED_SERVICES } from '../../../src/stack/names.js';
+import { DATABASE_USERS, databasePasswordVariable } from '../../../src/stack/secrets.js';
 import {
   APP_HOME,
   CHATBOT_PORT,
@@ -60,6 +61,36 @@ describe('a malformed catalogue file is rejected with its name and the key path'
     expect(error.message).toMatch(/^compose\/app\.yml: line \d+, column \d+: /);
   });
 
+  it('an env variable from a config key that config.yml does not have', () => {
+    const error = rejection('compose/app.yml', APP.replace('{ config: app.env }', '{ config: app.environment }'));
+    expect(error.message).toBe('compose/app.yml: env.APP_ENV.config: unknown config key app.environment');
+  });
+
+  it('an env variable from a config key that is not a single value', () => {
+    const error = rejection('compose/app.yml', APP.replace('{ config: mail.from_name }', '{ config: mail.smtp }'));
+    expect(error.message).toBe('compose/app.yml: env.WEBAUTHN_RP_NAME.config: mail.smtp is not a single value of config.yml');
+  });
+
+  it('an env variable from a secret msting does not have', () => {
+    const error = rejection('compose/app.yml', APP.replace('{ secret: app.flask }', '{ secret: app.flask_key }'));
+    expect(error.message).toBe('compose/app.yml: env.FLASK_SECRET_KEY.secret: unknown secret app.flask_key: use an id of SECRET_SPECS in src/stack/secrets.ts');
+  });
+
+  it('an env variable from a derived value msting does not compute', () => {
+    const error = rejection('compose/app.yml', APP.replace('{ derived: database_url }', '{ derived: database_uri }'));
+    expect(error.keyPath).toBe('env.DATABASE_URL.derived');
+    expect(error.message).toMatch(/database_url/);
+  });
+
+  it('an env variable with two sources, or a constant that YAML would read as a boolean', () => {
+    expect(rejection('compose/app.yml', APP.replace('{ url: knowledge }', '{ url: knowledge, value: x }')).message).toBe(
+      'compose/app.yml: env.KNOWLEDGE_SERVICE_URL: give exactly one of value, config, secret, url, derived',
+    );
+    expect(rejection('compose/app.yml', APP.replace('{ value: "5050" }', '{ value: 5050 }')).message).toBe(
+      'compose/app.yml: env.APP_PORT.value: a constant is text: write it in quotes ("true", "5050")',
+    );
+  });
+
   describe('in a folder', () => {
     let dir: string | undefined;
     afterEach(() => {
@@ -78,6 +109,13 @@ describe('a malformed catalogue file is rejected with its name and the key path'
       cpSync(COMPOSE_DIR, dir, { recursive: true });
       writeFileSync(join(dir, 'messaging.yml'), readFileSync(join(dir, 'messaging.yml'), 'utf8').replace('redis: healthy', 'rediss: healthy'));
       expect(() => loadCatalogue(dir!)).toThrow('compose/messaging.yml: depends_on: rediss is not a service of the catalogue');
+    });
+
+    it('names a secret given to a service that SECRET_SPECS does not give it', () => {
+      dir = join(mkdtempSync(join(tmpdir(), 'msting-catalogue-')), 'compose');
+      cpSync(COMPOSE_DIR, dir, { recursive: true });
+      writeFileSync(join(dir, 'messaging.yml'), `${readFileSync(join(dir, 'messaging.yml'), 'utf8')}  KRATOS_SECRET: { secret: kratos.cookie }\n`);
+      expect(() => loadCatalogue(dir!)).toThrow('compose/messaging.yml: env.KRATOS_SECRET.secret: kratos.cookie is not given to messaging: add messaging to its consumers in src/stack/secrets.ts');
     });
   });
 });
@@ -102,5 +140,13 @@ describe('the catalogue', () => {
     expect(service('chatbot').health!.test.join(' ')).toContain(`:${CHATBOT_PORT}/`);
     expect(service('external-ai').health!.test.join(' ')).toContain(`:${EXTERNAL_AI_PORT}/`);
     expect(service('grafana').configFiles).toEqual(GRAFANA_PROVISIONING_FILES.map((f) => `compose/config/grafana/${f}`));
+    expect(CATALOGUE.chatbot!.env.BEE_PORT!.value).toBe(String(CHATBOT_PORT));
+    expect(CATALOGUE['external-ai']!.env.EXTERNAL_AI_PORT!.value).toBe(String(EXTERNAL_AI_PORT));
+    expect(CATALOGUE.app!.env.HOME!.value).toBe(APP_HOME);
+  });
+
+  it('gives the database container the password of every service role, under the name its init script reads', () => {
+    const db = CATALOGUE.db!.env;
+    for (const user of DATABASE_USERS) expect(db[databasePasswordVariable(user)], user).toEqual({ secret: `db.${user}` });
   });
 });

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderKratosConfig } from '../../../src/render/kratos.js';
-import { parseTemplate } from '../../../src/render/templates/load.js';
+import { PII_RULES, renderLogForwarderConfig, renderPromtailConfig } from '../../../src/render/observability.js';
+import { parseNginxTemplate, parseTemplate } from '../../../src/render/templates/load.js';
 import { TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
 import { makeConfig } from './fixtures.js';
 
@@ -39,5 +40,42 @@ describe('service config templates', () => {
     const named = parse(renderKratosConfig(makeConfig({ hostname: 'sting.example.com' })));
     expect(named.cookies.domain).toBe('sting.example.com');
     expect(named.session.cookie.domain).toBe('sting.example.com');
+  });
+
+  it('a list placeholder that is a whole list item adds its items there; a written null stays null', () => {
+    const promtail = parse(renderPromtailConfig(makeConfig({ observability: { promtail: { pii_sanitization: true } } })));
+    const stages = promtail.scrape_configs[0].pipeline_stages as Record<string, unknown>[];
+    expect(stages.slice(-PII_RULES.length).map((s) => Object.keys(s))).toEqual(PII_RULES.map(() => ['replace']));
+    expect(stages.find((s) => 'labels' in s)).toEqual({ labels: { project: null, service: null, stream: null } });
+    expect(stages.find((s) => 'match' in s)).toMatchObject({ match: { selector: '{project!="sting-ce"}', action: 'drop' } });
+    const off = parse(renderLogForwarderConfig(makeConfig({ observability: { promtail: { pii_sanitization: false } } })));
+    expect(off.scrape_configs[0].pipeline_stages).toEqual([]);
+    expect(off.scrape_configs[1].pipeline_stages.map((s: Record<string, unknown>) => Object.keys(s)[0])).toEqual(['json', 'labels', 'timestamp']);
+    expect(off.scrape_configs[1].static_configs[0].labels).toMatchObject({ project: 'sting-ce', __path__: expect.stringMatching(/\/msting\.log$/) });
+  });
+
+  describe('nginx templates', () => {
+    const file = 'templates/frontend/nginx.conf.yml';
+    const allowed = TEMPLATE_PLACEHOLDERS['frontend/nginx.conf.yml'];
+
+    it('become the nodes the nginx writer takes, placeholders left for the renderer', () => {
+      const nodes = parseNginxTemplate(file, 'nginx:\n  - user: nginx\n  - error_log: [/dev/stderr, warn]\n  - events:\n      children:\n        - worker_connections: 1024\n        - "{locations}"\n', allowed);
+      expect(nodes).toEqual({
+        nginx: [
+          { directive: 'user', args: ['nginx'] },
+          { directive: 'error_log', args: ['/dev/stderr', 'warn'] },
+          { block: 'events', args: [], children: [{ directive: 'worker_connections', args: [1024] }, '{locations}'] },
+        ],
+      });
+    });
+
+    it('a node of no known form is rejected with its key path', () => {
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - events:\n      children:\n        - worker_connections: [1024, [x]]\n', allowed)).toThrow(
+        `${file}: nginx.0.events.children.0.worker_connections.1: an nginx argument is text or a number`,
+      );
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - events:\n      childs: []\n', allowed)).toThrow(`${file}: nginx.0.events.childs: unknown key: a block has args and children`);
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - user: nginx\n    pid: /tmp/nginx.pid\n', allowed)).toThrow(`${file}: nginx.0: not an nginx node`);
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - server_name: "{host}"\n', allowed)).toThrow(`${file}: nginx.0.server_name: unknown placeholder {host}`);
+    });
   });
 });
