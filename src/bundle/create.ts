@@ -139,25 +139,30 @@ function diskFull(output: string, err: unknown): MstingError {
   });
 }
 
-/** Cut a stream into parts of `size` bytes (the last one shorter), each a buffer of its own. */
-export async function* partsOf(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let part = Buffer.allocUnsafe(size);
-  let filled = 0;
+/**
+ * Cut a stream into parts of `size` bytes (the last one shorter). A part is the list of the
+ * stream's own chunks (cut at the boundary, never copied): no big buffer is allocated per part,
+ * so memory stays at about one part whatever the total.
+ */
+export async function* partsOf(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<{ chunks: Buffer[]; bytes: number }> {
+  let held: Buffer[] = [];
+  let bytes = 0;
   for await (const chunk of source) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(size - filled, chunk.length - offset);
-      chunk.copy(part, filled, offset, offset + n);
-      filled += n;
-      offset += n;
-      if (filled === size) {
-        yield part;
-        part = Buffer.allocUnsafe(size);
-        filled = 0;
-      }
+    let rest = chunk;
+    while (bytes + rest.length >= size) {
+      const take = size - bytes;
+      held.push(rest.subarray(0, take));
+      yield { chunks: held, bytes: size };
+      held = [];
+      bytes = 0;
+      rest = rest.subarray(take);
+    }
+    if (rest.length > 0) {
+      held.push(rest);
+      bytes += rest.length;
     }
   }
-  if (filled > 0) yield part.subarray(0, filled);
+  if (bytes > 0) yield { chunks: held, bytes };
 }
 
 export async function createBundle(plan: BundlePlan, output: string, deps: CreateBundleDeps): Promise<CreateBundleResult> {
@@ -168,6 +173,9 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
   const header = bundleHeader(plan.version, plan.profile, now());
   await rm(partial, { force: true });
   const writer = new ArchiveWriter(deps.onBytes);
+  const packAbort = new AbortController();
+  const stopPack = (): void => packAbort.abort();
+  signal.addEventListener('abort', stopPack, { once: true });
   const file = createWriteStream(partial, { mode: 0o644, highWaterMark: 1024 * 1024 });
   const written = pipeline(writer.pack, file, { signal });
   written.catch(() => undefined);
@@ -176,10 +184,9 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
   try {
     await writer.addBuffer(HEADER_PATH, Buffer.from(`${JSON.stringify(header, null, 2)}\n`), { mode: 0o644 });
 
-    deps.onStage?.('package', packagePath(plan.version));
-    const packageSize = await deps.pack(deps.packageRoot, packageTmp, signal);
-    await writer.addStream(packagePath(plan.version), packageSize, createReadStream(packageTmp, { highWaterMark: 1024 * 1024 }), { mode: 0o644 });
-    await rm(packageTmp, { force: true });
+    // The package is built (gzip, on a worker thread) while the engine saves the images.
+    const packed = deps.pack(deps.packageRoot, packageTmp, packAbort.signal);
+    packed.catch(() => undefined);
 
     deps.onStage?.('config', CONFIG_PATH);
     await writer.addBuffer(CONFIG_PATH, Buffer.from(plan.config), { mode: 0o644 });
@@ -192,10 +199,15 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
     let index = 0;
     for await (const part of partsOf(saved as AsyncIterable<Buffer>, IMAGE_PART_BYTES)) {
       signal.throwIfAborted();
-      await writer.addBuffer(imagePartPath(index), part, { mode: 0o644 });
+      await writer.addStream(imagePartPath(index), part.bytes, part.chunks, { mode: 0o644 });
       index += 1;
     }
     if (index === 0) throw new MstingError('EXTERNAL', 'docker save returned nothing', { hint: 'run `docker info` to see whether the engine is healthy' });
+
+    deps.onStage?.('package', packagePath(plan.version));
+    const packageSize = await packed;
+    await writer.addStream(packagePath(plan.version), packageSize, createReadStream(packageTmp, { highWaterMark: 1024 * 1024 }), { mode: 0o644 });
+    await rm(packageTmp, { force: true });
 
     for (const model of plan.models) {
       deps.onStage?.('models', model.name);
@@ -225,6 +237,7 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
     await syncDir(dirname(output));
     return { path: output, bytes: (await stat(output)).size, manifest };
   } catch (err) {
+    packAbort.abort();
     writer.pack.destroy();
     const writeError = await written.then(
       () => undefined,
@@ -238,5 +251,7 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
       throw new MstingError('INTERRUPTED', 'interrupted; the partial bundle was removed', { hint: 'run the same command again' });
     }
     throw err;
+  } finally {
+    signal.removeEventListener('abort', stopPack);
   }
 }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, readFile, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
@@ -79,11 +79,12 @@ export async function dependencyPlaces(root: string): Promise<Map<string, string
 
 /** Every file under `dir` (links followed), `node_modules` folders left out: they are packed as dependencies. */
 async function* filesUnder(dir: string, skipNodeModules: boolean): AsyncGenerator<string> {
-  for (const name of (await readdir(dir)).sort()) {
-    if (skipNodeModules && name === 'node_modules') continue;
-    const path = join(dir, name);
-    if (await isDir(path)) yield* filesUnder(path, skipNodeModules);
-    else if ((await lstat(path)).isSymbolicLink() ? await stat(path).then(() => true, () => false) : true) yield path;
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (skipNodeModules && e.name === 'node_modules') continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory() || (e.isSymbolicLink() && (await isDir(path)))) yield* filesUnder(path, skipNodeModules);
+    else if (e.isFile() || (e.isSymbolicLink() && (await stat(path).then(() => true, () => false)))) yield path;
   }
 }
 
@@ -99,13 +100,17 @@ export async function packSelf(root: string, dest: string, signal: AbortSignal):
   delete manifest.devDependencies;
 
   const writer = new ArchiveWriter();
-  const written = pipeline(writer.pack, createGzip({ level: 6 }), createWriteStream(dest, { mode: 0o644 }), { signal });
+  const written = pipeline(writer.pack, createGzip({ level: 1 }), createWriteStream(dest, { mode: 0o644 }), { signal });
   written.catch(() => undefined);
   const mtime = new Date('1985-10-26T08:15:00Z');
   const addFile = async (source: string, name: string): Promise<void> => {
     signal.throwIfAborted();
     const s = await stat(source);
-    await writer.addStream(`package/${name.split(sep).join('/')}`, s.size, createReadStream(source), { mode: s.mode & 0o111 ? 0o755 : 0o644, mtime });
+    const header = { mode: s.mode & 0o111 ? 0o755 : 0o644, mtime };
+    const entry = `package/${name.split(sep).join('/')}`;
+    // Most files are small: one read each is far cheaper than a stream each.
+    if (s.size < 1024 * 1024) await writer.addBuffer(entry, await readFile(source), header);
+    else await writer.addStream(entry, s.size, createReadStream(source), header);
   };
   await writer.addBuffer('package/package.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { mode: 0o644, mtime });
   for (const entry of pkg.files ?? []) {
@@ -119,4 +124,26 @@ export async function packSelf(root: string, dest: string, signal: AbortSignal):
   writer.pack.finalize();
   await written;
   return (await stat(dest)).size;
+}
+
+/**
+ * packSelf, kept per build in `cacheDir` (`~/.cache/msting`): the package of one msting build
+ * never changes, and packing its few thousand files takes seconds. A cache that cannot be
+ * written costs nothing but the time.
+ */
+export function cachedPack(cacheDir: string, build: string): (root: string, dest: string, signal: AbortSignal) => Promise<number> {
+  const cached = join(cacheDir, `package-${build.replace(/[^A-Za-z0-9._-]/g, '_')}.tgz`);
+  return async (root, dest, signal) => {
+    const hit = await copyFile(cached, dest).then(
+      () => true,
+      () => false,
+    );
+    if (hit) return (await stat(dest)).size;
+    const size = await packSelf(root, dest, signal);
+    await mkdir(cacheDir, { recursive: true })
+      .then(() => copyFile(dest, `${cached}.${process.pid}.tmp`))
+      .then(() => rename(`${cached}.${process.pid}.tmp`, cached))
+      .catch(() => rm(`${cached}.${process.pid}.tmp`, { force: true }));
+    return size;
+  };
 }

@@ -1,9 +1,9 @@
 import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkRoom, createBundle, planBundle } from '../bundle/create.js';
 import { configWithoutSecrets } from '../bundle/format.js';
-import { packSelf } from '../bundle/package.js';
+import { cachedPack } from '../bundle/package.js';
 import { formatBytes } from '../bytes.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
@@ -16,7 +16,7 @@ import { modelsDir } from '../layout.js';
 import { freeBytes } from '../models/disk.js';
 import { inspectModel, readModelState, type ModelState } from '../models/state.js';
 import { isUsable } from '../models/snapshots.js';
-import { MSTING_VERSION, PACKAGE_ROOT } from '../package-info.js';
+import { MSTING_BUILD, MSTING_VERSION, PACKAGE_ROOT } from '../package-info.js';
 import { enabledModels } from '../stack/plan.js';
 import { ByteProgress } from '../ui/byte-progress.js';
 
@@ -63,7 +63,7 @@ export async function run(options: BundleCreateOptions, ctx: Context): Promise<n
     result = await createBundle(plan, output, {
       images,
       packageRoot: PACKAGE_ROOT,
-      pack: packSelf,
+      pack: cachedPack(join(ctx.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'msting'), MSTING_BUILD),
       modelsDir: mdir,
       signal: ctx.signal,
       onStage: (stage, detail) => progress.stage(`${stage}: ${detail}`, { stage, detail }),
