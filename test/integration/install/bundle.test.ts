@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,8 +38,8 @@ function present(ref: string): boolean {
   }
 }
 
-function msting(args: string[]): Promise<CliRun> {
-  return runInstalledCli(home, work, args, undefined, { XDG_CACHE_HOME: join(work, 'cache'), HF_ENDPOINT: `http://${DEAD}` });
+function msting(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+  return runInstalledCli(home, work, args, onSpawn, { XDG_CACHE_HOME: join(work, 'cache'), HF_ENDPOINT: `http://${DEAD}` });
 }
 
 beforeAll(async () => {
@@ -60,7 +60,22 @@ afterAll(async () => {
 });
 
 describe('offline bundle: create, verify, install with no network', () => {
-  it('bundle create writes one archive with every image of the profile, and it verifies', async () => {
+  it('bundle create killed half-way leaves no file that looks complete; the next run writes one with every image of the profile, and it verifies', async () => {
+    let killed = false;
+    const first = await msting(['--json', 'bundle', 'create', '--output', bundle], (child) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        if (!killed && d.toString().includes('"event":"progress"')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+    });
+    expect(killed, first.stderr).toBe(true);
+    expect(existsSync(bundle)).toBe(false);
+    const partial = await msting(['bundle', 'verify', `${bundle}.partial`]);
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(/manifest\.json is missing|truncated/);
+
     const r = await msting(['--json', 'bundle', 'create', '--output', bundle]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { file: string; images: { reference: string }[]; profile: string };
