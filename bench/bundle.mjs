@@ -11,8 +11,10 @@
 // built on the first run of a build and cached (~/.cache/msting): the first run is reported apart
 // ("cold"), the rounds after it reuse the package. Reports MB/s of each, the ratio (target >= 0.8),
 // the images-only ratio (from the NDJSON stage events), and the peak RSS of the msting child
-// (target < 200 MB). BENCH_IMAGES=small (the quick run) bundles the busybox image only.
+// (target < 200 MB), and, as a floor, the same engine stream read by Node and thrown away
+// (nodeRawRead). BENCH_IMAGES=small (the quick run) bundles the busybox image only.
 import { execFileSync, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -82,6 +84,22 @@ async function bundleRun(output) {
   return { seconds: run.seconds, imageSeconds: after.at - images.at, imageBytes, peakKb: run.peakKb };
 }
 
+/**
+ * The floor for any Node client: the same GET /images/get read and thrown away (no hash, no tar,
+ * no file). It splits a gap to `docker save` into the engine-to-Node read and msting's own work.
+ */
+async function rawRead(images) {
+  const t = process.hrtime.bigint();
+  const res = await new Promise((ok, fail) => {
+    const req = request({ socketPath: '/var/run/docker.sock', path: `/images/get?${images.map((i) => `names=${encodeURIComponent(i)}`).join('&')}`, headers: { Host: 'docker' } }, ok);
+    req.on('error', fail);
+    req.end();
+  });
+  let bytes = 0;
+  for await (const chunk of res) bytes += chunk.length;
+  return { bytes, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
+}
+
 async function main() {
   const images = small ? [built.busybox] : [built.busybox, built.debian];
   const db = small ? built.busybox : built.debian;
@@ -98,6 +116,7 @@ async function main() {
     const cold = await bundleRun(output);
     const saveRuns = [];
     const bundleRuns = [];
+    const rawRuns = [];
     let saveBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {
       sh('sync');
@@ -107,6 +126,8 @@ async function main() {
       saveBytes = statSync(reference).size;
       rmSync(reference);
       bundleRuns.push(await bundleRun(output));
+      sh('sync');
+      rawRuns.push(await rawRead(images));
     }
     const saveSeconds = Math.min(...saveRuns);
     const best = bundleRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -125,6 +146,7 @@ async function main() {
         coldSeconds: Number(cold.seconds.toFixed(2)),
         peakRssMB: Math.round(Math.max(cold.peakKb, ...bundleRuns.map((r) => r.peakKb)) / 1024),
       },
+      nodeRawRead: { seconds: Number(Math.min(...rawRuns.map((r) => r.seconds)).toFixed(2)), MBps: mb(rawRuns[0].bytes, Math.min(...rawRuns.map((r) => r.seconds))) },
       ratio: Number((best.imageBytes / 1e6 / best.seconds / saveMBs).toFixed(2)),
       imagesOnlyRatio: Number((best.imageBytes / 1e6 / bestImages / saveMBs).toFixed(2)),
       coldRatio: Number((cold.imageBytes / 1e6 / cold.seconds / saveMBs).toFixed(2)),
