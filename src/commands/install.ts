@@ -49,24 +49,25 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
   // With a bundle and no config.yml yet, the bundle's config is the one installed, and its profile the default.
   const header = bundleFile ? await readBundleHeader(bundleFile) : undefined;
   const configFromBundle = header !== undefined && !ctx.configExplicit && !(await exists(ctx.configPath));
-  const requested = options.profile ?? (configFromBundle ? header.profile : undefined);
-  if (header) {
-    checkBundleTarget(header, { version: MSTING_VERSION, profile: requested ?? header.profile }, bundleFile!);
-  }
+  const readConfig = (profile: string | undefined) => loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  const existing = configFromBundle ? undefined : await readConfig(options.profile);
+  const profile = options.profile ?? (configFromBundle ? header.profile : existing!.config.profile);
   let bundle: BundleSource | undefined;
-  if (bundleFile && !options.dryRun) {
-    bundle = await openBundle(bundleFile, requested, options.skipModels, ctx);
-    if (configFromBundle) {
-      await mkdir(dirname(ctx.configPath), { recursive: true });
-      await writeFileAtomic(ctx.configPath, bundle.config, { mode: 0o644 });
-      out.info(`config.yml taken from the bundle: ${ctx.configPath}`);
+  if (bundleFile && header) {
+    // From the header alone: a bundle for another profile or msting version is refused before gigabytes are read.
+    checkBundleTarget(header, { version: MSTING_VERSION, profile }, bundleFile);
+    if (!options.dryRun) {
+      bundle = await openBundle(bundleFile, profile, options.skipModels, ctx);
+      if (configFromBundle) {
+        await mkdir(dirname(ctx.configPath), { recursive: true });
+        await writeFileAtomic(ctx.configPath, bundle.config, { mode: 0o644 });
+        out.info(`config.yml taken from the bundle: ${ctx.configPath}`);
+      }
     }
   }
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile: requested });
+  const loaded = existing ?? (await readConfig(profile));
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
   const config = loaded.config;
-  const profile = requested ?? config.profile;
-  if (header) checkBundleTarget(header, { version: MSTING_VERSION, profile }, bundleFile!);
   const state = await readState(layout.stateFile);
   const plan = planInstall({
     state,
@@ -146,12 +147,12 @@ async function exists(path: string): Promise<boolean> {
  * Verify the whole bundle before anything changes (a byte progress line); its later load (in the
  * images step) reports a line per stage, beside the install's step lines.
  */
-async function openBundle(file: string, profile: string | undefined, skipModels: boolean, ctx: Context): Promise<BundleSource> {
+async function openBundle(file: string, profile: string, skipModels: boolean, ctx: Context): Promise<BundleSource> {
   const { out } = ctx;
   const progress = new ByteProgress(out, 'bundle');
   progress.stage(`checking every entry of ${file}`, { stage: 'bundle-verify', file });
   try {
-    return await openBundleSource(file, profile === undefined ? undefined : { version: MSTING_VERSION, profile }, {
+    return await openBundleSource(file, { version: MSTING_VERSION, profile }, {
       version: MSTING_VERSION,
       signal: ctx.signal,
       onVerifyBytes: progress.add,
