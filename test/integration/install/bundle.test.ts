@@ -30,12 +30,7 @@ function docker(args: string[]): string {
 }
 
 function present(ref: string): boolean {
-  try {
-    docker(['image', 'inspect', ref]);
-    return true;
-  } catch {
-    return false;
-  }
+  return spawnSync('docker', ['image', 'inspect', ref], { stdio: 'ignore' }).status === 0;
 }
 
 function msting(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
