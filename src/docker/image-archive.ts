@@ -20,6 +20,11 @@ export interface ImageArchive {
   load(source: Readable, signal: AbortSignal): Promise<string[]>;
 }
 
+/** Ctrl-C during a save or load is an interruption, not an engine failure. */
+function interrupted(): MstingError {
+  return new MstingError('INTERRUPTED', 'interrupted', { hint: 'run the same command again' });
+}
+
 function sshUnsupported(endpoint: EngineEndpoint): MstingError {
   return new MstingError('NOT_AVAILABLE', `saving and loading images is not available over ssh (${endpoint.display})`, {
     hint: 'run msting on the Docker host itself, or set DOCKER_HOST to its socket or a tcp:// address',
@@ -72,7 +77,7 @@ export function createImageArchive(endpoint: EngineEndpoint): ImageArchive {
           res.on('aborted', () => res.destroy(translateEngineError(endpoint, { while: 'saving images' }, Object.assign(new Error('the engine closed the connection'), { code: 'ECONNRESET' }))));
           resolve(res);
         });
-        req.on('error', (err) => reject(translateEngineError(endpoint, 'save images', err)));
+        req.on('error', (err) => reject(signal.aborted ? interrupted() : translateEngineError(endpoint, 'save images', err)));
         req.end();
       });
     },
@@ -87,7 +92,7 @@ export function createImageArchive(endpoint: EngineEndpoint): ImageArchive {
           settled = true;
           source.unpipe(req);
           req.destroy();
-          reject(err instanceof MstingError ? err : translateEngineError(endpoint, { while: 'loading images' }, err));
+          reject(err instanceof MstingError ? err : signal.aborted ? interrupted() : translateEngineError(endpoint, { while: 'loading images' }, err));
         };
         source.on('error', fail);
         req.on('error', fail);
