@@ -4,7 +4,7 @@
 //                                     its targets (startup exits 1 when over one)
 //   node bench/run-all.js --quick    small data and one round each, figures printed, targets not
 //                                     checked: proves every benchmark still runs (CI runs this)
-// Benchmarks that need a Docker engine and the local test images (lifecycle, backup) expect
+// Benchmarks that need a Docker engine and the local test images (lifecycle, backup, bundle) expect
 // scripts/ensure-docker.sh and test/images/build.sh to have run.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ const BENCHES = [
   { file: 'download.mjs', quick: { env: { BENCH_BIG_MB: '96', BENCH_CAPPED_MB: '24', BENCH_ROUNDS: '1', BENCH_TLS_ROUNDS: '1' } } },
   { file: 'backup.mjs', quick: { env: { BENCH_SCALE: '0.02', BENCH_ROUNDS: '1' } } },
   { file: 'lifecycle.mjs', quick: { args: ['1', '1'] } },
+  { file: 'bundle.mjs', quick: { env: { BENCH_IMAGES: 'small', BENCH_ROUNDS: '1' } } },
 ];
 
 const failed = [];

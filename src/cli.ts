@@ -105,6 +105,9 @@ const profileOption = (): Option => new Option('-p, --profile <profile>', PROFIL
 const timeoutOption = (waitsFor: string, seconds: number): Option =>
   new Option('--timeout <seconds>', `how long to wait for ${waitsFor}`).argParser(positiveInt('--timeout')).default(seconds);
 
+/** `--bundle FILE`: images and models from an offline bundle (docs/bundle.md); nothing is pulled or downloaded. */
+const bundleOption = (): Option => new Option('--bundle <file>', 'take images and models from this offline bundle: nothing is pulled or downloaded');
+
 const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'read the passphrase from this file (or set MSTING_BACKUP_PASSPHRASE)');
 
 /** The backup key (`--key-file`): an archive's key, never Vault's unseal shares (`unseal --shares-file`). */
@@ -256,14 +259,16 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .option('--dry-run', 'print the plan and touch nothing', false)
     .option('--skip-models', 'do not download models', false)
     .option('--force', 'install although memory or disk is below what the profile needs', false)
+    .addOption(bundleOption())
     .addOption(timeoutOption('each group of services to become healthy', 600))
-    .addHelpText('after', examples(['sudo msting install', 'msting install --profile full --yes', 'msting install --dry-run']))
+    .addHelpText('after', examples(['sudo msting install', 'msting install --profile full --yes', 'msting install --dry-run', 'sudo msting install --bundle sting-ce-bundle-default-0.1.0.tar']))
     .action(
       action(() => import('./commands/install.js'), (_a, o) => ({
         profile: text(o, 'profile'),
         dryRun: Boolean(o.dryRun),
         skipModels: Boolean(o.skipModels),
         force: Boolean(o.force),
+        bundle: text(o, 'bundle'),
         timeout: defaulted(o, 'timeout'),
       })),
     );
@@ -321,13 +326,15 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .argument('[service...]', 'services to update (default: all)')
     .option('--plan', 'show what would change and stop', false)
     .option('--no-backup', 'skip the automatic backup before updating')
+    .addOption(bundleOption())
     .addOption(timeoutOption('each recreated service to become healthy', 300))
-    .addHelpText('after', examples(['msting update --plan', 'msting update app']))
+    .addHelpText('after', examples(['msting update --plan', 'msting update app', 'msting update --bundle sting-ce-bundle-default-0.2.0.tar']))
     .action(
       action(() => import('./commands/update.js'), (a, o) => ({
         services: words(a[0]),
         plan: Boolean(o.plan),
         backup: o.backup !== false,
+        bundle: text(o, 'bundle'),
         timeout: defaulted(o, 'timeout'),
       })),
     );
@@ -494,6 +501,28 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
         ...archiveKeys(o),
       })),
     );
+
+  const bundle = program.command('bundle').description('an offline bundle: images, models, config and msting itself, for a host with no network');
+  bundle
+    .command('create')
+    .description('write every image of the profile, the enabled models (--with-models), config.yml without secrets and msting\'s npm package into one archive')
+    .addOption(profileOption())
+    .option('--with-models', 'also carry the enabled models (downloaded here first)', false)
+    .option('-o, --output <file>', 'the archive to write (default ./<project>-bundle-<profile>-<version>.tar)')
+    .addHelpText('after', examples(['msting bundle create', 'msting bundle create --profile full --with-models --output /mnt/usb/sting.tar']))
+    .action(
+      action(() => import('./commands/bundle-create.js'), (_a, o) => ({
+        profile: text(o, 'profile'),
+        withModels: Boolean(o.withModels),
+        output: text(o, 'output'),
+      })),
+    );
+  bundle
+    .command('verify')
+    .description('re-hash every entry of a bundle against its manifest')
+    .argument('<file>')
+    .addHelpText('after', examples(['msting bundle verify sting-ce-bundle-default-0.1.0.tar']))
+    .action(action(() => import('./commands/bundle-verify.js'), (a) => ({ file: String(a[0]) })));
 
   program
     .command('check-ports')

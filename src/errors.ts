@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'NOT_AVAILABLE'
   | 'BACKUP_INVALID'
+  | 'BUNDLE_INVALID'
+  | 'BUNDLE_MISMATCH'
   | 'GATEWAY_CONFIG'
   | 'FAILURE';
 
@@ -89,6 +91,7 @@ function defaultExitCode(code: ErrorCode): ExitCode {
     case 'DOCKER_PERMISSION':
     case 'COMPOSE_MISSING':
     case 'PORT_CONFLICT':
+    case 'BUNDLE_MISMATCH':
       return ExitCode.preflight;
     case 'EXTERNAL':
     case 'VAULT':

@@ -26,6 +26,7 @@ const READ_ONLY = new Set([
   'encryption-keys status',
   'backup list',
   'backup verify',
+  'bundle verify',
   'check-ports',
   'config validate',
   'config show',

@@ -1,4 +1,14 @@
-import { relative } from 'node:path';
+import { access, mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
+import { checkBundleTarget } from '../bundle/format.js';
+import { readBundleHeader } from '../bundle/read.js';
+import { openBundleSource, type BundleSource } from '../bundle/source.js';
+import { resolveEndpoint } from '../docker/endpoint.js';
+import { createImageArchive } from '../docker/image-archive.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
+import { modelsDir } from '../layout.js';
+import { ByteProgress } from '../ui/byte-progress.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { Context } from '../context.js';
@@ -20,6 +30,8 @@ export interface InstallCommandOptions {
   dryRun: boolean;
   skipModels: boolean;
   force: boolean;
+  /** An offline bundle: images and models come from it, nothing is pulled or downloaded. */
+  bundle?: string | undefined;
   timeout: number;
 }
 
@@ -33,10 +45,29 @@ export interface InstallCommandOptions {
 export async function run(options: InstallCommandOptions, ctx: Context, systemsFor: typeof createInstallSystems = createInstallSystems): Promise<number> {
   const { out } = ctx;
   const layout = installLayout(ctx.home);
-  const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile: options.profile });
+  const bundleFile = options.bundle === undefined ? undefined : resolve(options.bundle);
+  // With a bundle and no config.yml yet, the bundle's config is the one installed, and its profile the default.
+  const header = bundleFile ? await readBundleHeader(bundleFile) : undefined;
+  const configFromBundle = header !== undefined && !ctx.configExplicit && !(await exists(ctx.configPath));
+  const readConfig = (profile: string | undefined) => loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env, profile });
+  const existing = configFromBundle ? undefined : await readConfig(options.profile);
+  const profile = options.profile ?? (configFromBundle ? header.profile : existing!.config.profile);
+  let bundle: BundleSource | undefined;
+  if (bundleFile && header) {
+    // From the header alone: a bundle for another profile or msting version is refused before gigabytes are read.
+    checkBundleTarget(header, { version: MSTING_VERSION, profile }, bundleFile);
+    if (!options.dryRun) {
+      bundle = await openBundle(bundleFile, profile, options.skipModels, ctx);
+      if (configFromBundle) {
+        await mkdir(dirname(ctx.configPath), { recursive: true });
+        await writeFileAtomic(ctx.configPath, bundle.config, { mode: 0o644 });
+        out.info(`config.yml taken from the bundle: ${ctx.configPath}`);
+      }
+    }
+  }
+  const loaded = existing ?? (await readConfig(profile));
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
   const config = loaded.config;
-  const profile = options.profile ?? config.profile;
   const state = await readState(layout.stateFile);
   const plan = planInstall({
     state,
@@ -50,7 +81,7 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
     return ExitCode.ok;
   }
 
-  const systems: InstallSystems = systemsFor(config, ctx.home, ctx.env, ctx.signal);
+  const systems: InstallSystems = { ...systemsFor(config, ctx.home, ctx.env, ctx.signal), ...(bundle ? { bundle } : {}) };
   const log = await openRunLog(`${layout.logsDir}/msting.log`, { command: 'install' });
   const journal = new StateJournal(layout.stateFile, state ?? emptyState(profile, MSTING_VERSION, new Date()));
   const progress = new StepProgress(out);
@@ -103,6 +134,38 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
   }
   printSummary(out, await summary(), ctx.home);
   return ExitCode.ok;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Verify the whole bundle before anything changes (a byte progress line); its later load (in the
+ * images step) reports a line per stage, beside the install's step lines.
+ */
+async function openBundle(file: string, profile: string, skipModels: boolean, ctx: Context): Promise<BundleSource> {
+  const { out } = ctx;
+  const progress = new ByteProgress(out, 'bundle');
+  progress.stage(`checking every entry of ${file}`, { stage: 'bundle-verify', file });
+  try {
+    return await openBundleSource(file, { version: MSTING_VERSION, profile }, {
+      version: MSTING_VERSION,
+      signal: ctx.signal,
+      onVerifyBytes: progress.add,
+      load: {
+        images: createImageArchive(resolveEndpoint(ctx.env)),
+        modelsDir: skipModels ? null : modelsDir(ctx.env, process.platform, homedir()),
+        signal: ctx.signal,
+        onStage: (stage, detail) => (out.json ? out.event({ event: 'bundle-load', stage, detail }) : out.info(`    loading ${detail} from the bundle`)),
+      },
+    });
+  } finally {
+    progress.done();
+  }
 }
 
 export function printPlan(out: Output, plan: InstallPlan, home: string): void {

@@ -1,3 +1,11 @@
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { openBundleSource, type BundleSource } from '../bundle/source.js';
+import { resolveEndpoint } from '../docker/endpoint.js';
+import { createImageArchive } from '../docker/image-archive.js';
+import { readState } from '../install/state.js';
+import { installLayout, modelsDir } from '../layout.js';
+import { ByteProgress } from '../ui/byte-progress.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
@@ -19,11 +27,30 @@ import type { UpdatePlan } from '../update/plan.js';
 import { runUpdate, type UpdateAdapters } from '../update/workflow.js';
 import { MSTING_VERSION } from '../package-info.js';
 
+/** Check the bundle against this msting and the installed profile, and every entry, before anything changes. */
+async function openBundle(file: string, config: MstingConfig, ctx: Context): Promise<BundleSource> {
+  const profile = (await readState(installLayout(ctx.home).stateFile))?.profile ?? config.profile;
+  const progress = new ByteProgress(ctx.out, 'bundle');
+  progress.stage(`checking every entry of ${file}`, { stage: 'bundle-verify', file });
+  try {
+    return await openBundleSource(file, { version: MSTING_VERSION, profile }, {
+      version: MSTING_VERSION,
+      signal: ctx.signal,
+      onVerifyBytes: progress.add,
+      load: { images: createImageArchive(resolveEndpoint(ctx.env)), modelsDir: modelsDir(ctx.env, process.platform, homedir()), signal: ctx.signal },
+    });
+  } finally {
+    progress.done();
+  }
+}
+
 export interface UpdateCommandOptions {
   services: string[];
   plan: boolean;
   /** False with --no-backup. */
   backup: boolean;
+  /** An offline bundle: its images (and models) replace the pull and the build. */
+  bundle?: string | undefined;
   timeout: number;
 }
 
@@ -39,6 +66,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
   const docker = await detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: true });
+  const bundle = options.bundle === undefined || options.plan ? undefined : await openBundle(resolve(options.bundle), loaded.config, ctx);
   const adapters: UpdateAdapters = {
     engine: docker.engine,
     compose: docker.compose,
@@ -60,6 +88,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
     retag: (id, reference) => tagImage(id, reference, ctx.env),
     backup: (config, layout) => backupBeforeUpdate(config, layout, ctx),
     guards: (files) => renderGuards({ files, project: loaded.config.project.name, env: ctx.env, signal: ctx.signal }),
+    ...(bundle ? { bundle } : {}),
   };
   // On a terminal, the recreated services as one live block (src/ui/progress.ts); plain lines
   // and NDJSON otherwise, as before.

@@ -27,7 +27,8 @@ export class EngineStatusError extends Error {
   }
 }
 
-function baseOptions(endpoint: EngineEndpoint): RequestOptions {
+/** Where to send an Engine API request: the socket, or the host and port with its TLS files. */
+export function baseOptions(endpoint: EngineEndpoint): RequestOptions {
   if (endpoint.kind === 'unix') return { socketPath: endpoint.socketPath };
   if (endpoint.kind === 'tcp') {
     const opts: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer } = { host: endpoint.host, port: endpoint.port };

@@ -25,6 +25,7 @@ import { NO_SECRETS, SECRET_SPECS, type SecretsProvider } from '../stack/secrets
 import type { VaultStatus } from '../vault/status.js';
 import { VAULT_FILES } from '../vault/store.js';
 import { ensureImages } from './images.js';
+import type { BundleSource } from '../bundle/source.js';
 import type { StepImpl } from './execute.js';
 import type { InstallStepId } from './plan.js';
 
@@ -69,6 +70,11 @@ export interface InstallSystems {
   downloadModels(onProgress?: ProgressListener): Promise<{ name: string; fetched: number; size: number }[]>;
   /** Starter config.yml text. */
   starterConfig(): Promise<string>;
+  /**
+   * `--bundle FILE`, verified: the images step loads its images (and models) instead of pulling
+   * or building, and the models step takes the bundle's models instead of downloading.
+   */
+  bundle?: BundleSource;
 }
 
 export interface InstallInput {
@@ -212,6 +218,21 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
     return checkPorts({ plan, ownContainers: own, otherContainers: running.filter((c) => !ownIds.has(c.id)), bindLocally: local });
   };
 
+  /** Load the bundle (once) and confirm every image of the profile is now here: nothing is pulled. */
+  const imagesFromBundle = async (bundle: BundleSource): Promise<Record<string, unknown>> => {
+    const images = [...new Set(plan.services.map((s) => s.image))];
+    const r = await bundle.load();
+    for (const image of r.images) callbacks.onImage?.('bundle', image, 'done');
+    const missing = (await Promise.all(images.map(async (i) => ((await systems.engine.imagePresent(i)) ? null : i)))).filter((i): i is string => i !== null);
+    if (missing.length > 0) {
+      throw new MstingError('BUNDLE_MISMATCH', `the bundle does not hold ${missing.length === 1 ? 'the image' : 'these images'} of this config: ${missing.join(', ')}`, {
+        details: [`the bundle holds: ${bundle.manifest.images.map((i) => i.reference).join(', ')}`],
+        hint: 'the config names other images than the one the bundle was made from (images.version, images.overrides): use the bundle\'s config.yml, or create the bundle from this config',
+      });
+    }
+    return { bundle: bundle.file, loaded: r.images, present: images.length };
+  };
+
   const steps: Record<InstallStepId, StepImpl> = {
     preflight: {
       async run() {
@@ -314,6 +335,7 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
         return present.every(Boolean);
       },
       async run() {
+        if (systems.bundle) return { detail: await imagesFromBundle(systems.bundle) };
         const r = await ensureImages(config, plan, {
           engine: systems.engine,
           compose: systems.compose,
@@ -404,6 +426,11 @@ export function installSteps(input: InstallInput): { steps: Record<InstallStepId
         return true;
       },
       async run() {
+        if (systems.bundle) {
+          const loaded = (await systems.bundle.load()).models;
+          models = loaded.map((m) => m.name);
+          return { detail: { models: loaded.map((m) => ({ name: m.name, size: m.size, fetched: 0 })), bundle: systems.bundle.file } };
+        }
         const r = await systems.downloadModels(callbacks.onModelProgress);
         models = r.map((m) => m.name);
         return { detail: { models: r.map((m) => ({ name: m.name, size: m.size, fetched: m.fetched })) } };

@@ -19,6 +19,7 @@ import type { RenderedFile } from '../render/render-stack.js';
 import { writeRendered, type WriteGuard } from '../render/write.js';
 import { RENDER_PATHS, registryImageName, type ServicePlan } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
+import type { BundleSource } from '../bundle/source.js';
 import { configHashes, executeUpdate, readPreviousRender, type UpdateOutcome, type UpdateServiceState } from './execute.js';
 import { planUpdate, type RunningService, type UpdatePlan } from './plan.js';
 
@@ -53,6 +54,8 @@ export interface UpdateAdapters {
   backup(config: MstingConfig, layout: InstallLayout): Promise<string>;
   /** Guards that check files before they replace the running ones (the gateway's nginx -t). */
   guards(files: ReadonlyMap<string, RenderedFile>): Promise<Map<string, WriteGuard>>;
+  /** `--bundle FILE`, verified: its images (and models) are loaded instead of building or pulling anything. */
+  bundle?: BundleSource;
 }
 
 export interface UpdateCallbacks {
@@ -107,7 +110,11 @@ export async function runUpdate(request: UpdateRequest, adapters: UpdateAdapters
   try {
     const targets = stack.services.filter((s) => request.services.length === 0 || request.services.includes(s.name));
     // New images first, while the old containers keep serving.
-    if (!request.planOnly) {
+    if (!request.planOnly && adapters.bundle) {
+      callbacks.onInfo(`loading the images${adapters.bundle.manifest.models.length > 0 ? ' and models' : ''} of ${adapters.bundle.file}`);
+      const loaded = await adapters.bundle.load();
+      log?.write({ event: 'bundle-load', file: adapters.bundle.file, images: loaded.images, models: loaded.models.map((m) => m.name) });
+    } else if (!request.planOnly) {
       const sourceDir = config.images.source_dir;
       // Rebuilt from the tree: every target it builds (nothing counts as present), the LLM base first.
       const buildable = sourceDir ? targets.filter((s) => config.images.overrides[s.name] === undefined && buildRecipe(s)) : [];

@@ -14,10 +14,10 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'msting.js');
  * The built `bin/msting.js` in an install directory, as a script would run it: no terminal, no
  * colour, no Vault address or token from the developer's shell, models under `work`.
  */
-export function runInstalledCli(home: string, work: string, args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+export function runInstalledCli(home: string, work: string, args: string[], onSpawn?: (child: ChildProcess) => void, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [BIN, '--home', home, ...args], {
-      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models') },
+      env: { ...process.env, VAULT_ADDR: '', VAULT_TOKEN: '', NO_COLOR: '1', CI: '1', STING_MODELS_DIR: join(work, 'models'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

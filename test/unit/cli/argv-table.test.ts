@@ -26,8 +26,9 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: ['-p', 'full', '--output', 'out'], options: { profile: 'full', output: 'out' } },
   ],
   install: [
-    { argv: [], options: { profile: undefined, dryRun: false, skipModels: false, force: false, timeout: 600 } },
-    { argv: ['--profile', 'full', '--dry-run', '--skip-models', '--force', '--timeout', '90'], options: { profile: 'full', dryRun: true, skipModels: true, force: true, timeout: 90 } },
+    { argv: [], options: { profile: undefined, dryRun: false, skipModels: false, force: false, bundle: undefined, timeout: 600 } },
+    { argv: ['--profile', 'full', '--dry-run', '--skip-models', '--force', '--timeout', '90'], options: { profile: 'full', dryRun: true, skipModels: true, force: true, bundle: undefined, timeout: 90 } },
+    { argv: ['--bundle', 'sting.tar'], options: { profile: undefined, dryRun: false, skipModels: false, force: false, bundle: 'sting.tar', timeout: 600 } },
   ],
   start: [
     { argv: [], options: { services: [], profile: undefined, timeout: 300 } },
@@ -44,8 +45,9 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: ['db', 'kratos', '-f', '--tail', '100', '--since', '10m'], options: { services: ['db', 'kratos'], follow: true, tail: 100, since: '10m' } },
   ],
   update: [
-    { argv: [], options: { services: [], plan: false, backup: true, timeout: 300 } },
-    { argv: ['app', '--plan', '--no-backup', '--timeout', '60'], options: { services: ['app'], plan: true, backup: false, timeout: 60 } },
+    { argv: [], options: { services: [], plan: false, backup: true, bundle: undefined, timeout: 300 } },
+    { argv: ['app', '--plan', '--no-backup', '--timeout', '60'], options: { services: ['app'], plan: true, backup: false, bundle: undefined, timeout: 60 } },
+    { argv: ['--bundle', 'sting.tar'], options: { services: [], plan: false, backup: true, bundle: 'sting.tar', timeout: 300 } },
   ],
   hardware: [{ argv: [], options: {} }],
   'images list': [
@@ -104,6 +106,11 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: [], options: { dir: undefined } },
     { argv: ['--dir', 'old'], options: { dir: 'old' } },
   ],
+  'bundle create': [
+    { argv: [], options: { profile: undefined, withModels: false, output: undefined } },
+    { argv: ['-p', 'full', '--with-models', '-o', 'sting.tar'], options: { profile: 'full', withModels: true, output: 'sting.tar' } },
+  ],
+  'bundle verify': [{ argv: ['sting.tar'], options: { file: 'sting.tar' } }],
   'backup verify': [
     { argv: ['a.tar.enc', '--key-file', 'b.key'], options: { file: 'a.tar.enc', passphraseFile: undefined, keyFile: 'b.key' } },
     // Given before the subcommand, the option belongs to `backup`, and verify still reads it.

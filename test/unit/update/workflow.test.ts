@@ -48,6 +48,32 @@ describe('the update workflow with fake adapters', () => {
     // Nothing was written into the install directory.
     expect(await readdir(home)).toEqual([]);
   });
+
+  it('with --bundle, loads the bundle instead of building or pulling anything', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'msting-update-'));
+    const calls: string[] = [];
+    const adapters = fakeAdapters(calls);
+    adapters.bundle = {
+      file: '/media/sting.tar',
+      config: '',
+      manifest: { format: 'msting-bundle', formatVersion: 1, created: '2025-01-01T00:00:00.000Z', msting: { version: '0.1.0' }, profile: 'default', images: [], models: [], package: 'msting-0.1.0.tgz', entries: [] },
+      load: async () => {
+        calls.push('bundle-load');
+        return { images: ['postgres:16'], models: [] };
+      },
+    };
+    const info: string[] = [];
+    // The fake guards refuse: the run stops there, after the images step this test is about.
+    await expect(
+      runUpdate(
+        { config: makeConfig(), home, env: {}, signal: new AbortController().signal, services: [], planOnly: false, backup: false, timeoutS: 5 },
+        adapters,
+        { onInfo: (m) => info.push(m), onDebug: () => undefined, onPlan: () => undefined, onServiceState: () => undefined },
+      ),
+    ).rejects.toThrow(/guards must not run/);
+    expect(calls).toEqual(['bundle-load', 'guards']);
+    expect(info[0]).toBe('loading the images of /media/sting.tar');
+  });
 });
 
 describe('update when images cannot be pulled', () => {

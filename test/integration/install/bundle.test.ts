@@ -1,0 +1,113 @@
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFile, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { stackImages, writeStackHome, type StackImages } from '../../support/stack-home.js';
+
+/**
+ * The offline bundle on the real engine: `bundle create` of the default profile (the local test
+ * images, tagged under this run's own names as if from a registry at an address nothing listens
+ * on), `bundle verify`, the images removed from the engine, then `install --bundle` with no
+ * registry and no Hub reachable: the images come back from the bundle and the stack comes up.
+ * A bundle for another profile and a truncated copy are refused, and change nothing.
+ */
+
+const project = `msting-bundle-it-${process.pid}`;
+const base = 20000 + Math.floor(Math.random() * 80) * 100;
+// Nothing listens on port 9 (discard) here: a pull or a Hub request would fail, not hang.
+const DEAD = '127.0.0.1:9';
+const prefix = `${DEAD}/msting-bundle-it-${process.pid}`;
+
+let work: string;
+let home: string;
+let ours: StackImages;
+let bundle: string;
+
+function docker(args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+function present(ref: string): boolean {
+  return spawnSync('docker', ['image', 'inspect', ref], { stdio: 'ignore' }).status === 0;
+}
+
+function msting(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+  return runInstalledCli(home, work, args, onSpawn, { XDG_CACHE_HOME: join(work, 'cache'), HF_ENDPOINT: `http://${DEAD}` });
+}
+
+beforeAll(async () => {
+  const images = stackImages();
+  ours = { busybox: `${prefix}/busybox:1`, debian: `${prefix}/debian:1`, vault: `${prefix}/vault:1` };
+  for (const key of ['busybox', 'debian', 'vault'] as const) docker(['tag', images[key], ours[key]]);
+  ({ work, home } = await writeStackHome({ prefix: 'msting-bundle-it-', project, basePort: base, images: ours, imageLines: [`registry: ${DEAD}`] }));
+  bundle = join(work, 'sting.tar');
+}, 600_000);
+
+afterAll(async () => {
+  if (home && existsSync(home)) await msting(['uninstall', '--purge', '--yes']).catch(() => undefined);
+  const ids = docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').filter(Boolean);
+  if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+  // Only this run's own tags (uninstall --purge may have removed them already): the images under them stay for everyone else's.
+  for (const ref of Object.values(ours ?? {})) spawnSync('docker', ['rmi', ref], { stdio: 'ignore' });
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('offline bundle: create, verify, install with no network', () => {
+  it('bundle create killed half-way leaves no file that looks complete; the next run writes one with every image of the profile, and it verifies', async () => {
+    let killed = false;
+    const first = await msting(['--json', 'bundle', 'create', '--output', bundle], (child) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        if (!killed && d.toString().includes('"event":"progress"')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+    });
+    expect(killed, first.stderr).toBe(true);
+    expect(existsSync(bundle)).toBe(false);
+    const partial = await msting(['bundle', 'verify', `${bundle}.partial`]);
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(/manifest\.json is missing|truncated/);
+
+    const r = await msting(['--json', 'bundle', 'create', '--output', bundle]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { file: string; images: { reference: string }[]; profile: string };
+    expect(result.profile).toBe('default');
+    expect(result.images.map((i) => i.reference).sort()).toEqual(Object.values(ours).sort());
+    expect((await readdir(work)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const v = await msting(['bundle', 'verify', bundle]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stderr).toMatch(/is intact: .*profile default, msting \S+, 3 images/);
+  });
+
+  it('a bundle for another profile and a truncated copy are refused, and nothing is changed', async () => {
+    const other = await msting(['install', '--bundle', bundle, '--profile', 'observability', '--yes', '--skip-models']);
+    expect(other.code).toBe(4);
+    expect(other.stderr).toMatch(/holds the images of profile default, not observability/);
+    const cut = join(work, 'cut.tar');
+    await copyFile(bundle, cut);
+    await truncate(cut, Math.floor((await stat(cut)).size * 0.6));
+    const verify = await msting(['bundle', 'verify', cut]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/failed verification/);
+    const install = await msting(['install', '--bundle', cut, '--yes', '--skip-models']);
+    expect(install.code).toBe(1);
+    expect(install.stderr).toMatch(/did not verify/);
+    expect(existsSync(join(home, 'state.json'))).toBe(false);
+    await rm(cut);
+  });
+
+  it('install --bundle loads the images it removed from the engine and starts the stack with no registry reachable', async () => {
+    for (const ref of Object.values(ours)) docker(['rmi', ref]);
+    for (const ref of Object.values(ours)) expect(present(ref), ref).toBe(false);
+    const r = await msting(['install', '--bundle', bundle, '--yes', '--skip-models']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/STING-CE is installed \(profile default\)/);
+    for (const ref of Object.values(ours)) expect(present(ref), ref).toBe(true);
+    const status = await msting(['--json', 'status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { healthy: boolean }).healthy).toBe(true);
+  });
+});
