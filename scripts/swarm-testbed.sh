@@ -52,6 +52,9 @@ NET_PREFIX=24
 GWBRIDGE_SUBNET=10.213.1.0/24
 # Overlay networks of the swarm (ingress included) are carved from this pool.
 ADDR_POOL=10.214.0.0/16
+# Workers report every HEARTBEAT; a node is down after three missed ones (6 s here, not the
+# default 15 s), which is what tests of lost tasks wait for.
+HEARTBEAT=2s
 REGISTRY_PORT="${TESTBED_REGISTRY_PORT:-5213}"
 REGISTRY="127.0.0.1:$REGISTRY_PORT"
 RUN_DIR=/run/msting-tb
@@ -97,22 +100,25 @@ spawn() { # <log file> <command...>
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# SIGTERM the process in a pid file, wait for it to exit, SIGKILL after the deadline.
-stop_pid() {
-  local file="$1" seconds="$2" pid deadline
-  [ -f "$file" ] || return 0
-  pid="$(cat "$file")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + seconds))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+# SIGTERM the processes in the pid files, wait for them to exit, SIGKILL after the deadline.
+stop_pids() { # <seconds> <pid file>...
+  local seconds="$1" file pid pids=() deadline
+  shift
+  for file in "$@"; do
+    [ -f "$file" ] || continue
+    pid="$(cat "$file")"
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null && pids+=("$pid"); fi
+  done
+  deadline=$((SECONDS + seconds))
+  for pid in ${pids[@]+"${pids[@]}"}; do
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid ($file) still running after ${seconds}s: SIGKILL"
+      log "pid $pid still running after ${seconds}s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
-  fi
-  rm -f "$file"
+  done
+  rm -f "$@"
 }
 
 # ---- network namespace and veth pair
@@ -132,14 +138,18 @@ net_up() {
 
 net_down() {
   if [ -e "/var/run/netns/$NS" ]; then ip netns del "$NS"; fi
-  # Deleting the namespace deletes the peer inside it and with it the host end; this is for a
-  # half-made pair.
-  if quiet ip link show "$HOST_IF"; then ip link del "$HOST_IF"; fi
+  # Deleting the namespace deletes the peer inside it and, a moment later, the host end; this is
+  # for a half-made pair, and it may race with the kernel doing the same.
+  if quiet ip link show "$HOST_IF"; then ip link del "$HOST_IF" 2>/dev/null || true; fi
+  wait_for 10 "$HOST_IF to go" bash -c "! ip link show $HOST_IF" || die "$HOST_IF is still there"
 }
 
 # ---- the worker engine
 
-worker_up() { pid_alive "$WORKER_PID" && quiet wdocker info; }
+# The engines' /_ping through curl: a tenth of what `docker info` takes.
+ping_engine() { [ "$(curl -fsS --max-time 5 --unix-socket "$1" http://localhost/_ping 2>/dev/null)" = OK ]; }
+main_up() { ping_engine /var/run/docker.sock; }
+worker_up() { pid_alive "$WORKER_PID" && ping_engine "$WORKER_SOCK"; }
 
 worker_start() {
   [ -e "/var/run/netns/$NS" ] || die "no network namespace $NS: run up"
@@ -160,7 +170,7 @@ worker_stop() {
   pid_alive "$WORKER_PID" || { rm -f "$WORKER_PID"; return 0; }
   log "stopping the worker engine"
   # dockerd stops its containers (up to their stop timeout) and its containerd before it exits.
-  stop_pid "$WORKER_PID" 60
+  stop_pids 60 "$WORKER_PID"
 }
 
 # Processes the worker's containerd left behind (shims of containers that were still running).
@@ -217,18 +227,24 @@ registry_start() {
 }
 
 registry_stop() {
-  stop_pid "$RUN_DIR/registry-ns.pid" 10
-  stop_pid "$RUN_DIR/registry-host.pid" 10
+  stop_pids 10 "$RUN_DIR/registry-ns.pid" "$RUN_DIR/registry-host.pid"
 }
 
 # ---- swarm
 
-swarm_state() { "$@" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
-main_swarm_addr() { docker info --format '{{.Swarm.NodeAddr}}' 2>/dev/null; }
-ours() { [ "$(swarm_state docker)" = active ] && [ "$(main_swarm_addr)" = "$HOST_ADDR" ]; }
+# One `docker info` (about a second each with the CLI plugins): "<state> <node address> <manager?>
+# <node id>" of the engine the given command talks to; "unknown" when it does not answer.
+swarm_info() {
+  "$@" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeAddr}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeID}}' 2>/dev/null || echo unknown
+}
 
+node_ready() { [ "$(docker node inspect "$1" --format '{{.Status.State}}' 2>/dev/null)" = ready ]; }
+
+# Leaves MANAGER_NODE and WORKER_NODE set.
 swarm_up() {
-  case "$(swarm_state docker)" in
+  local state addr control
+  read -r state addr control MANAGER_NODE <<<"$(swarm_info docker)"
+  case "$state" in
     inactive)
       if ! quiet docker network inspect docker_gwbridge; then
         docker network create --subnet "$GWBRIDGE_SUBNET" \
@@ -239,34 +255,34 @@ swarm_up() {
       fi
       log "swarm init on the main engine, advertised on $HOST_ADDR"
       docker swarm init --advertise-addr "$HOST_ADDR" --listen-addr "$HOST_ADDR:2377" \
-        --default-addr-pool "$ADDR_POOL" --default-addr-pool-mask-length 24 >/dev/null
+        --default-addr-pool "$ADDR_POOL" --default-addr-pool-mask-length 24 \
+        --dispatcher-heartbeat "$HEARTBEAT" >/dev/null
+      read -r state addr control MANAGER_NODE <<<"$(swarm_info docker)"
       ;;
-    active) ours || die "the main engine is in a swarm this script did not make (node address $(main_swarm_addr)); leave it first" ;;
-    *) die "the main engine's swarm state is $(swarm_state docker); wait or run down" ;;
+    active) [ "$addr" = "$HOST_ADDR" ] || die "the main engine is in a swarm this script did not make (node address $addr); leave it first" ;;
+    *) die "the main engine's swarm state is $state; wait, or run down" ;;
   esac
-  [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || die "the main engine is not a swarm manager"
-  if [ "$(swarm_state wdocker)" != active ]; then
+  [ "$control" = true ] || die "the main engine is not a swarm manager"
+  read -r state _ _ WORKER_NODE <<<"$(swarm_info wdocker)"
+  if [ "$state" != active ]; then
     log "joining the worker engine"
     wdocker swarm join --token "$(docker swarm join-token -q worker)" \
       --advertise-addr "$NS_ADDR" --listen-addr "$NS_ADDR:2377" "$HOST_ADDR:2377" >/dev/null
+    read -r state _ _ WORKER_NODE <<<"$(swarm_info wdocker)"
   fi
-  local worker
-  worker="$(wdocker info --format '{{.Swarm.NodeID}}')"
-  wait_for 60 "node $worker to be ready" node_ready "$worker" || die "the worker node is not ready; see $WORKER_LOG"
-  docker node update --label-add "$LABEL" "$worker" >/dev/null
+  wait_for 60 "node $WORKER_NODE to be ready" node_ready "$WORKER_NODE" || die "the worker node is not ready; see $WORKER_LOG"
+  docker node update --label-add "$LABEL" "$WORKER_NODE" >/dev/null
 }
 
-node_ready() { [ "$(docker node inspect "$1" --format '{{.Status.State}}' 2>/dev/null)" = ready ]; }
-
 swarm_down() {
-  if quiet wdocker info && [ "$(swarm_state wdocker)" != inactive ]; then
-    wdocker swarm leave --force >/dev/null 2>&1 || true
-  fi
-  if ours; then
+  local state addr
+  # The worker does not leave first: its engine and its state are removed after this.
+  read -r state addr _ <<<"$(swarm_info docker)"
+  if [ "$state" = active ] && [ "$addr" = "$HOST_ADDR" ]; then
     log "the main engine leaves the swarm"
     docker swarm leave --force >/dev/null
-  elif [ "$(swarm_state docker)" = active ]; then
-    log "the main engine is in a swarm this script did not make (node address $(main_swarm_addr)): left alone"
+  elif [ "$state" = active ]; then
+    log "the main engine is in a swarm this script did not make (node address $addr): left alone"
     return 0
   fi
   # swarm leave keeps docker_gwbridge; the engine had none before.
@@ -281,14 +297,14 @@ swarm_down() {
 print_env() {
   echo "TESTBED_WORKER_HOST=$WORKER_HOST"
   echo "TESTBED_REGISTRY=$REGISTRY"
-  echo "TESTBED_MANAGER_NODE=$(docker info --format '{{.Swarm.NodeID}}')"
-  echo "TESTBED_WORKER_NODE=$(wdocker info --format '{{.Swarm.NodeID}}')"
+  echo "TESTBED_MANAGER_NODE=$MANAGER_NODE"
+  echo "TESTBED_WORKER_NODE=$WORKER_NODE"
   echo "TESTBED_MANAGER_ADDR=$HOST_ADDR"
   echo "TESTBED_WORKER_ADDR=$NS_ADDR"
 }
 
 cmd_up() {
-  quiet docker info || die "the main engine does not answer (scripts/ensure-docker.sh)"
+  main_up || die "the main engine does not answer (scripts/ensure-docker.sh)"
   mkdir -p "$RUN_DIR"
   net_up
   worker_start
@@ -297,13 +313,21 @@ cmd_up() {
   print_env
 }
 
+cmd_env() {
+  worker_up || die "the bed is not up (worker engine down)"
+  read -r _ _ _ MANAGER_NODE <<<"$(swarm_info docker)"
+  read -r _ _ _ WORKER_NODE <<<"$(swarm_info wdocker)"
+  print_env
+}
+
 cmd_down() {
-  if pid_alive "$WORKER_PID" && quiet wdocker info; then
+  swarm_down
+  # Removed before the engine stops, so that it does not wait out each task's stop grace period.
+  if worker_up; then
     local ids
     ids="$(wdocker ps -aq)"
     if [ -n "$ids" ]; then wdocker rm -f $ids >/dev/null 2>&1 || true; fi
   fi
-  swarm_down
   worker_stop
   kill_worker_leftovers
   registry_stop
@@ -318,26 +342,32 @@ cmd_down() {
 }
 
 cmd_status() {
-  local s
+  local s state addr
   s=down; [ -e "/var/run/netns/$NS" ] && quiet ip link show "$HOST_IF" && s=up
   echo "network $NS: $s"
-  s=down; worker_up && s="up, swarm $(swarm_state wdocker)"
+  s=down; worker_up && s="up, swarm $(swarm_info wdocker | cut -d' ' -f1)"
   echo "worker engine $WORKER_HOST: $s"
   s=down; pid_alive "$RUN_DIR/registry-host.pid" && registry_answers && s=up
   echo "registry $REGISTRY (host): $s"
   s=down; pid_alive "$RUN_DIR/registry-ns.pid" && registry_answers_in_ns && s=up
   echo "registry $REGISTRY ($NS): $s"
-  s="$(swarm_state docker)"
-  if ours; then s="$s, made by this script"; elif [ "$s" = active ]; then s="$s, not made by this script"; fi
-  echo "main engine swarm: $s"
-  if ours; then docker node ls --format '  {{.ID}} {{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'; fi
+  read -r state addr _ <<<"$(swarm_info docker)"
+  s="$state"
+  if [ "$state" = active ] && [ "$addr" = "$HOST_ADDR" ]; then
+    echo "main engine swarm: active, made by this script"
+    docker node ls --format '  {{.ID}} {{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'
+  elif [ "$state" = active ]; then
+    echo "main engine swarm: active, not made by this script (node address $addr)"
+  else
+    echo "main engine swarm: $state"
+  fi
 }
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
-  env) worker_up || die "the bed is not up"; print_env ;;
+  env) cmd_env ;;
   status) cmd_status ;;
   stop-worker) worker_stop ;;
   start-worker) worker_start ;;
