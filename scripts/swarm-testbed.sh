@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A two-node Docker Swarm on one machine, for msting's Swarm integration tests. Run as root, with
-# the main engine up (scripts/ensure-docker.sh) and the docker-registry package installed.
+# the main engine up (scripts/ensure-docker.sh) and the packages of `prepare` installed.
+# Documented in test/integration/swarm/README.md.
 #
+#   scripts/swarm-testbed.sh prepare       install what the bed needs (docker-registry, iproute2, curl)
 #   scripts/swarm-testbed.sh up            make the bed (safe to run again), then print its variables
 #   scripts/swarm-testbed.sh env           print the variables of a bed that is up
 #   scripts/swarm-testbed.sh status        one line per part: up or down
@@ -26,7 +28,8 @@
 #     socket and pid file under /run/msting-tb, its own containerd (spawned by that dockerd, socket
 #     under its exec root), cgroup parent msting-tb; log /var/log/msting-tb-dockerd.log;
 #   - the main engine becomes the swarm's manager (`swarm init --advertise-addr 10.213.0.1`), the
-#     second engine joins as worker and is labelled sting.gpu=true;
+#     second engine joins as worker and is labelled sting.gpu=true; dispatcher heartbeat 2 s, so a
+#     stopped worker shows as down within about 6 s; TESTBED_REGISTRY_PORT moves the registry;
 #   - a local registry (Debian's docker-registry) on 127.0.0.1:5213 on the host and a second,
 #     read-only instance of it on 127.0.0.1:5213 inside the namespace, on the same storage
 #     directory. Both engines treat 127.0.0.0/8 as insecure by default, so one image reference,
@@ -363,13 +366,28 @@ cmd_status() {
   fi
 }
 
+# Debian packages, installed only when their command is missing. Debian's docker-registry package
+# may start its own registry on :5000 where an init system runs; the bed does not use that one.
+cmd_prepare() {
+  local need=()
+  command -v docker-registry >/dev/null || need+=(docker-registry)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v curl >/dev/null || need+=(curl)
+  command -v nsenter >/dev/null || need+=(util-linux)
+  [ "${#need[@]}" -gt 0 ] || return 0
+  log "installing ${need[*]}"
+  quiet apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${need[@]}" || die "apt-get install ${need[*]} failed"
+}
+
 [ "$(id -u)" -eq 0 ] || die "run as root"
 case "${1:-}" in
+  prepare) cmd_prepare ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
   stop-worker) worker_stop ;;
   start-worker) worker_start ;;
-  *) echo "usage: $0 up|down|env|status|stop-worker|start-worker" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare|up|down|env|status|stop-worker|start-worker" >&2; exit 2 ;;
 esac
