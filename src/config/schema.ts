@@ -131,6 +131,12 @@ export const configSchema = z
       },
       'The compose project.',
     ),
+    orchestrator: z
+      .enum(['compose', 'swarm'])
+      .default('compose')
+      .describe(
+        'What runs the stack: compose (Docker Compose on this host) or swarm (a Docker Swarm stack deployed from this manager node: overlay networks, Swarm secrets filled from Vault, model services on nodes labelled sting.gpu=true; see docs/swarm.md).',
+      ),
     profile: text(63).min(1).default('default').describe('Profile started when none is given: default, observability, full, or one from `profiles`. At most 63 characters.'),
     hostname: hostname
       .default('localhost')
