@@ -20,6 +20,8 @@ export interface LoadedStack {
   project: ComposeProject;
   /** What the plan was made with: the one `start` and `config render` use, so model services agree. */
   recommendation: Recommendation;
+  /** Model name → the commit of its downloaded snapshot, as the plan was made with. */
+  modelCommits?: ReadonlyMap<string, string>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -41,11 +43,12 @@ export async function loadStack(
   const profile = options.profile ?? config.profile;
   const recommendation = options.recommendation ?? (await profileRecommendation(config, profile, ctx));
   const models = modelsDir(ctx.env, process.platform, homedir());
-  const plan = planStack(config, recommendation, profile, { modelsDir: models, modelCommits: await (await import('../models/snapshots.js')).modelCommitsFor(config, profile, models) });
+  const modelCommits = await (await import('../models/snapshots.js')).modelCommitsFor(config, profile, models);
+  const plan = planStack(config, recommendation, profile, { modelsDir: models, modelCommits });
   const layout = installLayout(ctx.home);
   const files = [layout.composeFile];
   if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);
-  return { config, profile, plan, project: { name: config.project.name, files, profile }, recommendation };
+  return { config, profile, plan, project: { name: config.project.name, files, profile }, recommendation, modelCommits };
 }
 
 /**

@@ -48,6 +48,11 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: ['app', '--plan', '--no-backup', '--timeout', '60'], options: { services: ['app'], plan: true, backup: false, timeout: 60 } },
   ],
   hardware: [{ argv: [], options: {} }],
+  'swarm nodes': [{ argv: [], options: {} }],
+  'swarm label': [
+    { argv: ['gpu-box-1', '--gpu'], options: { node: 'gpu-box-1', gpu: true } },
+    { argv: ['gpu-box-1', '--no-gpu'], options: { node: 'gpu-box-1', gpu: false } },
+  ],
   'models list': [{ argv: [], options: {} }],
   'models download': [
     { argv: [], options: { names: [] } },
