@@ -25,7 +25,22 @@ function swarmInput(rendered: RenderedStack, extra: Partial<SwarmRenderInput> = 
   };
 }
 
-type Doc = { services: Record<string, Record<string, any>>; networks: Record<string, Record<string, unknown>>; secrets: Record<string, { external: boolean; name: string }>; configs: Record<string, unknown> };
+interface Service {
+  entrypoint: string[];
+  environment?: unknown;
+  secrets: { target: string }[];
+  configs: { target: string }[];
+  ports: { mode: string }[];
+  volumes: unknown[];
+  deploy: {
+    endpoint_mode: string;
+    update_config: { order: string };
+    placement?: { constraints: string[] };
+    restart_policy: unknown;
+    resources: { limits: { memory: string }; reservations?: unknown };
+  };
+}
+type Doc = { services: Record<string, Service>; networks: Record<string, Record<string, unknown>>; secrets: Record<string, { external: boolean; name: string }>; configs: Record<string, unknown> };
 
 function swarmDoc(rendered: RenderedStack, extra: Partial<SwarmRenderInput> = {}): { text: string; doc: Doc; stack: ReturnType<typeof buildSwarmStack> } {
   const stack = buildSwarmStack(swarmInput(rendered, extra));
@@ -59,13 +74,13 @@ describe('Swarm stack file', () => {
     for (const secret of Object.values(doc.secrets)) expect(secret.external).toBe(true);
     const app = doc.services.app!;
     expect(app.environment).toBeUndefined();
-    expect(app.secrets.map((s: { target: string }) => s.target)).toEqual(expect.arrayContaining(['msting.env', 'vault-token']));
+    expect(app.secrets.map((s) => s.target)).toEqual(expect.arrayContaining(['msting.env', 'vault-token']));
     // The service's own program runs after its env file is sourced.
     expect(app.entrypoint.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(app.entrypoint[2]).toContain('. /run/secrets/msting.env');
     const frontend = doc.services.frontend!;
-    expect(frontend.secrets.map((s: { target: string }) => s.target)).toContain('/etc/nginx/certs/server.key');
-    expect(frontend.configs.map((c: { target: string }) => c.target)).toEqual(expect.arrayContaining(['/etc/nginx/nginx.conf', '/etc/nginx/certs/server.crt']));
+    expect(frontend.secrets.map((s) => s.target)).toContain('/etc/nginx/certs/server.key');
+    expect(frontend.configs.map((c) => c.target)).toEqual(expect.arrayContaining(['/etc/nginx/nginx.conf', '/etc/nginx/certs/server.crt']));
     expect(stack.objects.filter((o) => o.kind === 'secret').map((o) => o.source)).toEqual(expect.arrayContaining(['env/db.env', 'secrets/vault-token-app', TLS_FILES.key]));
   });
 
@@ -85,7 +100,7 @@ describe('Swarm stack file', () => {
     expect(mesh.ports).toEqual([{ target: 8443, published: 3010, protocol: 'tcp', mode: 'ingress' }]);
     expect(mesh.deploy.endpoint_mode).toBe('vip');
     const direct = swarmDoc(rendered, { routingMesh: false }).doc.services.frontend!;
-    expect(direct.ports[0].mode).toBe('host');
+    expect(direct.ports[0]!.mode).toBe('host');
     expect(direct.deploy.endpoint_mode).toBe('dnsrr');
   });
 
@@ -95,7 +110,7 @@ describe('Swarm stack file', () => {
       expect(service.deploy.update_config).toMatchObject({ parallelism: 1, failure_action: 'rollback' });
       expect(service.deploy.resources.limits.memory).toMatch(/^\d+[mg]$/);
     }
-    expect(doc.services.db!.deploy.placement.constraints).toEqual(['node.role==manager']);
+    expect(doc.services.db!.deploy.placement!.constraints).toEqual(['node.role==manager']);
     expect(doc.services.db!.deploy.update_config.order).toBe('stop-first');
     expect(doc.services.frontend!.deploy.placement).toBeUndefined();
     expect(doc.services.frontend!.deploy.update_config.order).toBe('start-first');
@@ -106,7 +121,7 @@ describe('Swarm stack file', () => {
     const config = modelConfig();
     const full = render(config, 'full', { recommendation: gpuRecommendation(config) });
     const withGpu = swarmDoc(full, { gpuResource: 'NVIDIA-GPU' }).doc.services.phi3!;
-    expect(withGpu.deploy.placement.constraints).toEqual(['node.labels.sting.gpu==true']);
+    expect(withGpu.deploy.placement!.constraints).toEqual(['node.labels.sting.gpu==true']);
     expect(withGpu.deploy.resources.reservations).toEqual({ memory: '6g', generic_resources: [{ discrete_resource_spec: { kind: 'NVIDIA-GPU', value: 1 } }] });
     const withoutGpu = swarmDoc(full).doc.services.phi3!;
     expect(withoutGpu.deploy.resources.reservations).toEqual({ memory: '6g' });
