@@ -29,6 +29,12 @@ import { escapeComposeInterpolation, toYaml } from './yaml.js';
  */
 
 export const SWARM_STACK_FILE = 'compose/swarm-stack.yml';
+/**
+ * The operator's own changes, merged into the stack file for the services being deployed (maps
+ * merged key by key, lists and values replaced). msting keeps it and never writes it. A file of
+ * its own: the compose override may hold what only Compose understands.
+ */
+export const SWARM_OVERRIDE_FILE = 'compose/swarm-stack.override.yml';
 
 /** The label a node carries to run the model services (`msting swarm label NODE --gpu`). */
 export const GPU_NODE_LABEL = 'sting.gpu';
@@ -79,6 +85,8 @@ export interface SwarmRenderInput {
   gpuResource: string | null;
   /** config `swarm.routing_mesh`: virtual IPs and the routing mesh; false: DNS round robin and host-mode ports. */
   routingMesh: boolean;
+  /** The parsed SWARM_OVERRIDE_FILE, or null when there is none. */
+  override?: Record<string, unknown> | null;
   /** Services to include (a deploy wave); default: all of the plan. */
   services?: ReadonlySet<string>;
 }
@@ -302,7 +310,33 @@ export function buildSwarmStack(input: SwarmRenderInput): SwarmStack {
   };
   if (list.some(([, o]) => o.kind === 'secret')) document.secrets = external('secret');
   if (list.some(([, o]) => o.kind === 'config')) document.configs = external('config');
-  return { document: escapeComposeInterpolation(document), objects: list.map(([, o]) => o), warnings: [...new Set(warnings)] };
+  const escaped = escapeComposeInterpolation(document);
+  if (input.override) applyOverride(escaped, input.override);
+  return { document: escaped, objects: list.map(([, o]) => o), warnings: [...new Set(warnings)] };
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function deepMerge(target: Record<string, unknown>, change: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(change)) {
+    const current = target[key];
+    if (isMap(current) && isMap(value)) deepMerge(current, value);
+    else target[key] = value;
+  }
+}
+
+/** The override's entries for what the document holds: a wave never gains a service from it. */
+function applyOverride(document: Record<string, unknown>, override: Record<string, unknown>): void {
+  for (const [section, entries] of Object.entries(override)) {
+    const existing = document[section];
+    if (!isMap(existing) || !isMap(entries)) continue;
+    for (const [name, change] of Object.entries(entries)) {
+      const current = existing[name];
+      if (isMap(current) && isMap(change)) deepMerge(current, change);
+    }
+  }
 }
 
 export function renderSwarmStackFile(stack: SwarmStack): string {

@@ -8,7 +8,8 @@ import { modelsDir } from '../layout.js';
 import type { LoadedStack } from '../lifecycle/stack.js';
 import { planStart } from '../lifecycle/start.js';
 import { renderStack, type RenderedStack } from '../render/render-stack.js';
-import { GPU_NODE_LABEL, SWARM_STACK_FILE, type ImageProcess } from '../render/swarm-stack.js';
+import { parse as parseYaml } from 'yaml';
+import { GPU_NODE_LABEL, SWARM_OVERRIDE_FILE, SWARM_STACK_FILE, type ImageProcess } from '../render/swarm-stack.js';
 import { TLS_FILES, envFilePath } from '../stack/plan.js';
 import type { SecretsProvider } from '../stack/secrets.js';
 import { deployInWaves, type DeployCallbacks, type DeployResult } from './deploy.js';
@@ -82,6 +83,18 @@ function renderWith(stack: LoadedStack, secrets: SecretsProvider, env: NodeJS.Pr
   });
 }
 
+function parseOverride(text: string): Record<string, unknown> | null {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new MstingError('CONFIG_INVALID', `${SWARM_OVERRIDE_FILE}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { hint: 'fix or remove the file' });
+  }
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new MstingError('CONFIG_INVALID', `${SWARM_OVERRIDE_FILE}: expected a mapping such as services: {...}`, { hint: 'fix or remove the file' });
+  return value as Record<string, unknown>;
+}
+
 export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest, deps: SwarmStartDeps, callbacks: SwarmStartCallbacks): Promise<DeployResult> {
   const { swarm } = deps;
   await requireManager(swarm);
@@ -97,6 +110,8 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
     callbacks.onWarning(`no node is labelled ${GPU_NODE_LABEL}=true: the model services stay pending until one is (msting swarm label NODE --gpu)`);
   }
 
+  const overrideText = await readHostFile(request.home, SWARM_OVERRIDE_FILE);
+  const override = overrideText === undefined ? null : parseOverride(overrideText);
   let rendered = renderWith(stack, await deps.secrets(stack), request.env);
   const wanted = planStart(rendered.plan, request.services);
   const host = new Map<string, string>();
@@ -128,6 +143,7 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
     imageProcess: (image: string) => images.get(image),
     gpuResource,
     routingMesh: stack.config.swarm.routing_mesh,
+    override,
   });
 
   const vaultWanted = wanted.items.some((i) => i.service === 'vault');

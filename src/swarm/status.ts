@@ -14,6 +14,7 @@ export type SwarmHealth = 'healthy' | 'running' | 'starting' | 'completed' | 'fa
 
 export interface SwarmTaskLost {
   node: string;
+  node_id: string;
   task: string;
   since: string;
 }
@@ -26,6 +27,8 @@ export interface SwarmServiceStatus {
   running: number;
   /** Hostnames of the nodes its running tasks are on. */
   nodes: string[];
+  /** Their node ids (two nodes may share a hostname). */
+  node_ids: string[];
   health: SwarmHealth;
   /** Tasks still marked running on a node that is down: lost until it comes back. */
   lost: SwarmTaskLost[];
@@ -69,15 +72,16 @@ export function buildSwarmStatus(input: { plan: StackPlan; services: readonly Sw
     const name = swarmServiceName(plan.project, s.name);
     const job = s.restart === 'no';
     const service = input.services.find((x) => x.name === name);
-    const base = { service: s.name, swarm_name: name, job, lost: [] as SwarmTaskLost[], nodes: [] as string[] };
+    const base = { service: s.name, swarm_name: name, job, lost: [] as SwarmTaskLost[], nodes: [] as string[], node_ids: [] as string[] };
     if (!service) return { ...base, desired: 0, running: 0, health: 'missing', detail: 'not deployed', ok: false };
     const tasks = input.tasks.filter((t) => t.serviceId === service.id);
     const lost = tasks
       .filter((t) => (t.state === 'running' || t.state === 'starting') && t.nodeId !== null && !nodeUp(t.nodeId))
-      .map((t) => ({ node: hostname(t.nodeId), task: t.id.slice(0, 12), since: t.timestamp }));
+      .map((t) => ({ node: hostname(t.nodeId), node_id: t.nodeId!, task: t.id.slice(0, 12), since: t.timestamp }));
     const running = tasks.filter((t) => t.desiredState === 'running' && t.state === 'running' && nodeUp(t.nodeId));
     const newest = tasks.find((t) => t.desiredState === 'running' || (job && t.desiredState !== 'remove'));
     const nodesRunning = [...new Set(running.map((t) => hostname(t.nodeId)))].sort();
+    const nodeIds = [...new Set(running.map((t) => t.nodeId!))].sort();
     if (job) {
       const done = tasks.some((t) => t.state === 'complete');
       const failed = !done && tasks.some((t) => t.state === 'failed' || t.state === 'rejected');
@@ -87,6 +91,7 @@ export function buildSwarmStatus(input: { plan: StackPlan; services: readonly Sw
         desired: service.replicas,
         running: running.length,
         nodes: nodesRunning,
+        node_ids: nodeIds,
         health: done ? 'completed' : failed ? 'failed' : 'starting',
         detail: done ? null : taskDetail(newest),
         ok: done,
@@ -108,6 +113,7 @@ export function buildSwarmStatus(input: { plan: StackPlan; services: readonly Sw
       desired: service.replicas,
       running: running.length,
       nodes: nodesRunning,
+      node_ids: nodeIds,
       health,
       detail: enough ? null : taskDetail(newest),
       ok: enough,
