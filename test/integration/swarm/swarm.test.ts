@@ -176,6 +176,11 @@ describeDocker('orchestrator swarm on two engines', () => {
     expect(listed.find((n) => n.id === bed.workerNode)).toMatchObject({ role: 'worker', labels: { 'sting.gpu': 'true' }, recommends: { source: 'advertised' } });
     expect(listed.find((n) => n.id === bed.managerNode)).toMatchObject({ role: 'manager', recommends: { source: 'probe' } });
 
+    // Backup reads the data services where msting pins them: on this manager node.
+    const backup = await msting(['--home', home, 'backup', '--output', join(work, 'backups')], { env });
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr + backup.stdout).toMatch(/sting_app/);
+
     // The worker's engine goes away: its model task is lost, and no other node may take it.
     const t1 = Date.now();
     await testbed('stop-worker');
