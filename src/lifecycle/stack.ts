@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import type { MstingConfig } from '../config/schema.js';
+import { MstingError } from '../errors.js';
 import type { Context } from '../context.js';
 import type { ComposeProject } from '../docker/compose-cli.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
@@ -62,3 +63,12 @@ export async function profileRecommendation(config: MstingConfig, profile: strin
   return machineRecommendation(config, ctx.home, ctx.env);
 }
 
+
+/**
+ * Commands that drive Docker Compose and have no Swarm counterpart in msting refuse a config with
+ * `orchestrator: swarm`, saying what to run instead (docs/swarm.md).
+ */
+export function requireCompose(config: Pick<MstingConfig, 'orchestrator'>, command: string, instead: string): void {
+  if (config.orchestrator !== 'swarm') return;
+  throw new MstingError('USAGE', `${command} works with Docker Compose only, and config.yml says orchestrator: swarm`, { hint: instead });
+}
