@@ -181,6 +181,11 @@ describeDocker('orchestrator swarm on two engines', () => {
     expect(backup.code, backup.stderr).toBe(0);
     expect(backup.stderr + backup.stdout).toMatch(/sting_app/);
 
+    // update deploys the stack again in one go; nothing changed, so every service stays up.
+    const update = await msting(['--home', home, 'update', '--no-backup', '--timeout', '120'], { env });
+    expect(update.code, update.stderr).toBe(0);
+    expect((await statusUntil(home, env, (s) => s.healthy, 30)).healthy).toBe(true);
+
     // The worker's engine goes away: its model task is lost, and no other node may take it.
     const t1 = Date.now();
     await testbed('stop-worker');
