@@ -104,8 +104,12 @@ export interface SwarmEngine {
   removeConfig(id: string): Promise<boolean>;
   /** An image's entrypoint and command, when the image is on this engine; undefined otherwise. */
   imageProcess(image: string): Promise<{ entrypoint: string[]; cmd: string[] } | undefined>;
-  /** `docker stack deploy -c FILE --with-registry-auth --prune? NAME`. */
-  deployStack(file: string, stack: string, options: DockerCliStreamOptions & { prune?: boolean }): Promise<void>;
+  /**
+   * `docker stack deploy -c FILE --with-registry-auth --resolve-image WHEN NAME`. `always` asks the
+   * registry for every service's digest (a moved tag rolls the service); `changed` only for
+   * services whose image reference changed.
+   */
+  deployStack(file: string, stack: string, options: DockerCliStreamOptions & { resolveImage?: 'always' | 'changed' }): Promise<void>;
   /** `docker stack rm NAME`: services, networks, secrets and configs of the stack; volumes stay. */
   removeStack(stack: string, options: DockerCliStreamOptions): Promise<void>;
   /** `docker service logs` of one service, each line passed on. Resolves when the command ends. */
@@ -316,7 +320,7 @@ export function createSwarmEngine(env: NodeJS.ProcessEnv): SwarmEngine {
     },
 
     async deployStack(file, stack, options) {
-      await cli(['stack', 'deploy', '--compose-file', file, '--with-registry-auth', ...(options.prune ? ['--prune'] : []), stack], `docker stack deploy ${stack}`, options);
+      await cli(['stack', 'deploy', '--compose-file', file, '--with-registry-auth', '--resolve-image', options.resolveImage ?? 'always', stack], `docker stack deploy ${stack}`, options);
     },
 
     async removeStack(stack, options) {

@@ -40,6 +40,8 @@ export interface DeployRequest {
   /** Services per wave, in order. */
   waves: string[][];
   timeoutS: number;
+  /** Ask the registry for every image's digest (update), or only for changed references (start). */
+  resolveImage?: 'always' | 'changed';
   /** Failed tasks of one service before msting gives up on it (Swarm keeps retrying). */
   maxFailures?: number;
 }
@@ -72,7 +74,7 @@ export async function deployInWaves(request: DeployRequest, deps: DeployDeps, ca
     }
     const file = await deps.writeStackFile(renderSwarmStackFile(stack));
     for (const s of wave) callbacks.onState(s, 'deploying');
-    await deps.swarm.deployStack(file, request.plan.project, { env: deps.env, signal: deps.signal, onLine: callbacks.onLine });
+    await deps.swarm.deployStack(file, request.plan.project, { env: deps.env, signal: deps.signal, onLine: callbacks.onLine, resolveImage: request.resolveImage ?? 'changed' });
     const failed = await waitFor(wave, request, deps, callbacks, deadline, sleep);
     if (failed.length > 0) return { failed, stack, warnings: [...warnings] };
   }

@@ -169,5 +169,6 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
   }
   for (const w of rendered.plan.warnings) callbacks.onWarning(w);
   const waves = request.oneWave ? [wanted.layers.flat()] : wanted.layers;
-  return deployInWaves({ plan: rendered.plan, render: renderInput(rendered), waves, timeoutS: request.timeoutS }, deployDeps(rendered), callbacks);
+  const resolveImage = request.oneWave ? 'always' : 'changed';
+  return deployInWaves({ plan: rendered.plan, render: renderInput(rendered), waves, timeoutS: request.timeoutS, resolveImage }, deployDeps(rendered), callbacks);
 }
