@@ -186,6 +186,11 @@ describeDocker('orchestrator swarm on two engines', () => {
     expect(update.code, update.stderr).toBe(0);
     expect((await statusUntil(home, env, (s) => s.healthy, 30)).healthy).toBe(true);
 
+    // logs: the service's own output, through `docker service logs`, prefixed with its name.
+    const logs = await msting(['--home', home, 'logs', 'frontend', '--tail', '20'], { env });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^frontend +\| stand-in .*listening on/m);
+
     // The worker's engine goes away: its model task is lost, and no other node may take it.
     const t1 = Date.now();
     await testbed('stop-worker');
