@@ -5,11 +5,11 @@ import type { StackPlan } from '../stack/plan.js';
 import { buildSwarmStatus, type SwarmServiceStatus } from './status.js';
 
 /**
- * Deploying the stack to a swarm in dependency waves. Swarm has no `depends_on`, so msting does
- * what Compose does for it: the first wave holds the services that depend on nothing; each later
- * wave is deployed (`docker stack deploy` of the stack file with every wave so far) only once the
- * services of the waves before it run and pass their health checks, and one-shot jobs completed.
- * The secrets and configs each wave names are created first, through the Engine API.
+ * Deploying the stack to a swarm in dependency order. Swarm has no `depends_on`, so msting does
+ * what Compose does for it: a service is added to the stack file, and `docker stack deploy` runs
+ * again with everything so far, once the services it depends on run and pass their health checks
+ * (one-shot jobs: completed). The secrets and configs each deploy names are created first,
+ * through the Engine API.
  */
 
 /** Label on the secrets and configs msting creates for a stack (to find and prune them). */
@@ -35,9 +35,9 @@ export interface DeployDeps {
 
 export interface DeployRequest {
   plan: StackPlan;
-  /** The render input without `services` (each wave sets it). */
+  /** The render input without `services` (each deploy sets it). */
   render: Omit<SwarmRenderInput, 'services'>;
-  /** Services per wave, in order. */
+  /** The services to deploy, as dependency layers; one layer: deployed together, without waiting. */
   waves: string[][];
   timeoutS: number;
   /** Ask the registry for every image's digest (update), or only for changed references (start). */
@@ -54,15 +54,30 @@ export interface DeployResult {
 
 const POLL_MS = 1000;
 
-/** Deploy wave by wave, waiting for each; stops at the first wave with a failed service. */
+/**
+ * Deploy as Compose starts: a service joins the stack file (and `docker stack deploy` runs again)
+ * as soon as every service it depends on is healthy, or completed for a one-shot job, so a slow
+ * service holds up only what needs it. `waves` gives the services to deploy; with one wave the
+ * dependencies are not waited for (update: every service is there already). Stops at the first
+ * service that fails, naming it.
+ */
 export async function deployInWaves(request: DeployRequest, deps: DeployDeps, callbacks: DeployCallbacks): Promise<DeployResult> {
   const sleep = deps.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
   const deadline = Date.now() + request.timeoutS * 1000;
+  const wanted = new Set(request.waves.flat());
+  const ordered = request.waves.length > 1;
+  const needs = new Map(request.plan.services.filter((s) => wanted.has(s.name)).map((s) => [s.name, ordered ? s.dependsOn.map((d) => d.service).filter((d) => wanted.has(d)) : []]));
   const included = new Set<string>();
-  let stack: SwarmStack | undefined;
+  const done = new Set<string>();
+  const failed: { service: string; detail: string }[] = [];
   const warnings = new Set<string>();
-  for (const wave of request.waves) {
-    wave.forEach((s) => included.add(s));
+  const since = new Date(Date.now() - 2000).toISOString();
+  const maxFailures = request.maxFailures ?? 3;
+  let stack: SwarmStack | undefined;
+  let last = new Map<string, SwarmServiceStatus>();
+
+  const deployBatch = async (batch: string[]) => {
+    batch.forEach((s) => included.add(s));
     stack = buildSwarmStack({ ...request.render, services: new Set(included) });
     stack.warnings.forEach((w) => warnings.add(w));
     for (const o of stack.objects) {
@@ -73,62 +88,45 @@ export async function deployInWaves(request: DeployRequest, deps: DeployDeps, ca
       else await deps.swarm.createConfig(o.name, content, labels);
     }
     const file = await deps.writeStackFile(renderSwarmStackFile(stack));
-    for (const s of wave) callbacks.onState(s, 'deploying');
+    for (const s of batch) callbacks.onState(s, 'deploying');
     await deps.swarm.deployStack(file, request.plan.project, { env: deps.env, signal: deps.signal, onLine: callbacks.onLine, resolveImage: request.resolveImage ?? 'changed' });
-    const failed = await waitFor(wave, request, deps, callbacks, deadline, sleep);
-    if (failed.length > 0) return { failed, stack, warnings: [...warnings] };
-  }
-  if (stack === undefined) throw new Error('nothing to deploy');
-  await pruneObjects(deps.swarm, request.plan.project, new Set(stack.objects.map((o) => o.name)));
-  return { failed: [], stack, warnings: [...warnings] };
-}
+  };
 
-async function waitFor(
-  wave: readonly string[],
-  request: DeployRequest,
-  deps: DeployDeps,
-  callbacks: DeployCallbacks,
-  deadline: number,
-  sleep: (ms: number) => Promise<void>,
-): Promise<{ service: string; detail: string }[]> {
-  const pending = new Set(wave);
-  const failed: { service: string; detail: string }[] = [];
-  const since = new Date(Date.now() - 2000).toISOString();
-  const maxFailures = request.maxFailures ?? 3;
-  let last = new Map<string, SwarmServiceStatus>();
-  while (pending.size > 0) {
+  while (done.size < wanted.size) {
+    const ready = [...needs].filter(([name, on]) => !included.has(name) && on.every((d) => done.has(d))).map(([name]) => name);
+    if (ready.length > 0) await deployBatch(ready.sort());
+    const watching = new Set([...included].filter((s) => !done.has(s)));
     const [services, nodes] = await Promise.all([deps.swarm.listServices(request.plan.project), deps.swarm.listNodes()]);
     const tasks = await deps.swarm.listTasks(services.map((s) => s.id));
-    const report = buildSwarmStatus({ plan: { ...request.plan, services: request.plan.services.filter((s) => pending.has(s.name)) }, services, tasks, nodes });
+    const report = buildSwarmStatus({ plan: { ...request.plan, services: request.plan.services.filter((s) => watching.has(s.name)) }, services, tasks, nodes });
     last = new Map(report.services.map((s) => [s.service, s]));
     for (const s of report.services) {
       if (s.ok) {
-        pending.delete(s.service);
+        done.add(s.service);
         callbacks.onState(s.service, s.health === 'completed' ? 'completed' : s.health === 'running' ? 'running' : 'healthy');
         continue;
       }
       const swarmService = services.find((x) => x.name === s.swarm_name);
-      const failures = tasks.filter((t) => t.serviceId === swarmService?.id && (t.state === 'failed' || t.state === 'rejected') && t.timestamp >= since);
-      if ((s.job && s.health === 'failed') || failures.length >= maxFailures) {
-        pending.delete(s.service);
-        const detail = s.detail ?? 'failed';
-        failed.push({ service: s.service, detail });
-        callbacks.onState(s.service, 'failed', detail);
+      const count = tasks.filter((t) => t.serviceId === swarmService?.id && (t.state === 'failed' || t.state === 'rejected') && t.timestamp >= since).length;
+      if ((s.job && s.health === 'failed') || count >= maxFailures) failed.push({ service: s.service, detail: s.detail ?? 'failed' });
+    }
+    if (failed.length === 0 && done.size < wanted.size && Date.now() > deadline) {
+      for (const service of [...wanted].filter((x) => !done.has(x)).sort()) {
+        failed.push({ service, detail: included.has(service) ? `not up after ${request.timeoutS}s: ${last.get(service)?.detail ?? 'no task'}` : `not deployed: waiting for ${needs.get(service)!.filter((d) => !done.has(d)).join(', ')}` });
       }
     }
-    if (pending.size === 0) break;
-    if (Date.now() > deadline) {
-      for (const service of pending) {
-        const detail = `not up after ${request.timeoutS}s: ${last.get(service)?.detail ?? 'no task'}`;
-        failed.push({ service, detail });
-        callbacks.onState(service, 'failed', detail);
-      }
-      break;
+    if (failed.length > 0) {
+      for (const f of failed) callbacks.onState(f.service, 'failed', f.detail);
+      return { failed, stack: stack!, warnings: [...warnings] };
     }
+    if (done.size === wanted.size) break;
     if (deps.signal.aborted) throw deps.signal.reason;
-    await sleep(POLL_MS);
+    // A batch that just became ready is deployed at once; otherwise wait for the engine.
+    if (![...needs].some(([name, on]) => !included.has(name) && on.every((d) => done.has(d)))) await sleep(POLL_MS);
   }
-  return failed;
+  if (stack === undefined) throw new Error('nothing to deploy');
+  await pruneObjects(deps.swarm, request.plan.project, new Set((stack as SwarmStack).objects.map((o) => o.name)));
+  return { failed: [], stack, warnings: [...warnings] };
 }
 
 /** Remove this stack's secrets and configs that the current stack file no longer names (old contents). */

@@ -16,7 +16,7 @@ import { deployInWaves, type DeployCallbacks, type DeployResult } from './deploy
 
 /**
  * `start` and `update` when config.yml says `orchestrator: swarm`: render the stack with Vault's
- * secrets, create them as Swarm secrets, and deploy the profile's services in dependency waves
+ * secrets, create them as Swarm secrets, and deploy the profile's services in dependency order
  * from this manager node. A new or sealed Vault comes first, alone: msting unseals it through its
  * published port (ports.vault, on the manager) and reads the secrets the other services need.
  */
