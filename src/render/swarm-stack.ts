@@ -23,7 +23,7 @@ import { escapeComposeInterpolation, toYaml } from './yaml.js';
  *   generic resource when those nodes advertise one; services that keep data on a volume (and
  *   the log readers) on the manager, where their volumes live and `backup` reads them.
  * - `depends_on` and profiles do not exist in Swarm: the file holds only the profile's services,
- *   and msting deploys it in dependency waves (see src/swarm/deploy.ts).
+ *   and msting deploys it in dependency order (see src/swarm/deploy.ts).
  * - The frontend is published through the routing mesh (every node answers on its port); other
  *   published ports use host mode on the node running the service (Swarm cannot bind one address).
  */
@@ -87,7 +87,7 @@ export interface SwarmRenderInput {
   routingMesh: boolean;
   /** The parsed SWARM_OVERRIDE_FILE, or null when there is none. */
   override?: Record<string, unknown> | null;
-  /** Services to include (a deploy wave); default: all of the plan. */
+  /** Services to include (those deployed so far); default: all of the plan. */
   services?: ReadonlySet<string>;
 }
 
@@ -156,7 +156,7 @@ function serviceUser(s: ServicePlan): { uid: string; gid: string } | null {
 }
 
 /**
- * The stack document for a plan (or one deploy wave of it) and the secrets and configs it names.
+ * The stack document for a plan (or the part of it deployed so far) and the secrets and configs it names.
  * Throws SwarmRenderError when a file a service needs has no content (TLS files not set up, a
  * Vault token not issued yet) or an image's own command is unknown.
  */
