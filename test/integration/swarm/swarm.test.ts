@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -163,7 +163,7 @@ describeDocker('orchestrator swarm on two engines', () => {
     expect(new Set(up.services.flatMap((s) => s.node_ids))).toEqual(new Set([bed.managerNode, bed.workerNode]));
 
     // No secret value in the stack file, and none in any service's environment.
-    const stackFile = execFileSync('cat', [join(home, 'compose', 'swarm-stack.yml')], { encoding: 'utf8' });
+    const stackFile = readFileSync(join(home, 'compose', 'swarm-stack.yml'), 'utf8');
     const secrets = await docker(['secret', 'ls', '--filter', `label=org.sting-ce.msting.stack=${project}`, '--format', '{{.Name}}']);
     expect(secrets).toMatch(/_db\.env_[0-9a-f]{12}$/m);
     const specs = await docker(['service', 'inspect', `${project}_db`, `${project}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}']);
