@@ -359,6 +359,25 @@ export function buildProgram(runtime: Runtime, onContext: (ctx: Context) => void
     .addOption(profileOption())
     .addHelpText('after', examples(['msting images push --registry registry.example.com:5000/sting', 'msting images push --registry 127.0.0.1:5000/sting --profile full --json']))
     .action(action(() => import('./commands/images-push.js'), (_a, o) => ({ registry: String(o.registry), profile: text(o, 'profile') })));
+  const swarm = program.command('swarm').description('Docker Swarm nodes (orchestrator: swarm; see docs/swarm.md)');
+  swarm
+    .command('nodes')
+    .description('the nodes with role, state, labels, resources, and what the hardware recommendation says for each')
+    .addHelpText('after', examples(['msting swarm nodes', 'msting swarm nodes --json']))
+    .action(action(() => import('./commands/swarm-nodes.js'), () => ({})));
+  swarm
+    .command('label')
+    .description('label a node for the model services (sting.gpu=true), or remove the label')
+    .argument('<node>', 'hostname or id of the node')
+    .option('--gpu', 'label it sting.gpu=true: the model services run there')
+    .option('--no-gpu', 'remove the label')
+    .addHelpText('after', examples(['msting swarm label gpu-box-1 --gpu', 'msting swarm label gpu-box-1 --no-gpu']))
+    .action(
+      action(() => import('./commands/swarm-label.js'), (a, o) => {
+        if (o.gpu === undefined) throw new MstingError('USAGE', 'say which: --gpu or --no-gpu', { hint: 'msting swarm label NODE --gpu' });
+        return { node: String(a[0]), gpu: Boolean(o.gpu) };
+      }),
+    );
 
   const models = program.command('models').description('list, download, verify and remove local models');
   models

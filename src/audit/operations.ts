@@ -18,6 +18,7 @@ const READ_ONLY = new Set([
   'status',
   'logs',
   'hardware',
+  'swarm nodes',
   'models list',
   'images list',
   'models verify',

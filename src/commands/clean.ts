@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { detectDocker, type DockerSetup } from '../docker/detect.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { executeClean, isEmptyPlan, planClean, type CleanPlan } from '../lifecycle/clean.js';
-import { loadStack } from '../lifecycle/stack.js';
+import { loadStack, requireCompose } from '../lifecycle/stack.js';
 
 export interface CleanCommandOptions {
   volumes: boolean;
@@ -45,6 +45,7 @@ function listing(plan: CleanPlan): string[] {
  */
 export async function run(options: CleanCommandOptions, ctx: Context, deps: CleanDeps = defaultDeps): Promise<number> {
   const stack = await loadStack(ctx);
+  requireCompose(stack.config, 'clean', 'with orchestrator swarm, `msting stop` removes the stack (volumes kept); `docker volume rm` on each node removes its data');
   const { engine } = await deps.docker(ctx);
   const plan = await planClean(engine, stack.project.name, options.volumes);
   const out = ctx.out;

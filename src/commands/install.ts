@@ -20,6 +20,7 @@ import { openRunLog } from '../install/run-log.js';
 import { emptyState, readState, StateJournal } from '../install/state.js';
 import { createInstallSystems } from '../install/systems.js';
 import { installLayout } from '../layout.js';
+import { requireCompose } from '../lifecycle/stack.js';
 import type { PreflightReport } from '../preflight/checks.js';
 import type { Output } from '../ui/output.js';
 import { StatusLine } from '../ui/progress.js';
@@ -66,6 +67,7 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
     }
   }
   const loaded = existing ?? (await readConfig(profile));
+  requireCompose(loaded.config, 'install', 'install on one host with orchestrator: compose, then switch to swarm and run `msting start` (docs/swarm.md)');
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
   const config = loaded.config;
   const state = await readState(layout.stateFile);

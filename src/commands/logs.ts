@@ -32,6 +32,18 @@ const TONES: Tone[] = ['cyan', 'yellow', 'green', 'bold', 'red'];
 export async function run(options: LogsCommandOptions, ctx: Context, deps: LogsDeps = defaultDeps): Promise<number> {
   const since = options.since !== undefined ? parseSince(options.since) : undefined;
   const stack = await loadStack(ctx);
+  if (stack.config.orchestrator === 'swarm') {
+    const [{ swarmLogs }, { createSwarmEngine }] = await Promise.all([import('../swarm/lifecycle.js'), import('../docker/swarm.js')]);
+    const width = Math.max(...(options.services.length > 0 ? options.services : stack.plan.services.map((s) => s.name)).map((s) => s.length));
+    const names = stack.plan.services.map((s) => s.name);
+    await swarmLogs(stack, createSwarmEngine(ctx.env), options.services, { env: ctx.env, signal: ctx.signal, follow: options.follow, tail: options.tail, since: options.since }, (service, text) => {
+      if (ctx.out.json) ctx.out.event({ service, text });
+      else ctx.out.stdout.write(`${ctx.out.paint(TONES[names.indexOf(service) % TONES.length]!, `${service.padEnd(width)} |`)} ${text}\n`);
+    }).catch((err: unknown) => {
+      if (!ctx.signal.aborted) throw err;
+    });
+    return ExitCode.ok;
+  }
   const { engine } = await deps.docker(ctx);
   const all = await engine.listContainers(stack.project.name);
   if (options.services.length > 0) {

@@ -4,7 +4,7 @@ import { execWithInput } from '../docker/cli.js';
 import { detectDocker } from '../docker/detect.js';
 import { ExitCode, MstingError } from '../errors.js';
 import { executeResetAuth, findRunningDb, type ResetAuthDeps } from '../lifecycle/reset-auth.js';
-import { loadStack } from '../lifecycle/stack.js';
+import { loadStack, requireCompose } from '../lifecycle/stack.js';
 import { DATABASE_NAMES } from '../stack/secrets.js';
 
 export interface ResetAuthOptions {
@@ -29,6 +29,7 @@ async function ask(question: string, ctx: Context): Promise<boolean> {
 export async function run(options: ResetAuthOptions, ctx: Context): Promise<number> {
   const { out } = ctx;
   const stack = await loadStack(ctx);
+  requireCompose(stack.config, 'reset-auth', 'set orchestrator: compose for the reset (docs/swarm.md, going back to one host)');
   const { engine, compose } = await detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: true });
   const deps: ResetAuthDeps = {
     stack,

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { withDependents, stackGraph, checkServiceNames } from '../lifecycle/graph.js';
-import { loadStack } from '../lifecycle/stack.js';
+import { loadStack, requireCompose } from '../lifecycle/stack.js';
 import { executeStop, planStop } from '../lifecycle/stop.js';
 import { portsOrThrow, renderAndStart, startAdapters, startDocker } from '../lifecycle/start-stack.js';
 import { finishStart, startCallbacks } from '../ui/start-report.js';
@@ -21,6 +21,7 @@ export const RESTART_TIMEOUT_S = 300;
  */
 export async function run(options: RestartCommandOptions, ctx: Context): Promise<number> {
   const stack = await loadStack(ctx);
+  requireCompose(stack.config, 'restart', 'with orchestrator swarm, `msting update` rolls changed services, and `docker service update --force <project>_<service>` restarts one');
   const docker = await startDocker(ctx);
   const graph = stackGraph(stack.plan);
   if (options.services.length > 0) checkServiceNames(graph, options.services, stack.profile);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { MstingConfig } from '../config/schema.js';
 import type { Context } from '../context.js';
+import { requireCompose } from '../lifecycle/stack.js';
 import { MstingError } from '../errors.js';
 import { createBackupEngine, type BackupEngine } from '../docker/backup-engine.js';
 import { formatBytes } from '../bytes.js';
@@ -107,6 +108,7 @@ async function confirm(ctx: Context, question: string): Promise<boolean> {
 
 export async function run(options: RestoreCommandOptions, ctx: Context): Promise<number> {
   const { config, layout } = await loadBackupSetup(ctx);
+  requireCompose(config, 'restore', 'restore on one host with orchestrator: compose (msting stop first removes the swarm stack; docs/swarm.md)');
   const file = resolve(options.file);
   const engine = createBackupEngine(ctx.env);
   const progress = new ByteProgress(ctx.out, 'restore');

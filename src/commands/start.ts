@@ -31,6 +31,16 @@ export const defaultDeps: StartCommandDeps = {
  */
 export async function run(options: StartCommandOptions, ctx: Context, deps: StartCommandDeps = defaultDeps): Promise<number> {
   const stack = await loadStack(ctx, { profile: options.profile });
+  if (stack.config.orchestrator === 'swarm') {
+    const [{ startSwarm }, { swarmStartDeps }, { finishSwarmDeploy, swarmDeployCallbacks }] = await Promise.all([
+      import('../swarm/start.js'),
+      import('../swarm/adapters.js'),
+      import('../ui/swarm-report.js'),
+    ]);
+    const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: options.services, timeoutS: options.timeout };
+    const result = await startSwarm(stack, request, swarmStartDeps(ctx), swarmDeployCallbacks(ctx));
+    return finishSwarmDeploy(result, ctx, 'start');
+  }
   const docker = await deps.docker(ctx);
   await portsOrThrow(stack, docker.engine);
   const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: options.services, timeoutS: options.timeout };

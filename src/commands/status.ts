@@ -34,6 +34,13 @@ export const defaultDeps: StatusCommandDeps = {
  */
 export async function run(options: StatusCommandOptions, ctx: Context, deps: StatusCommandDeps = defaultDeps): Promise<number> {
   const stack = await loadStack(ctx, { profile: options.profile });
+  if (stack.config.orchestrator === 'swarm') {
+    const [{ swarmStatus }, { createSwarmEngine }, { printSwarmStatus }] = await Promise.all([import('../swarm/lifecycle.js'), import('../docker/swarm.js'), import('../ui/swarm-report.js')]);
+    const report = await swarmStatus(stack, createSwarmEngine(ctx.env));
+    if (ctx.out.json) ctx.out.result(report);
+    else printSwarmStatus(report, ctx.out);
+    return report.healthy ? ExitCode.ok : ExitCode.failure;
+  }
   const engine = deps.engine(ctx);
   // The list call is the engine check: an unreachable engine fails here with exit 4.
   const containers = await engine.listContainers(stack.project.name);

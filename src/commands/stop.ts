@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { detectDocker, type DockerSetup } from '../docker/detect.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, MstingError } from '../errors.js';
 import { loadStack } from '../lifecycle/stack.js';
 import { executeStop, planStop } from '../lifecycle/stop.js';
 
@@ -23,6 +23,18 @@ export const defaultDeps: StopCommandDeps = {
  */
 export async function run(options: StopCommandOptions, ctx: Context, deps: StopCommandDeps = defaultDeps): Promise<number> {
   const stack = await loadStack(ctx);
+  if (stack.config.orchestrator === 'swarm') {
+    if (options.services.length > 0) {
+      throw new MstingError('USAGE', 'orchestrator swarm: stop removes the whole stack (volumes stay); it takes no service names', {
+        hint: 'run `msting stop`, or `docker service scale <project>_<service>=0` for one service',
+      });
+    }
+    const [{ stopSwarm }, { createSwarmEngine }] = await Promise.all([import('../swarm/lifecycle.js'), import('../docker/swarm.js')]);
+    const removed = await stopSwarm(stack, createSwarmEngine(ctx.env), { env: ctx.env, signal: ctx.signal, timeoutS: Math.max(60, stack.config.stop_timeout * 2) });
+    if (ctx.out.json) ctx.out.event({ event: 'summary', ok: true, orchestrator: 'swarm', removed, at: new Date().toISOString() });
+    else ctx.out.print(removed.length === 0 ? `nothing to stop: no stack ${stack.project.name} in the swarm` : `removed ${removed.length} service${removed.length === 1 ? '' : 's'} from the swarm; volumes kept`);
+    return ExitCode.ok;
+  }
   const { engine } = await deps.docker(ctx);
   const containers = await engine.listContainers(stack.project.name);
   const plan = planStop(stack.plan, containers, options.services, stack.config.stop_timeout);

@@ -65,6 +65,7 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   const { out } = ctx;
   const loaded = await loadConfig({ configPath: ctx.configPath, configExplicit: ctx.configExplicit, env: ctx.env });
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
+  if (loaded.config.orchestrator === 'swarm') return updateSwarm(options, ctx);
   const docker = await detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: true });
   const bundle = options.bundle === undefined || options.plan ? undefined : await openBundle(resolve(options.bundle), loaded.config, ctx);
   const adapters: UpdateAdapters = {
@@ -218,4 +219,29 @@ async function backupBeforeUpdate(config: MstingConfig, layout: InstallLayout, c
       cause: err,
     });
   }
+}
+
+/**
+ * `update` under `orchestrator: swarm`: render again and deploy the whole stack once; Swarm
+ * replaces only the services whose definition changed (a new image, or a secret or config with
+ * new content under its new name), one task at a time, and rolls a service back when its new task
+ * fails (`update_config.failure_action: rollback`).
+ */
+async function updateSwarm(options: UpdateCommandOptions, ctx: Context): Promise<number> {
+  if (options.plan) {
+    throw new MstingError('USAGE', 'update --plan is not available with orchestrator swarm', {
+      hint: '`msting config render` shows the rendered files; the stack file is compose/swarm-stack.yml after a start or update',
+    });
+  }
+  const [{ loadStack }, { startSwarm }, { swarmStartDeps }, { finishSwarmDeploy, swarmDeployCallbacks }] = await Promise.all([
+    import('../lifecycle/stack.js'),
+    import('../swarm/start.js'),
+    import('../swarm/adapters.js'),
+    import('../ui/swarm-report.js'),
+  ]);
+  const stack = await loadStack(ctx);
+  if (options.backup) ctx.out.warn('orchestrator swarm: update takes no backup first; run `msting backup` before it (docs/swarm.md)');
+  const request = { home: ctx.home, env: ctx.env, signal: ctx.signal, services: options.services, timeoutS: options.timeout, oneWave: true };
+  const result = await startSwarm(stack, request, swarmStartDeps(ctx), swarmDeployCallbacks(ctx));
+  return finishSwarmDeploy(result, ctx, 'update');
 }

@@ -131,6 +131,23 @@ export const configSchema = z
       },
       'The compose project.',
     ),
+    orchestrator: z
+      .enum(['compose', 'swarm'])
+      .default('compose')
+      .describe(
+        'What runs the stack: compose (Docker Compose on this host) or swarm (a Docker Swarm stack deployed from this manager node: overlay networks, Swarm secrets filled from Vault, model services on nodes labelled sting.gpu=true; see docs/swarm.md).',
+      ),
+    swarm: section(
+      {
+        routing_mesh: z
+          .boolean()
+          .default(true)
+          .describe(
+            "orchestrator swarm: services reach each other through Swarm's virtual IPs and the frontend is published through the routing mesh (every node answers on its port). false: DNS round robin and the frontend's port on the node running it, for kernels without IPVS.",
+          ),
+      },
+      'Settings used when orchestrator is swarm.',
+    ),
     profile: text(63).min(1).default('default').describe('Profile started when none is given: default, observability, full, or one from `profiles`. At most 63 characters.'),
     hostname: hostname
       .default('localhost')

@@ -138,7 +138,13 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker, { pa
   return {
     listContainers: (project) =>
       wrap('listing the stack containers', async (docker) => {
-        const list = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
+        // A compose project's containers, or those a swarm stack of that name runs on this node
+        // (msting pins the services holding data to the manager, where backup runs).
+        const [composed, stacked] = await Promise.all([
+          docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } }),
+          docker.listContainers({ all: true, filters: { label: [`${STACK_LABEL}=${project}`] } }),
+        ]);
+        const list = [...composed, ...stacked];
         return Promise.all(
           list.map(async (c) => {
             const info = await docker.getContainer(c.Id).inspect();
@@ -146,7 +152,7 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker, { pa
             return {
               id: c.Id,
               name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-              service: c.Labels['com.docker.compose.service'] ?? '',
+              service: c.Labels['com.docker.compose.service'] ?? stackMember(c.Labels[SWARM_SERVICE_LABEL], project),
               state: info.State.Paused ? 'paused' : info.State.Status,
               image: info.Config.Image,
               imageId: info.Image,
@@ -158,10 +164,13 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker, { pa
       }),
     listVolumes: (project) =>
       wrap('listing the stack volumes', async (docker) => {
-        const { Volumes } = await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${project}`] } });
-        return (Volumes ?? []).map((v) => ({
+        const [composed, stacked] = await Promise.all([
+          docker.listVolumes({ filters: { label: [`com.docker.compose.project=${project}`] } }),
+          docker.listVolumes({ filters: { label: [`${STACK_LABEL}=${project}`] } }),
+        ]);
+        return [...(composed.Volumes ?? []), ...(stacked.Volumes ?? [])].map((v) => ({
           name: v.Name,
-          key: v.Labels?.['com.docker.compose.volume'] ?? v.Name,
+          key: v.Labels?.['com.docker.compose.volume'] ?? stackMember(v.Name, project),
           labels: v.Labels ?? {},
           driver: v.Driver,
           options: (v.Options as Record<string, string> | null) ?? {},
@@ -383,4 +392,14 @@ export function createBackupEngine(env: NodeJS.ProcessEnv, client?: Docker, { pa
         return info.DockerRootDir;
       }),
   };
+}
+
+/** Labels `docker stack deploy` puts on a stack's containers and volumes. */
+const STACK_LABEL = 'com.docker.stack.namespace';
+const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name';
+
+/** `<stack>_<name>` → `<name>`: a swarm stack's service or volume under its compose name. */
+function stackMember(name: string | undefined, project: string): string {
+  if (name === undefined) return '';
+  return name.startsWith(`${project}_`) ? name.slice(project.length + 1) : name;
 }

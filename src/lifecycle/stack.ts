@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import type { MstingConfig } from '../config/schema.js';
+import { MstingError } from '../errors.js';
 import type { Context } from '../context.js';
 import type { ComposeProject } from '../docker/compose-cli.js';
 import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
@@ -20,6 +21,8 @@ export interface LoadedStack {
   project: ComposeProject;
   /** What the plan was made with: the one `start` and `config render` use, so model services agree. */
   recommendation: Recommendation;
+  /** Model name → the commit of its downloaded snapshot, as the plan was made with. */
+  modelCommits?: ReadonlyMap<string, string>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -41,11 +44,12 @@ export async function loadStack(
   const profile = options.profile ?? config.profile;
   const recommendation = options.recommendation ?? (await profileRecommendation(config, profile, ctx));
   const models = modelsDir(ctx.env, process.platform, homedir());
-  const plan = planStack(config, recommendation, profile, { modelsDir: models, modelCommits: await (await import('../models/snapshots.js')).modelCommitsFor(config, profile, models) });
+  const modelCommits = await (await import('../models/snapshots.js')).modelCommitsFor(config, profile, models);
+  const plan = planStack(config, recommendation, profile, { modelsDir: models, modelCommits });
   const layout = installLayout(ctx.home);
   const files = [layout.composeFile];
   if (await exists(layout.composeOverrideFile)) files.push(layout.composeOverrideFile);
-  return { config, profile, plan, project: { name: config.project.name, files, profile }, recommendation };
+  return { config, profile, plan, project: { name: config.project.name, files, profile }, recommendation, modelCommits };
 }
 
 /**
@@ -59,3 +63,12 @@ export async function profileRecommendation(config: MstingConfig, profile: strin
   return machineRecommendation(config, ctx.home, ctx.env);
 }
 
+
+/**
+ * Commands that drive Docker Compose and have no Swarm counterpart in msting refuse a config with
+ * `orchestrator: swarm`, saying what to run instead (docs/swarm.md).
+ */
+export function requireCompose(config: Pick<MstingConfig, 'orchestrator'>, command: string, instead: string): void {
+  if (config.orchestrator !== 'swarm') return;
+  throw new MstingError('USAGE', `${command} works with Docker Compose only, and config.yml says orchestrator: swarm`, { hint: instead });
+}

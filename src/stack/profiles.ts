@@ -1,7 +1,7 @@
 import type { MstingConfig, ModelConfig } from '../config/schema.js';
 import { MstingError } from '../errors.js';
 import { modelReplicaServices } from '../gateway/naming.js';
-import type { Recommendation } from '../hardware/types.js';
+import { cpuFallbackRecommendation, type Recommendation } from '../hardware/types.js';
 import { withDependencies, type ServiceNode, type StackGraph } from '../lifecycle/graph.js';
 import { COMPOSE_CONDITION, resolveEntry } from './catalogue/conditions.js';
 import { CATALOGUE } from './catalogue/data.js';
@@ -85,7 +85,9 @@ function checkModelNames(config: MstingConfig): void {
  */
 export function resolveProfileServices(config: MstingConfig, profile: string, recommendation?: Recommendation): string[] {
   checkModelNames(config);
-  const rec = recommendation ?? { device: 'cpu', precision: 'int8', gpuReservation: null, models: [], reasons: [], advice: [] };
+  // Without this machine's recommendation (validating config.yml), every enabled model counts as
+  // fitting, as in the CPU fallback: a custom profile may name a model service.
+  const rec = recommendation ?? cpuFallbackRecommendation(config.llm.models);
   const graph = dependencyGraph(config, rec);
   let wanted: string[];
   if ((BUILTIN_PROFILES as readonly string[]).includes(profile)) {

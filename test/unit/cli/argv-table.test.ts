@@ -58,6 +58,11 @@ const TABLE: Record<string, Array<{ argv: string[]; options: unknown; fromTop?: 
     { argv: ['--registry', '127.0.0.1:5000/sting'], options: { registry: '127.0.0.1:5000/sting', profile: undefined } },
     { argv: ['--registry', 'r.example.com/x', '-p', 'full'], options: { registry: 'r.example.com/x', profile: 'full' } },
   ],
+  'swarm nodes': [{ argv: [], options: {} }],
+  'swarm label': [
+    { argv: ['gpu-box-1', '--gpu'], options: { node: 'gpu-box-1', gpu: true } },
+    { argv: ['gpu-box-1', '--no-gpu'], options: { node: 'gpu-box-1', gpu: false } },
+  ],
   'models list': [{ argv: [], options: {} }],
   'models download': [
     { argv: [], options: { names: [] } },
