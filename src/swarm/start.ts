@@ -8,6 +8,7 @@ import { modelsDir } from '../layout.js';
 import type { LoadedStack } from '../lifecycle/stack.js';
 import { planStart } from '../lifecycle/start.js';
 import { renderStack, type RenderedStack } from '../render/render-stack.js';
+import { formatShellEnvFile } from '../render/env-format.js';
 import { parse as parseYaml } from 'yaml';
 import { GPU_NODE_LABEL, SWARM_OVERRIDE_FILE, SWARM_STACK_FILE, type ImageProcess } from '../render/swarm-stack.js';
 import { TLS_FILES, envFilePath } from '../stack/plan.js';
@@ -127,7 +128,7 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
     swarm,
     env: request.env,
     signal: request.signal,
-    contentOf: (path: string) => current.files.get(path)?.content ?? host.get(path),
+    contentOf: swarmContent(current, host),
     writeStackFile: async (content: string) => {
       const path = join(request.home, SWARM_STACK_FILE);
       await writeFileAtomic(path, content, { mode: 0o644 });
@@ -139,7 +140,7 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
     home: request.home,
     rendered: [...current.files.keys()],
     envFiles: new Set(current.plan.services.filter((s) => current.files.has(envFilePath(s.name))).map((s) => s.name)),
-    contentOf: (path: string) => current.files.get(path)?.content ?? host.get(path),
+    contentOf: swarmContent(current, host),
     imageProcess: (image: string) => images.get(image),
     gpuResource,
     routingMesh: stack.config.swarm.routing_mesh,
@@ -171,4 +172,15 @@ export async function startSwarm(stack: LoadedStack, request: SwarmStartRequest,
   const waves = request.oneWave ? [wanted.layers.flat()] : wanted.layers;
   const resolveImage = request.oneWave ? 'always' : 'changed';
   return deployInWaves({ plan: rendered.plan, render: renderInput(rendered), waves, timeoutS: request.timeoutS, resolveImage }, deployDeps(rendered), callbacks);
+}
+
+/**
+ * What a Swarm secret or config holds for a rendered path: env files in the form the service's
+ * shell wrapper sources (every value single-quoted), everything else as rendered.
+ */
+function swarmContent(current: RenderedStack, host: ReadonlyMap<string, string>): (path: string) => string | undefined {
+  return (path) => {
+    const content = current.files.get(path)?.content ?? host.get(path);
+    return content !== undefined && path.startsWith('env/') && path.endsWith('.env') ? formatShellEnvFile(content) : content;
+  };
 }

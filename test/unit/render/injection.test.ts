@@ -1,8 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema, type MstingConfig } from '../../../src/config/schema.js';
 import { MstingError } from '../../../src/errors.js';
-import { formatEnvFile, quoteEnvValue } from '../../../src/render/env-format.js';
+import { formatEnvFile, formatShellEnvFile, parseEnvFile, quoteEnvValue } from '../../../src/render/env-format.js';
 import { escapeComposeInterpolation } from '../../../src/render/yaml.js';
 import { makeConfig, render } from './fixtures.js';
 
@@ -119,6 +123,26 @@ describe('env file quoting', () => {
 
   it('refuses a variable name that is not a name', () => {
     expect(() => formatEnvFile('s', { 'A=B\nC': 'x' })).toThrow(/invalid environment variable name/);
+  });
+
+  it('reads back what it wrote', () => {
+    const entries = { A: "it's `id` $(id) $HOME \\ \"q\"", B: 'two\nlines\r', C: '', D: 'plain' };
+    expect(parseEnvFile(formatEnvFile('s', entries))).toEqual(entries);
+  });
+
+  it('gives a shell that sources the Swarm form every value as written, running nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'msting-env-'));
+    try {
+      const proof = join(dir, 'ran');
+      const entries = { A: `it's \`touch ${proof}\` $(touch ${proof}) $HOME`, B: "two\nlines 'q' \\n", C: '', D: "'" };
+      const file = join(dir, 'msting.env');
+      writeFileSync(file, formatShellEnvFile(formatEnvFile('s', entries)));
+      const out = execFileSync('sh', ['-c', `set -a; . ${file}; set +a; for v in A B C D; do printenv "$v"; printf '\\0'; done`], { encoding: 'utf8', env: {} });
+      expect(out.split('\0').slice(0, 4)).toEqual(Object.values(entries).map((v) => `${v}\n`));
+      expect(() => execFileSync('test', ['-e', proof])).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
