@@ -208,7 +208,7 @@ export function buildSwarmStack(input: SwarmRenderInput): SwarmStack {
 
       const out: Record<string, unknown> = {
         image: s.image,
-        networks: Object.fromEntries(s.networks.map((n) => [n, { aliases: s.aliases }])),
+        networks: Object.fromEntries(s.networks.map((n) => [n, { aliases: s.aliases[n] ?? [] }])),
         logging: { driver: 'json-file', options: { labels: LOG_LABELS.join(','), 'max-size': '10m', 'max-file': '3' } },
         cap_drop: ['ALL'],
         stop_grace_period: `${s.stopGracePeriodS}s`,

@@ -66,6 +66,14 @@ describe('Swarm stack file', () => {
     expect(Object.keys(doc.services).sort()).toEqual(rendered.plan.services.map((s) => s.name).sort());
   });
 
+  it('gives each network its own aliases: Kratos is kratos-admin on the app network alone, where its admin API listens', () => {
+    const { doc } = swarmDoc(rendered);
+    const networks = (doc.services.kratos as unknown as { networks: Record<string, { aliases: unknown }> }).networks;
+    for (const n of Object.values(networks)) expect(Array.isArray(n.aliases)).toBe(true);
+    expect(networks.app!.aliases).toContain('kratos-admin');
+    expect(networks.edge!.aliases).not.toContain('kratos-admin');
+  });
+
   it('holds no secret value: env files, Vault tokens and the TLS key are external Swarm secrets', () => {
     const { text, doc, stack } = swarmDoc(rendered);
     for (const id of ['db.postgres', 'kratos.cookie', 'app.flask', 'mailpit.ui']) expect(text).not.toContain(FAKE_SECRETS.get(id)!);
