@@ -26,7 +26,10 @@ export function renderKratosConfig(config: MstingConfig): string {
   const doc = fillTemplate('kratos/kratos.yml', {
     frontend: urls.frontend,
     kratos_admin: urls.kratosAdminInternal,
-    kratos_admin_host: KRATOS_ADMIN_HOST,
+    // Under Swarm a task's own network alias is not always in DNS when its process starts, and a
+    // name that does not resolve stops Kratos: there the admin API listens on every address of
+    // the task (docs/swarm.md says what that leaves open).
+    kratos_admin_host: config.orchestrator === 'swarm' ? '0.0.0.0' : KRATOS_ADMIN_HOST,
     certs_dir: KRATOS_CERTS_DIR,
     config_dir: KRATOS_CONFIG_DIR,
     cors_origins: urls.corsOrigins,

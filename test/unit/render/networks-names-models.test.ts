@@ -74,6 +74,12 @@ describe('segmented networks', () => {
     expect(members('edge')).toEqual(['app', 'chatbot', 'frontend', 'knowledge', 'kratos', 'mailpit']);
   });
 
+  it("under Swarm, binds Kratos's admin API to every address of its task (its own alias may not resolve yet when it starts)", () => {
+    const stack = renderFull(makeConfig({ orchestrator: 'swarm' }));
+    const admin = (parse(stack.files.get('compose/config/kratos/kratos.yml')!.content) as { serve: { admin: { host: string } } }).serve.admin.host;
+    expect(admin).toBe('0.0.0.0');
+  });
+
   it("binds Kratos's admin API to a name Kratos has on the app network alone, where all its callers are and the frontend is not", () => {
     const stack = renderFull();
     const admin = (parse(stack.files.get('compose/config/kratos/kratos.yml')!.content) as { serve: { admin: { host: string } } }).serve.admin.host;
