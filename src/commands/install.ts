@@ -1,14 +1,10 @@
 import { access, mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { checkBundleTarget } from '../bundle/format.js';
 import { readBundleHeader } from '../bundle/read.js';
-import { openBundleSource, type BundleSource } from '../bundle/source.js';
-import { resolveEndpoint } from '../docker/endpoint.js';
-import { createImageArchive } from '../docker/image-archive.js';
+import type { BundleSource } from '../bundle/source.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import { modelsDir } from '../layout.js';
-import { ByteProgress } from '../ui/byte-progress.js';
+import { openBundleWithProgress } from '../ui/bundle-open.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { Context } from '../context.js';
@@ -58,7 +54,7 @@ export async function run(options: InstallCommandOptions, ctx: Context, systemsF
     // From the header alone: a bundle for another profile or msting version is refused before gigabytes are read.
     checkBundleTarget(header, { version: MSTING_VERSION, profile }, bundleFile);
     if (!options.dryRun) {
-      bundle = await openBundle(bundleFile, profile, options.skipModels, ctx);
+      bundle = await openBundleWithProgress(bundleFile, profile, ctx, options.skipModels);
       if (configFromBundle) {
         await mkdir(dirname(ctx.configPath), { recursive: true });
         await writeFileAtomic(ctx.configPath, bundle.config, { mode: 0o644 });
@@ -143,31 +139,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/**
- * Verify the whole bundle before anything changes (a byte progress line); its later load (in the
- * images step) reports a line per stage, beside the install's step lines.
- */
-async function openBundle(file: string, profile: string, skipModels: boolean, ctx: Context): Promise<BundleSource> {
-  const { out } = ctx;
-  const progress = new ByteProgress(out, 'bundle');
-  progress.stage(`checking every entry of ${file}`, { stage: 'bundle-verify', file });
-  try {
-    return await openBundleSource(file, { version: MSTING_VERSION, profile }, {
-      version: MSTING_VERSION,
-      signal: ctx.signal,
-      onVerifyBytes: progress.add,
-      load: {
-        images: createImageArchive(resolveEndpoint(ctx.env)),
-        modelsDir: skipModels ? null : modelsDir(ctx.env, process.platform, homedir()),
-        signal: ctx.signal,
-        onStage: (stage, detail) => (out.json ? out.event({ event: 'bundle-load', stage, detail }) : out.info(`    loading ${detail} from the bundle`)),
-      },
-    });
-  } finally {
-    progress.done();
-  }
 }
 
 export function printPlan(out: Output, plan: InstallPlan, home: string): void {

@@ -1,11 +1,7 @@
-import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { openBundleSource, type BundleSource } from '../bundle/source.js';
-import { resolveEndpoint } from '../docker/endpoint.js';
-import { createImageArchive } from '../docker/image-archive.js';
 import { readState } from '../install/state.js';
-import { installLayout, modelsDir } from '../layout.js';
-import { ByteProgress } from '../ui/byte-progress.js';
+import { installLayout } from '../layout.js';
+import { openBundleWithProgress } from '../ui/bundle-open.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { MstingConfig } from '../config/schema.js';
@@ -26,23 +22,6 @@ import type { UpdateOutcome } from '../update/execute.js';
 import type { UpdatePlan } from '../update/plan.js';
 import { runUpdate, type UpdateAdapters } from '../update/workflow.js';
 import { MSTING_VERSION } from '../package-info.js';
-
-/** Check the bundle against this msting and the installed profile, and every entry, before anything changes. */
-async function openBundle(file: string, config: MstingConfig, ctx: Context): Promise<BundleSource> {
-  const profile = (await readState(installLayout(ctx.home).stateFile))?.profile ?? config.profile;
-  const progress = new ByteProgress(ctx.out, 'bundle');
-  progress.stage(`checking every entry of ${file}`, { stage: 'bundle-verify', file });
-  try {
-    return await openBundleSource(file, { version: MSTING_VERSION, profile }, {
-      version: MSTING_VERSION,
-      signal: ctx.signal,
-      onVerifyBytes: progress.add,
-      load: { images: createImageArchive(resolveEndpoint(ctx.env)), modelsDir: modelsDir(ctx.env, process.platform, homedir()), signal: ctx.signal },
-    });
-  } finally {
-    progress.done();
-  }
-}
 
 export interface UpdateCommandOptions {
   services: string[];
@@ -67,7 +46,9 @@ export async function run(options: UpdateCommandOptions, ctx: Context): Promise<
   for (const w of loaded.warnings) out.warn(formatProblem(w, loaded.path));
   if (loaded.config.orchestrator === 'swarm') return updateSwarm(options, ctx);
   const docker = await detectDocker({ env: ctx.env, cwd: ctx.home, needCompose: true });
-  const bundle = options.bundle === undefined || options.plan ? undefined : await openBundle(resolve(options.bundle), loaded.config, ctx);
+  // A bundle is checked against the installed profile, before anything changes.
+  const installedProfile = (await readState(installLayout(ctx.home).stateFile))?.profile ?? loaded.config.profile;
+  const bundle = options.bundle === undefined || options.plan ? undefined : await openBundleWithProgress(resolve(options.bundle), installedProfile, ctx);
   const adapters: UpdateAdapters = {
     engine: docker.engine,
     compose: docker.compose,
