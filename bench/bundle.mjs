@@ -4,7 +4,9 @@
 //   msting bundle create      vs   docker save -o FILE IMAGE...
 //
 // of the same images: those of the default profile, with the local test images standing in for
-// the stack's (test/images/build.sh: PostgreSQL/Redis on Debian, busybox for the rest). Each side
+// the stack's (test/images/build.sh: PostgreSQL/Redis on Debian, the Python image for STING-CE's
+// Python services app, knowledge and messaging, busybox for the rest; about 640 MB of save stream,
+// where STING-CE's own default profile saves several GB). Each side
 // runs BENCH_ROUNDS times (default 3), interleaved, each after a sync; the best run of each is
 // compared. msting's run is the whole command: config, engine calls, the save stream cut into
 // parts with a SHA-256 of every part, the manifest, fsync and rename. msting's npm package is
@@ -101,13 +103,15 @@ async function rawRead(images) {
 }
 
 async function main() {
-  const images = small ? [built.busybox] : [built.busybox, built.debian];
+  const images = small ? [built.busybox] : [built.busybox, built.debian, built.stingPython];
   const db = small ? built.busybox : built.debian;
+  const python = small ? built.busybox : built.stingPython;
   mkdirSync(join(home, 'conf'), { recursive: true });
-  const services = ['vault', 'kratos', 'kratos-migrate', 'mailpit', 'app', 'frontend', 'chroma', 'knowledge', 'messaging'];
+  const services = ['vault', 'kratos', 'kratos-migrate', 'mailpit', 'frontend', 'chroma'];
+  const pythonServices = ['app', 'knowledge', 'messaging'];
   writeFileSync(
     join(home, 'conf', 'config.yml'),
-    ['project:', '  name: mstbenchbundle', 'images:', '  overrides:', `    db: ${db}`, `    redis: ${db}`, ...services.map((s) => `    ${s}: ${built.busybox}`), ''].join('\n'),
+    ['project:', '  name: mstbenchbundle', 'images:', '  overrides:', `    db: ${db}`, `    redis: ${db}`, ...services.map((s) => `    ${s}: ${built.busybox}`), ...pythonServices.map((s) => `    ${s}: ${python}`), ''].join('\n'),
   );
   const output = join(work, 'bundle.tar');
   const reference = join(work, 'reference.tar');

@@ -1,13 +1,14 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../bytes.js';
 import { compareText } from '../compare.js';
 import { ArchiveWriter } from '../backup/archive.js';
-import { fsyncFile, syncDir } from '../backup/fs.js';
+import { syncDir } from '../backup/fs.js';
 import type { ImageArchive } from '../docker/image-archive.js';
 import { MstingError, isMstingError } from '../errors.js';
+import { openFlushingFile } from '../files/flushing-file.js';
 import { blobPath, repoFolderName, repoPaths } from '../models/cache-layout.js';
 import type { ModelState } from '../models/state.js';
 import {
@@ -194,15 +195,20 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
   const now = deps.now ?? (() => new Date());
   const header = bundleHeader(plan.version, plan.profile, now());
   await rm(partial, { force: true });
-  const writer = new ArchiveWriter(deps.onBytes);
+  // Written to disk as it grows (a background fdatasync every FLUSH_BYTES), so the closing fsync
+  // does not wait for the whole bundle after the engine has finished.
+  const file = await openFlushingFile(partial, { mode: 0o644 });
   const packAbort = new AbortController();
   const stopPack = (): void => packAbort.abort();
   signal.addEventListener('abort', stopPack, { once: true });
-  const file = createWriteStream(partial, { mode: 0o644, highWaterMark: 1024 * 1024 });
-  const written = pipeline(writer.pack, file, { signal });
+  const writer = new ArchiveWriter((n) => {
+    deps.onBytes?.(n);
+    file.flushIfDue();
+  });
+  const written = pipeline(writer.pack, file.stream, { signal });
   written.catch(() => undefined);
   // A write error (ENOSPC) fails the file stream; the entry being added waits on the pack, so stop it too.
-  file.on('error', (err) => writer.pack.destroy(err));
+  file.stream.on('error', (err) => writer.pack.destroy(err));
   try {
     await writer.addBuffer(HEADER_PATH, Buffer.from(`${JSON.stringify(header, null, 2)}\n`), { mode: 0o644 });
 
@@ -254,7 +260,7 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
     await writer.addBuffer(MANIFEST_PATH, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { mode: 0o644 });
     writer.pack.finalize();
     await written;
-    await fsyncFile(partial);
+    await file.close();
     await rename(partial, output);
     await syncDir(dirname(output));
     return { path: output, bytes: (await stat(output)).size, manifest };
@@ -265,6 +271,7 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
       () => undefined,
       (e: unknown) => e,
     );
+    await file.abandon();
     await rm(partial, { force: true });
     await rm(packageTmp, { force: true });
     const full = [err, writeError].find((e) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException | undefined)?.code ?? ''));
