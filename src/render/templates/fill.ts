@@ -5,8 +5,9 @@ import { PLACEHOLDER, type TemplateFile, type TemplateValues } from './names.js'
  * A template filled in, as data for toYaml: a string that is one placeholder takes the value
  * itself (a list, a boolean, a number; undefined leaves the key or list item out), and as a whole
  * item of a list, a list value adds its items there; a placeholder inside a longer string takes
- * the value's text. Nothing is pasted into YAML text, so a value can
- * never add a key or end a string.
+ * the value's text; `{{name}}` is text and stays as written (names.ts). Nothing is pasted into
+ * YAML text, so a value can never add a key or end a string, and a value's own braces are never
+ * read as placeholders.
  */
 export function fillTemplate<F extends TemplateFile>(file: F, values: TemplateValues<F>): Record<string, unknown> {
   const lookup = values as Record<string, unknown>;

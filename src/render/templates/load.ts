@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
-import { NGINX_TEMPLATES, PLACEHOLDER, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { BRACED_NAME, DASHBOARD_TEMPLATES, NGINX_TEMPLATES, TEMPLATE_PLACEHOLDERS, type TemplateFile } from './names.js';
+import { DashboardTemplateError, checkDashboard } from './grafana.js';
 import { NginxTemplateError, nginxNodes } from './nginx.js';
 
 /**
@@ -31,13 +32,18 @@ const templateSchema = z.record(z.string(), z.unknown());
 
 /**
  * Every value plain data (strings, numbers, booleans, an explicit `null`, lists, mappings), every
- * placeholder one msting fills.
+ * placeholder one msting fills. A name in two braces each side (`{{service}}`) is text; in any
+ * other number of braces, a mistake.
  */
 function checkValues(file: string, node: unknown, allowed: readonly string[], path: string[]): void {
   if (node === undefined || node === EMPTY) throw new TemplateError(file, path.join('.'), 'empty: give a value, or leave the key out');
   if (node === null) return;
   if (typeof node === 'string') {
-    for (const [, name] of node.matchAll(PLACEHOLDER)) {
+    for (const [text, open, name, close] of node.matchAll(BRACED_NAME)) {
+      if (open!.length === 2 && close!.length === 2) continue;
+      if (open!.length !== 1 || close!.length !== 1) {
+        throw new TemplateError(file, path.join('.'), `${text}: write {${name}} for a placeholder, or {{${name}}} for text such as a Grafana legend`);
+      }
       if (!allowed.includes(name!)) {
         throw new TemplateError(file, path.join('.'), `unknown placeholder {${name}}: use one of ${allowed.map((n) => `{${n}}`).join(', ') || 'none here'}`);
       }
@@ -84,11 +90,26 @@ export function parseNginxTemplate(file: string, text: string, allowed: readonly
   }
 }
 
+/**
+ * A Grafana dashboard template, checked as a template and as a dashboard: its uid is its file's
+ * name, its panels query the provisioned Loki and lie on Grafana's grid without overlapping.
+ */
+export function parseDashboardTemplate(file: string, text: string, allowed: readonly string[]): Record<string, unknown> {
+  const dashboard = parseTemplate(file, text, allowed);
+  try {
+    checkDashboard(dashboard, basename(file, '.yml'));
+  } catch (error) {
+    if (error instanceof DashboardTemplateError) throw new TemplateError(file, error.path.join('.'), error.message);
+    throw error;
+  }
+  return dashboard;
+}
+
 /** Every template msting renders, checked, by its path under the templates folder. */
 export function loadTemplates(dir: string): Record<TemplateFile, Record<string, unknown>> {
   const templates = {} as Record<TemplateFile, Record<string, unknown>>;
   for (const [file, allowed] of Object.entries(TEMPLATE_PLACEHOLDERS) as [TemplateFile, readonly string[]][]) {
-    const parse = NGINX_TEMPLATES.includes(file) ? parseNginxTemplate : parseTemplate;
+    const parse = NGINX_TEMPLATES.includes(file) ? parseNginxTemplate : DASHBOARD_TEMPLATES.includes(file) ? parseDashboardTemplate : parseTemplate;
     templates[file] = parse(`templates/${file}`, readFileSync(join(dir, file), 'utf8'), allowed);
   }
   return templates;

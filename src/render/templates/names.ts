@@ -1,4 +1,13 @@
 /**
+ * The LogQL stream selectors every dashboard may use, each a whole selector with its braces,
+ * computed by src/render/observability.ts with every value quoted there: `{containers}` (this
+ * install's container lines, of the services the dashboard's Service variable picks),
+ * `{all_containers}` (every container line of this install), `{kratos}` (Kratos's lines) and
+ * `{msting}` (msting's own operation log).
+ */
+const DASHBOARD_PLACEHOLDERS = ['containers', 'all_containers', 'kratos', 'msting'] as const;
+
+/**
  * The service config templates under templates/ (each path relative to that folder, as it is
  * rendered under compose/config/) and the `{placeholders}` each may hold. The renderer of each
  * file gives a value for every name listed here; the build rejects a template that uses another.
@@ -32,6 +41,10 @@ export const TEMPLATE_PLACEHOLDERS = {
   'log-forwarder/promtail.yml': ['project', 'msting_logs', 'pii_stages'],
   'grafana/provisioning/datasources/loki.yml': [],
   'grafana/provisioning/dashboards/msting.yml': ['dashboards_dir'],
+  'grafana/provisioning/dashboards/sting-ce/sting-logs.yml': DASHBOARD_PLACEHOLDERS,
+  'grafana/provisioning/dashboards/sting-ce/sting-errors.yml': DASHBOARD_PLACEHOLDERS,
+  'grafana/provisioning/dashboards/sting-ce/sting-auth.yml': DASHBOARD_PLACEHOLDERS,
+  'grafana/provisioning/dashboards/sting-ce/msting-operations.yml': DASHBOARD_PLACEHOLDERS,
 } as const;
 
 export type TemplateFile = keyof typeof TEMPLATE_PLACEHOLDERS;
@@ -41,5 +54,18 @@ export const NGINX_TEMPLATES: readonly TemplateFile[] = ['frontend/nginx.conf.ym
 /** The values a template's placeholders take: a placeholder that is a whole value takes any data; undefined leaves its key out. */
 export type TemplateValues<F extends TemplateFile> = { [K in (typeof TEMPLATE_PLACEHOLDERS)[F][number]]: unknown };
 
-/** `{name}`: a placeholder. Other braces (a LogQL selector, say) are plain text. */
-export const PLACEHOLDER = /\{([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\}/g;
+/**
+ * Grafana dashboards (`templates/grafana/provisioning/dashboards/sting-ce/<uid>.yml`, rendered as
+ * `<uid>.json`): checked as dashboards too (src/render/templates/grafana.ts).
+ */
+export const DASHBOARD_TEMPLATES: readonly TemplateFile[] = (Object.keys(TEMPLATE_PLACEHOLDERS) as TemplateFile[]).filter((file) => file.startsWith('grafana/provisioning/dashboards/sting-ce/'));
+
+/**
+ * `{name}`, one brace each side: a placeholder. `{{name}}` is text, left as it is: Grafana's
+ * legend syntax (`legendFormat: "{{service}}"`) and Go templates use it. Braces around anything
+ * else (a LogQL selector `{job="msting"}`) are text.
+ */
+export const PLACEHOLDER = /(?<!\{)\{([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\}(?!\})/g;
+
+/** A name in any number of braces: the build accepts `{name}` and `{{name}}` only (`{{name}`, `{name}}}` are mistakes). */
+export const BRACED_NAME = /(\{+)([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)(\}+)/g;

@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderKratosConfig } from '../../../src/render/kratos.js';
-import { PII_RULES, renderLogForwarderConfig, renderPromtailConfig } from '../../../src/render/observability.js';
-import { parseNginxTemplate, parseTemplate } from '../../../src/render/templates/load.js';
-import { TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
+import { PII_RULES, logqlSelector, renderGrafanaDashboards, renderLogForwarderConfig, renderPromtailConfig } from '../../../src/render/observability.js';
+import { loadTemplates, parseDashboardTemplate, parseNginxTemplate, parseTemplate } from '../../../src/render/templates/load.js';
+import { DASHBOARD_TEMPLATES, TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
+import { GRAFANA_DASHBOARDS } from '../../../src/stack/plan.js';
 import { makeConfig } from './fixtures.js';
 
 const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
@@ -76,6 +78,76 @@ describe('service config templates', () => {
       expect(() => parseNginxTemplate(file, 'nginx:\n  - events:\n      childs: []\n', allowed)).toThrow(`${file}: nginx.0.events.childs: unknown key: a block has args and children`);
       expect(() => parseNginxTemplate(file, 'nginx:\n  - user: nginx\n    pid: /tmp/nginx.pid\n', allowed)).toThrow(`${file}: nginx.0: not an nginx node`);
       expect(() => parseNginxTemplate(file, 'nginx:\n  - server_name: "{host}"\n', allowed)).toThrow(`${file}: nginx.0.server_name: unknown placeholder {host}`);
+    });
+  });
+
+  describe('Grafana dashboard templates', () => {
+    type Uid = (typeof GRAFANA_DASHBOARDS)[number];
+    const path = (uid: Uid) => `grafana/provisioning/dashboards/sting-ce/${uid}.yml` as const;
+    const text = (uid: Uid) => readFileSync(join(TEMPLATES_DIR, path(uid)), 'utf8');
+    const check = (uid: Uid, yaml: string) => parseDashboardTemplate(`templates/${path(uid)}`, yaml, TEMPLATE_PLACEHOLDERS[path(uid)]);
+    const exprs = (json: string) => (JSON.parse(json) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) => p.targets.map((t) => t.expr));
+
+    it('are one for each dashboard msting provisions, and each is a dashboard on the grid', () => {
+      expect(DASHBOARD_TEMPLATES).toEqual(GRAFANA_DASHBOARDS.map(path));
+      for (const uid of GRAFANA_DASHBOARDS) expect(() => check(uid, text(uid)), uid).not.toThrow();
+    });
+
+    it('the build rejects a dashboard with a placeholder msting does not fill, naming file and key path', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'msting-templates-'));
+      try {
+        cpSync(TEMPLATES_DIR, dir, { recursive: true });
+        writeFileSync(join(dir, path('sting-auth')), text('sting-auth').replace(`expr: '{kratos} |~`, `expr: '{job="containers", project="{project}"} |~`));
+        expect(() => loadTemplates(dir)).toThrow(
+          `templates/${path('sting-auth')}: panels.2.targets.0.expr: unknown placeholder {project}: use one of {containers}, {all_containers}, {kratos}, {msting}`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("Grafana's {{legend}} is text; a legend in one brace, or in uneven braces, is a mistake the build names", () => {
+      const logs = text('sting-logs');
+      expect(JSON.parse(renderGrafanaDashboards(makeConfig()).get('sting-logs')!).panels[0].targets[0].legendFormat).toBe('{{service}}');
+      expect(() => check('sting-logs', logs.replace('legendFormat: "{{service}}"', 'legendFormat: "{service}"'))).toThrow(`panels.0.targets.0.legendFormat: unknown placeholder {service}`);
+      expect(() => check('sting-logs', logs.replace('legendFormat: "{{service}}"', 'legendFormat: "{{service}"'))).toThrow(
+        'panels.0.targets.0.legendFormat: {{service}: write {service} for a placeholder, or {{service}} for text such as a Grafana legend',
+      );
+    });
+
+    it('panels that overlap or run past column 24 are rejected, and so is a uid that is not the file name', () => {
+      const errors = text('sting-errors');
+      expect(() => check('sting-errors', errors.replace('gridPos: { x: 16, y: 0, w: 8, h: 8 }', 'gridPos: { x: 16, y: 0, w: 9, h: 8 }'))).toThrow(
+        "panels.1.gridPos: x + w is 25: Grafana's grid is 24 columns wide",
+      );
+      expect(() => check('sting-errors', errors.replace('gridPos: { x: 0, y: 8, w: 24, h: 8 }', 'gridPos: { x: 0, y: 7, w: 24, h: 8 }'))).toThrow(
+        'panels.2.gridPos: overlaps panels.0 (Errors per minute, per service)',
+      );
+      expect(() => check('sting-errors', errors.replace('- id: 2', '- id: 1'))).toThrow('panels.1.id: 1 is also the id of panels.0');
+      expect(() => check('sting-errors', errors.replace('uid: sting-errors', 'uid: errors'))).toThrow("uid: is errors: a dashboard's uid is its file's name, sting-errors");
+      expect(() => check('sting-errors', errors.replace('gridPos: { x: 0, y: 16, w: 24, h: 12 }', 'gridPos: { x: 0, y: 16, width: 24, h: 12 }'))).toThrow('panels.3.gridPos');
+    });
+
+    it('a project name with quotes and braces stays one quoted LogQL string in every matcher', () => {
+      const name = 'x"} |= "injected" {a="\\{msting}{{service}}$service';
+      const hostile = renderGrafanaDashboards({ ...makeConfig(), project: { name } });
+      const plain = renderGrafanaDashboards(makeConfig({ project: { name: 'sting-ce' } }));
+      const quoted = JSON.stringify(name);
+      for (const uid of GRAFANA_DASHBOARDS) {
+        const json = hostile.get(uid)!;
+        const queries = exprs(json);
+        for (const expr of queries) {
+          // Each project matcher reads back, as a Go/LogQL string literal, as the name itself ...
+          const literals = [...expr.matchAll(/project="((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+          expect(literals.length, expr).toBeGreaterThan(0);
+          expect(new Set(literals), expr).toEqual(new Set([name]));
+        }
+        // ... and with that one literal put back, every query is the one rendered for a plain name.
+        expect(queries.map((e) => e.replaceAll(`project=${quoted}`, 'project="sting-ce"')), uid).toEqual(exprs(plain.get(uid)!));
+      }
+      expect(logqlSelector([['project', '!=', name]])).toBe(`{project!=${quoted}}`);
+      const promtail = parse(renderPromtailConfig({ ...makeConfig(), project: { name } }));
+      expect(promtail.scrape_configs[0].pipeline_stages).toContainEqual({ match: { selector: `{project!=${quoted}}`, action: 'drop', drop_counter_reason: 'other_project' } });
     });
   });
 });
