@@ -75,6 +75,18 @@ export function unhealthyGraceMs(intervalS: number): number {
   return Math.max(3 * intervalS, 30) * 1000;
 }
 
+/**
+ * A container its restart policy is restarting (it exited, or was restarted from outside) comes
+ * back by itself: it counts as failed once it has been restarted this many times, or has stayed
+ * down for the grace above, not at the first sight of `restarting`.
+ */
+export const RESTARTS_TOLERATED = 3;
+
+/** Failing now, but may still recover by itself: unhealthy while running, or restarting a few times. */
+function mayRecover(d: Pick<ContainerDetails, 'state' | 'health' | 'restartCount'>): boolean {
+  return (d.state === 'running' && d.health === 'unhealthy') || (d.state === 'restarting' && d.restartCount < RESTARTS_TOLERATED);
+}
+
 export interface ServiceOutcome {
   service: string;
   state: StartState;
@@ -122,7 +134,7 @@ export interface StartOptions {
 }
 
 /** What a container's state means for a service with this target. */
-export function judge(target: ServiceTarget, c: Pick<ContainerDetails, 'state' | 'health' | 'hasHealthcheck' | 'exitCode' | 'oomKilled' | 'lastHealthOutput'>):
+export function judge(target: ServiceTarget, c: Pick<ContainerDetails, 'state' | 'health' | 'hasHealthcheck' | 'exitCode' | 'oomKilled' | 'lastHealthOutput' | 'restartCount'>):
   | { done: true; state: 'healthy' | 'running' | 'completed' }
   | { done: false; failed: true; detail: string }
   | { done: false; failed: false } {
@@ -135,7 +147,7 @@ export function judge(target: ServiceTarget, c: Pick<ContainerDetails, 'state' |
   if (c.state === 'exited' || c.state === 'dead') {
     return { done: false, failed: true, detail: c.oomKilled ? 'killed: out of memory' : `exited with code ${c.exitCode}` };
   }
-  if (c.state === 'restarting') return { done: false, failed: true, detail: `keeps restarting (last exit code ${c.exitCode})` };
+  if (c.state === 'restarting') return { done: false, failed: true, detail: `keeps restarting (${c.restartCount} restarts, last exit code ${c.exitCode})` };
   if (c.state !== 'running') return { done: false, failed: false };
   if (!c.hasHealthcheck) return { done: true, state: 'running' };
   if (c.health === 'healthy') return { done: true, state: 'healthy' };
@@ -284,9 +296,9 @@ export async function executeStart(plan: StartPlan, deps: StartDeps, options: St
           set(s, verdict.state);
           pending.delete(s);
           await afterReached(s);
-        } else if (verdict.failed && d.state === 'running' && d.health === 'unhealthy') {
-          // Still running: its check may pass again. Failed once unhealthy for the whole grace, or
-          // at the deadline (with what its check says, which explains more than a timeout).
+        } else if (verdict.failed && mayRecover(d)) {
+          // Still running (or being restarted): its check may pass again. Failed once down for the
+          // whole grace, or at the deadline (with what its check says, which explains more than a timeout).
           const since = unhealthySince.get(s) ?? Date.now();
           unhealthySince.set(s, since);
           if (Date.now() - since >= unhealthyGraceMs(d.healthIntervalS ?? 30) || Date.now() >= deadline) {

@@ -4,7 +4,7 @@ import type { ContainerDetails, ContainerInfo, DockerEngine, EngineEvent } from 
 import { executeStart, planStart, type StartState } from '../../../src/lifecycle/start.js';
 import { details, makePlan } from './helpers.js';
 
-type Behaviour = 'healthy' | 'unhealthy' | 'exit0' | 'exit1' | 'never' | 'unhealthy-once';
+type Behaviour = 'healthy' | 'unhealthy' | 'exit0' | 'exit1' | 'never' | 'unhealthy-once' | 'restarted-once' | 'crash-loop';
 
 /** An engine whose containers do what each service's behaviour says once started. */
 function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string, Partial<ContainerDetails>> = {}) {
@@ -36,6 +36,10 @@ function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string
       const seen = { ...d };
       // One failed probe (a check past its timeout on a busy machine), then the next one passes.
       if (behaviour[d.service] === 'unhealthy-once' && d.health === 'unhealthy') Object.assign(d, { health: 'healthy', lastHealthOutput: null });
+      // Restarted once (from outside, or one exit under load), then up and healthy.
+      if (behaviour[d.service] === 'restarted-once' && d.state === 'restarting') Object.assign(d, { state: 'running', health: 'healthy', restartCount: 1 });
+      // Exits again at once each time its restart policy starts it.
+      if (behaviour[d.service] === 'crash-loop') Object.assign(d, { restartCount: d.restartCount + 1 });
       return seen;
     },
     async startContainer(id) {
@@ -48,6 +52,7 @@ function fakeEngine(behaviour: Record<string, Behaviour>, initial: Record<string
       if (b === 'exit0') Object.assign(d, { state: 'exited', exitCode: 0, health: 'none', hasHealthcheck: false });
       if (b === 'exit1') Object.assign(d, { state: 'exited', exitCode: 1, health: 'none', hasHealthcheck: false });
       if (b === 'never') Object.assign(d, { state: 'running', health: 'starting' });
+      if (b === 'restarted-once' || b === 'crash-loop') Object.assign(d, { state: 'restarting', health: 'none', exitCode: b === 'crash-loop' ? 1 : 0, restartCount: 0 });
     },
     async events(_project, signal) {
       // No events: the executor's poll drives it. The stream ends when the run is over.
@@ -146,6 +151,21 @@ describe('executeStart', () => {
     // The stack's checks run every 30 s: 90 s of grace, counted from the first unhealthy report.
     expect(redis.elapsedMs).toBeGreaterThanOrEqual(90_000);
     expect(redis.elapsedMs).toBeLessThan(100_000);
+    expect(result.outcomes.find((o) => o.service === 'messaging')).toMatchObject({ state: 'skipped', detail: 'needs redis, which failed' });
+  });
+
+  it('a container its restart policy restarts once (exit 0, as a stop from outside leaves it) comes up healthy', async () => {
+    const { result, seen } = await run({ 'kratos-migrate': 'exit0', redis: 'restarted-once' });
+    expect(result.failed).toEqual([]);
+    expect(result.outcomes.find((o) => o.service === 'redis')?.state).toBe('healthy');
+    expect(seen.filter((e) => e.service === 'redis' && e.state === 'failed')).toEqual([]);
+  });
+
+  it('a container that keeps crashing fails after three restarts, not after the grace period', async () => {
+    const { result } = await run({ 'kratos-migrate': 'exit0', redis: 'crash-loop' }, 600);
+    const redis = result.outcomes.find((o) => o.service === 'redis')!;
+    expect(redis).toMatchObject({ state: 'failed', detail: 'keeps restarting (3 restarts, last exit code 1)' });
+    expect(redis.elapsedMs).toBeLessThan(10_000);
     expect(result.outcomes.find((o) => o.service === 'messaging')).toMatchObject({ state: 'skipped', detail: 'needs redis, which failed' });
   });
 
