@@ -26,9 +26,13 @@ export function word(value: string): string {
 /**
  * An exact map key. The leading backslash makes nginx read it literally even when it spells one
  * of map's own parameters (`default`, `hostnames`, `include`, `volatile`), all valid model names.
+ * nginx reads `\t`, `\n` and `\r` in any word as a tab, a line feed and a carriage return, so
+ * before a name starting with t, n or r the backslash is itself escaped: nginx reads `\\tinyllama`
+ * as `\tinyllama`, whose backslash map strips.
  */
 export function mapKey(value: string): NginxToken {
-  return token(`\\${word(value)}`);
+  const name = word(value);
+  return token(`${/^[tnr]/.test(name) ? '\\\\' : '\\'}${name}`);
 }
 
 /** An absolute path inside the container. */
