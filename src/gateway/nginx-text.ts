@@ -1,11 +1,14 @@
 import { MstingError } from '../errors.js';
+import { token, type NginxToken } from '../render/nginx.js';
 
 /**
- * The only ways a value enters the rendered nginx config. Each checks its input against an
+ * The only ways a value enters the rendered nginx config (templates/llm-gateway/nginx.conf.yml's
+ * placeholders and the nodes src/gateway/render.ts computes). Each checks its input against an
  * allow-list and throws instead of quoting its way around a surprise, so no config value (a
  * model name, a repository id, a path) can close a block, end a directive or start a variable.
  * The schema already restricts these values; this is the second line, for values that reach
- * the renderer without it (tests, future callers, a hand-built config object).
+ * the renderer without it (tests, future callers, a hand-built config object). The nginx writer
+ * checks a third time that each word is one nginx token.
  */
 
 function refuse(what: string, value: string): never {
@@ -23,9 +26,13 @@ export function word(value: string): string {
 /**
  * An exact map key. The leading backslash makes nginx read it literally even when it spells one
  * of map's own parameters (`default`, `hostnames`, `include`, `volatile`), all valid model names.
+ * nginx reads `\t`, `\n` and `\r` in any word as a tab, a line feed and a carriage return, so
+ * before a name starting with t, n or r the backslash is itself escaped: nginx reads `\\tinyllama`
+ * as `\tinyllama`, whose backslash map strips.
  */
-export function mapKey(value: string): string {
-  return `\\${word(value)}`;
+export function mapKey(value: string): NginxToken {
+  const name = word(value);
+  return token(`${/^[tnr]/.test(name) ? '\\\\' : '\\'}${name}`);
 }
 
 /** An absolute path inside the container. */
@@ -51,16 +58,16 @@ export function time(ms: number): string {
  * may name variables of the rendered config (`$msting_...`), nothing else: a `$` anywhere else,
  * a quote, a backslash or a control character is refused.
  */
-export function quoted(text: string): string {
+export function quoted(text: string): NginxToken {
   if (!/^[\x20-\x7e]*$/.test(text) || /['\\]/.test(text)) refuse('the text', text);
   for (const m of text.matchAll(/\$/g)) {
     const rest = text.slice((m.index ?? 0) + 1);
     if (!/^(msting_[a-z_]+|upstream_cache_status)\b/.test(rest)) refuse('the text', text);
   }
-  return `'${text}'`;
+  return token(`'${text}'`);
 }
 
 /** A JSON document as a quoted nginx string; `$msting_...` placeholders stay variables. */
-export function json(value: unknown): string {
+export function json(value: unknown): NginxToken {
   return quoted(JSON.stringify(value));
 }

@@ -4,6 +4,7 @@ import { KRATOS_BROWSER_PATH, MAILPIT_BROWSER_PATH, derivePublicUrls } from '../
 import { nginxHost, nginxRate } from './guard.js';
 import { PROXY_FORWARD_HEADERS, PROXY_HEADERS, block, d, renderNginx, type NginxNode } from './nginx.js';
 import { fillTemplate } from './templates/fill.js';
+import { filledNginxNodes } from './templates/nginx.js';
 
 /**
  * nginx.conf of the frontend, the stack's single ingress. Its frame (TLS on 8443, limits, the
@@ -157,7 +158,7 @@ export function renderFrontendNginx(config: MstingConfig, upstreams: FrontendUps
     security_headers: SECURITY_HEADERS,
     locations: locations(upstreams),
   });
-  return renderNginx(filled.nginx as NginxNode[]);
+  return renderNginx(filledNginxNodes(filled.nginx));
 }
 
 /**

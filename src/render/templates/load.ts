@@ -77,12 +77,17 @@ export function parseTemplate(file: string, text: string, allowed: readonly stri
   return result.data;
 }
 
-/** An nginx template's text, checked and turned into the nodes the nginx writer takes. */
+/**
+ * An nginx template's text, checked and turned into the nodes the nginx writer takes. Besides
+ * `nginx`, keys named `x-...` hold lists of nodes for YAML aliases (settings two servers share),
+ * as compose files' `x-` keys do; they are checked, then dropped.
+ */
 export function parseNginxTemplate(file: string, text: string, allowed: readonly string[]): Record<string, unknown> {
   const { nginx, ...rest } = parseTemplate(file, text, allowed);
-  const other = Object.keys(rest)[0];
-  if (other !== undefined) throw new TemplateError(file, other, 'unknown key: an nginx template has the one key nginx');
+  const other = Object.keys(rest).find((key) => !key.startsWith('x-'));
+  if (other !== undefined) throw new TemplateError(file, other, 'unknown key: an nginx template has the key nginx, and x-... keys for shared lists');
   try {
+    for (const [key, nodes] of Object.entries(rest)) nginxNodes(nodes, [key]);
     return { nginx: nginxNodes(nginx, ['nginx']) };
   } catch (error) {
     if (error instanceof NginxTemplateError) throw new TemplateError(file, error.path.join('.'), error.message);

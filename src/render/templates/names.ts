@@ -36,6 +36,35 @@ export const TEMPLATE_PLACEHOLDERS = {
   ],
   'chroma/log_config.yml': [],
   'frontend/nginx.conf.yml': ['client_max_body_size', 'api_rate', 'auth_rate', 'ai_rate', 'server_name', 'security_headers', 'locations'],
+  'llm-gateway/nginx.conf.yml': [
+    'routed_models',
+    'unrouted_models',
+    'state_dir',
+    'cache',
+    'cache_chat',
+    'cache_embeddings',
+    'cache_inactive',
+    'chat_cache_ttl',
+    'embeddings_cache_ttl',
+    'rate',
+    'burst',
+    'retry_after',
+    'default_model',
+    'default_model_note',
+    'default_upstream',
+    'routes',
+    'upstreams',
+    'cache_routes',
+    'listen_port',
+    'read_timeout',
+    'max_fails',
+    'fail_timeout',
+    'health_body',
+    'models_body',
+    'available_models',
+    'unavailable_models',
+    'unavailable_body',
+  ],
   'loki/loki.yml': ['retention'],
   'promtail/promtail.yml': ['other_projects', 'pii_stages'],
   'log-forwarder/promtail.yml': ['project', 'msting_logs', 'pii_stages'],
@@ -50,7 +79,7 @@ export const TEMPLATE_PLACEHOLDERS = {
 export type TemplateFile = keyof typeof TEMPLATE_PLACEHOLDERS;
 
 /** Templates of nginx configs: a mapping whose `nginx` key holds the nodes (src/render/templates/nginx.ts). */
-export const NGINX_TEMPLATES: readonly TemplateFile[] = ['frontend/nginx.conf.yml'];
+export const NGINX_TEMPLATES: readonly TemplateFile[] = ['frontend/nginx.conf.yml', 'llm-gateway/nginx.conf.yml'];
 /** The values a template's placeholders take: a placeholder that is a whole value takes any data; undefined leaves its key out. */
 export type TemplateValues<F extends TemplateFile> = { [K in (typeof TEMPLATE_PLACEHOLDERS)[F][number]]: unknown };
 

@@ -108,6 +108,28 @@ describe('renderGatewayConfig', () => {
     expect(routes.filter((l) => /^(default|include|hostnames|volatile)\b/.test(l))).toEqual(['default msting_unavailable;']);
   });
 
+  it('writes map keys so nginx does not read a name starting with t, n or r as \\t, \\n or \\r', () => {
+    const conf = render({
+      default_model: 'tinyllama',
+      models: [
+        { name: 'tinyllama', repo: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0' },
+        { name: 'nemotron', repo: 'nvidia/Nemotron-Mini-4B-Instruct' },
+        { name: 'rwkv', repo: 'RWKV/rwkv-6-world-1b6', enabled: false },
+      ],
+    });
+    expect(block(conf, 'map $msting_model $msting_upstream')).toEqual([
+      'default msting_unavailable;',
+      '"" model_tinyllama;',
+      '\\\\tinyllama model_tinyllama;',
+      '\\\\tinyllama/tinyllama-1.1b-chat-v1.0 model_tinyllama;',
+      '\\\\nemotron model_nemotron;',
+      '\\\\nvidia/nemotron-mini-4b-instruct model_nemotron;',
+    ]);
+    expect(block(conf, 'map $http_x_msting_model $msting_unavailable_message')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^\\\\rwkv 'Model rwkv is disabled/), expect.stringMatching(/^\\\\rwkv\/rwkv-6-world-1b6 'Model rwkv\/rwkv-6-world-1b6 is disabled/)]),
+    );
+  });
+
   it('renders the state directory it is given', () => {
     const config = makeConfig({ models: TYPICAL_MODELS });
     const conf = renderGatewayConfig(planGateway(config.llm, makeRecommendation(config)), { stateDir: '/var/lib/nginx', listenPort: 9000 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type MstingConfig } from '../../../src/config/schema.js';
 import { MstingError } from '../../../src/errors.js';
-import { planGateway } from '../../../src/gateway/plan.js';
+import { planGateway, type GatewayPlan } from '../../../src/gateway/plan.js';
 import { renderGatewayConfig } from '../../../src/gateway/render.js';
 import { makeConfig, makeRecommendation, TYPICAL_MODELS } from './helpers.js';
 
@@ -98,6 +98,42 @@ describe('no config value can inject into the gateway config', () => {
       if (line === '' || line.endsWith('{') || line === '}') continue;
       expect(line.endsWith(';'), line).toBe(true);
     }
+  });
+});
+
+describe('values reach the gateway template only through its guards', () => {
+  /** A plan as planGateway makes it, changed afterwards: what a future caller could hand the renderer. */
+  function changedPlan(change: (plan: GatewayPlan) => void): GatewayPlan {
+    const config = makeConfig({ models: TYPICAL_MODELS });
+    const plan = planGateway(config.llm, makeRecommendation(config, ['llama3']));
+    change(plan);
+    return plan;
+  }
+
+  it.each<[string, (plan: GatewayPlan) => void]>([
+    ['a routed model name', (p) => void (p.routes[0]!.name = 'phi3; include /etc/passwd')],
+    ['a repository alias', (p) => void p.routes[1]!.aliases.push("x'; } server { listen 81; } #")],
+    ['an upstream name', (p) => void (p.routes[0]!.upstream = 'model_phi3 { }')],
+    ['a replica service', (p) => void (p.routes[0]!.services[1] = 'phi3-2:8000 backup; server evil')],
+    ['a model that is not routed', (p) => void (p.unavailable[0]!.name = "llama3' always; return 200 '")],
+    ['the default model', (p) => void (p.defaultModel = 'phi3\n    include /etc/passwd;')],
+    ['the rate', (p) => void (p.rateLimit.rate = '2r/s"; include /etc/passwd; "')],
+  ])('refuses %s that would add a directive or end a block, even past planGateway', (_, change) => {
+    const plan = changedPlan(change);
+    expect(() => renderGatewayConfig(plan)).toThrow(MstingError);
+    try {
+      renderGatewayConfig(plan);
+    } catch (err) {
+      expect((err as MstingError).code).toBe('CONFIG_INVALID');
+    }
+  });
+
+  it('writes a model named like a map parameter as a literal key, never as the parameter', () => {
+    const config = makeConfig({ default_model: 'include', models: [{ name: 'include', repo: 'org/include' }, { name: 'hostnames', repo: 'org/h', enabled: false }] });
+    const conf = renderGatewayConfig(planGateway(config.llm, makeRecommendation(config)));
+    expect(conf).toContain('    \\include model_include;\n');
+    expect(conf).toContain("    \\hostnames 'Model hostnames is disabled");
+    expect(conf).not.toMatch(/^\s*(include|hostnames)\b/m);
   });
 });
 

@@ -6,7 +6,9 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderKratosConfig } from '../../../src/render/kratos.js';
 import { PII_RULES, logqlSelector, renderGrafanaDashboards, renderLogForwarderConfig, renderPromtailConfig } from '../../../src/render/observability.js';
+import { renderNginx } from '../../../src/render/nginx.js';
 import { loadTemplates, parseDashboardTemplate, parseNginxTemplate, parseTemplate } from '../../../src/render/templates/load.js';
+import { filledNginxNodes } from '../../../src/render/templates/nginx.js';
 import { DASHBOARD_TEMPLATES, TEMPLATE_PLACEHOLDERS } from '../../../src/render/templates/names.js';
 import { GRAFANA_DASHBOARDS } from '../../../src/stack/plan.js';
 import { makeConfig } from './fixtures.js';
@@ -78,6 +80,61 @@ describe('service config templates', () => {
       expect(() => parseNginxTemplate(file, 'nginx:\n  - events:\n      childs: []\n', allowed)).toThrow(`${file}: nginx.0.events.childs: unknown key: a block has args and children`);
       expect(() => parseNginxTemplate(file, 'nginx:\n  - user: nginx\n    pid: /tmp/nginx.pid\n', allowed)).toThrow(`${file}: nginx.0: not an nginx node`);
       expect(() => parseNginxTemplate(file, 'nginx:\n  - server_name: "{host}"\n', allowed)).toThrow(`${file}: nginx.0.server_name: unknown placeholder {host}`);
+    });
+
+    it('hold comment lines, blank lines, map keys, words in nginx quotes and shared lists', () => {
+      const text = [
+        'x-shared: &shared',
+        '  - proxy_http_version: "1.1"',
+        'nginx:',
+        '  - comment: |-',
+        '      one',
+        '      two',
+        '  - blank',
+        '  - map:',
+        '      args: [\'"$a|$b"\', $c]',
+        '      children:',
+        '        - "": x',
+        '        - \'~"model"\\s*:\': y',
+        '        - \'"~*text/event-stream"\': z',
+        '  - server:',
+        '      children:',
+        '        - *shared',
+        '        - listen: 80',
+      ].join('\n');
+      const { nginx } = parseNginxTemplate(file, text, allowed);
+      expect(renderNginx(filledNginxNodes(nginx))).toBe(
+        [
+          '# one',
+          '# two',
+          '',
+          'map "$a|$b" $c {',
+          '    "" x;',
+          '    \'~"model"\\s*:\' y;',
+          '    "~*text/event-stream" z;',
+          '}',
+          'server {',
+          '    proxy_http_version 1.1;',
+          '    listen 80;',
+          '}',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('write a when\'s children only when its flag is true', () => {
+      const { nginx } = parseNginxTemplate(file, 'nginx:\n  - when: "{locations}"\n    children:\n      - listen: 80\n  - listen: 81\n', allowed);
+      const filled = (flag: unknown) => (nginx as Record<string, unknown>[]).map((n) => ('when' in n ? { ...n, when: flag } : n));
+      expect(renderNginx(filledNginxNodes(filled(true)))).toBe('listen 80;\nlisten 81;\n');
+      expect(renderNginx(filledNginxNodes(filled(false)))).toBe('listen 81;\n');
+      expect(() => filledNginxNodes(filled('yes'))).toThrow(/true or false/);
+    });
+
+    it('refuse at build a quoted word that is not one nginx string, a when without a flag, an unknown top-level key', () => {
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - return: [200, \'"a" b"\']\n', allowed)).toThrow(`${file}: nginx.0.return.1: a quoted nginx word must be one whole string`);
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - when: yes\n    children: []\n', allowed)).toThrow(`${file}: nginx.0.when: when is a "{flag}" the renderer sets`);
+      expect(() => parseNginxTemplate(file, 'nginx:\n  - proxy pass: x\n', allowed)).toThrow(`${file}: nginx.0.proxy pass: not an nginx directive name or map key`);
+      expect(() => parseNginxTemplate(file, 'shared: []\nnginx: []\n', allowed)).toThrow(`${file}: shared: unknown key`);
     });
   });
 
