@@ -201,7 +201,7 @@ describe('msting install, update, doctor and uninstall on the real engine', () =
     expect(refused.stderr).toMatch(/--yes/);
     expect(psql('kratos', "SELECT count(*) FROM pg_tables WHERE tablename = 'it_marker'")).toBe('1');
 
-    const r = await msting(['reset-auth', '--yes', '--json', '--timeout', '120']);
+    const r = await msting(['reset-auth', '--yes', '--json', '--timeout', '240']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/"reset": "kratos"/);
     expect(psql('kratos', "SELECT count(*) FROM pg_tables WHERE tablename = 'it_marker'")).toBe('0');
