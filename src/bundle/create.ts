@@ -8,6 +8,7 @@ import { ArchiveWriter } from '../backup/archive.js';
 import { syncDir } from '../backup/fs.js';
 import type { ImageArchive } from '../docker/image-archive.js';
 import { MstingError, isMstingError } from '../errors.js';
+import { chunksOf } from '../files/chunks.js';
 import { openFlushingFile } from '../files/flushing-file.js';
 import { blobPath, repoFolderName, repoPaths } from '../models/cache-layout.js';
 import type { ModelState } from '../models/state.js';
@@ -225,7 +226,7 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
       signal,
     );
     let index = 0;
-    for await (const part of readAhead(partsOf(saved as AsyncIterable<Buffer>, IMAGE_PART_BYTES))) {
+    for await (const part of readAhead(partsOf(chunksOf(saved), IMAGE_PART_BYTES))) {
       signal.throwIfAborted();
       await writer.addStream(imagePartPath(index), part.bytes, part.chunks, { mode: 0o644 });
       index += 1;
