@@ -8,7 +8,8 @@ import { vaultAuditEntry, writeBundle, type BundleEntry } from '../doctor/bundle
 import { certificateExpiryCheck, keyCustodyCheck } from '../doctor/custody.js';
 import { collectSecretValues, createRedactor } from '../doctor/redact.js';
 import { ExitCode } from '../errors.js';
-import { profileRunsModels, quickPlan } from '../install/flow.js';
+import { profileRunsModels } from '../install/flow.js';
+import { quickPlan } from '../render/quick-plan.js';
 import { readState, type InstallState } from '../install/state.js';
 import { installLayout } from '../layout.js';
 import { checkPorts } from '../lifecycle/ports.js';

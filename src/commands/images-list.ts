@@ -5,7 +5,7 @@ import { detectDocker } from '../docker/detect.js';
 import { inspectLocalImage, type LocalImage } from '../docker/registry.js';
 import { ExitCode } from '../errors.js';
 import { imageRows } from '../images/list.js';
-import { quickPlan } from '../install/flow.js';
+import { quickPlan } from '../render/quick-plan.js';
 import { readState } from '../install/state.js';
 import { installLayout } from '../layout.js';
 

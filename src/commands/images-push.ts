@@ -6,7 +6,7 @@ import { detectDocker } from '../docker/detect.js';
 import { pushImage } from '../docker/registry.js';
 import { ExitCode, usageError } from '../errors.js';
 import { executePush, planPush, type PushedImage } from '../images/push.js';
-import { quickPlan } from '../install/flow.js';
+import { quickPlan } from '../render/quick-plan.js';
 import { readState } from '../install/state.js';
 import { installLayout } from '../layout.js';
 import { ServiceProgress } from '../ui/progress.js';

@@ -18,6 +18,7 @@ import { buildStatus, statusUrls, type StatusUrls } from '../lifecycle/status.js
 import type { ProgressListener } from '../models/progress.js';
 import { evaluatePreflight, type PreflightReport } from '../preflight/checks.js';
 import { gatherPreflight } from '../preflight/gather.js';
+import { quickPlan } from '../render/quick-plan.js';
 import { renderStack } from '../render/render-stack.js';
 import { certificateNames, describeCertificate, ensureLocalCertificates, judgeCertificate, CERT_FILES } from '../ssl/local-ca.js';
 import { enabledModels, modelServices, resolveProfileServices, type StackPlan } from '../stack/plan.js';
@@ -106,11 +107,6 @@ export function profileRunsModels(config: MstingConfig, profile: string): boolea
   return resolveProfileServices(config, profile).includes('llm-gateway');
 }
 
-/** The plan of the profile without probing anything (for fingerprints and --dry-run). */
-export function quickPlan(config: MstingConfig, profile: string, env: NodeJS.ProcessEnv): StackPlan {
-  const rendered = renderStack({ config, recommendation: cpuFallbackRecommendation(config.llm.models), profile, secrets: NO_SECRETS, modelsDir: modelsDir(env, process.platform, homedir()), schema: null });
-  return rendered.plan;
-}
 
 /** Fingerprints of each step's inputs: a step done with other inputs runs again. */
 export function installFingerprints(config: MstingConfig, profile: string, plan: StackPlan): Partial<Record<InstallStepId, string | null>> {
