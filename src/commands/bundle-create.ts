@@ -1,6 +1,6 @@
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { checkRoom, createBundle, planBundle } from '../bundle/create.js';
 import { configWithoutSecrets } from '../bundle/format.js';
 import { cachedPack } from '../bundle/package.js';
@@ -11,7 +11,7 @@ import type { Context } from '../context.js';
 import { resolveEndpoint } from '../docker/endpoint.js';
 import { createImageArchive } from '../docker/image-archive.js';
 import { ExitCode, MstingError, usageError } from '../errors.js';
-import { quickPlan } from '../install/flow.js';
+import { quickPlan } from '../render/quick-plan.js';
 import { modelsDir } from '../layout.js';
 import { freeBytes } from '../models/disk.js';
 import { inspectModel, readModelState, type ModelState } from '../models/state.js';
@@ -43,6 +43,9 @@ export async function run(options: BundleCreateOptions, ctx: Context): Promise<n
   const config = loaded.config;
   const profile = options.profile ?? config.profile;
   const output = resolve(options.output ?? defaultBundleName(config.project.name, profile, MSTING_VERSION));
+  const folder = dirname(output);
+  const isFolder = await stat(folder).then((s) => s.isDirectory(), () => false);
+  if (!isFolder) throw usageError(`${folder} is not a folder that exists`, 'create it first, or name a file in another folder with --output; nothing was written');
   if (!ctx.yes && (await access(output).then(() => true, () => false))) {
     throw usageError(`${output} already exists`, 'name another file with --output, or pass --yes to replace it');
   }

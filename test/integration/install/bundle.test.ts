@@ -143,6 +143,14 @@ describe('offline bundle: create, verify, install with no network', () => {
     await rm(next);
   });
 
+  it('an --output in a folder that does not exist is refused with exit 2, and nothing is written', async () => {
+    const r = await msting(['bundle', 'create', '--output', join(work, 'missing', 'sting.tar')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/missing is not a folder that exists/);
+    expect(r.stderr).toMatch(/hint: .*--output/);
+    expect(existsSync(join(work, 'missing'))).toBe(false);
+  });
+
   // Mounting the small disk needs root (CI runs as root); elsewhere test/unit/bundle covers the check.
   it.skipIf(process.getuid?.() !== 0)('a bundle that does not fit on its disk (a 16 MiB tmpfs) is refused before anything is written, exit 4', async () => {
     const small = join(work, 'small-disk');
