@@ -8,15 +8,14 @@
 // Python services app, knowledge and messaging, busybox for the rest; about 640 MB of save stream,
 // where STING-CE's own default profile saves several GB). Each side
 // runs BENCH_ROUNDS times (default 3), interleaved, each after a sync; the best run of each is
-// compared. msting's run is the whole command: config, engine calls, the save stream cut into
-// parts with a SHA-256 of every part, the manifest, fsync and rename. msting's npm package is
+// compared. msting's run is the whole command: config, engine calls, `docker save` writing into
+// the bundle while msting reads the stream back and hashes it (SHA-256), the package, the
+// manifest, fsync and rename. msting's npm package is
 // built on the first run of a build and cached (~/.cache/msting): the first run is reported apart
 // ("cold"), the rounds after it reuse the package. Reports MB/s of each, the ratio (target >= 0.8),
 // the images-only ratio (from the NDJSON stage events), and the peak RSS of the msting child
-// (target < 200 MB), and, as a floor, the same engine stream read by Node and thrown away
-// (nodeRawRead). BENCH_IMAGES=small (the quick run) bundles the busybox image only.
+// (target < 200 MB). BENCH_IMAGES=small (the quick run) bundles the busybox image only.
 import { execFileSync, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,22 +85,6 @@ async function bundleRun(output) {
   return { seconds: run.seconds, imageSeconds: after.at - images.at, imageBytes, peakKb: run.peakKb };
 }
 
-/**
- * The floor for any Node client: the same GET /images/get read and thrown away (no hash, no tar,
- * no file). It splits a gap to `docker save` into the engine-to-Node read and msting's own work.
- */
-async function rawRead(images) {
-  const t = process.hrtime.bigint();
-  const res = await new Promise((ok, fail) => {
-    const req = request({ socketPath: '/var/run/docker.sock', path: `/images/get?${images.map((i) => `names=${encodeURIComponent(i)}`).join('&')}`, headers: { Host: 'docker' } }, ok);
-    req.on('error', fail);
-    req.end();
-  });
-  let bytes = 0;
-  for await (const chunk of res) bytes += chunk.length;
-  return { bytes, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
-}
-
 async function main() {
   const images = small ? [built.busybox] : [built.busybox, built.debian, built.stingPython];
   const db = small ? built.busybox : built.debian;
@@ -120,7 +103,6 @@ async function main() {
     const cold = await bundleRun(output);
     const saveRuns = [];
     const bundleRuns = [];
-    const rawRuns = [];
     let saveBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {
       sh('sync');
@@ -130,8 +112,6 @@ async function main() {
       saveBytes = statSync(reference).size;
       rmSync(reference);
       bundleRuns.push(await bundleRun(output));
-      sh('sync');
-      rawRuns.push(await rawRead(images));
     }
     const saveSeconds = Math.min(...saveRuns);
     const best = bundleRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -150,7 +130,6 @@ async function main() {
         coldSeconds: Number(cold.seconds.toFixed(2)),
         peakRssMB: Math.round(Math.max(cold.peakKb, ...bundleRuns.map((r) => r.peakKb)) / 1024),
       },
-      nodeRawRead: { seconds: Number(Math.min(...rawRuns.map((r) => r.seconds)).toFixed(2)), MBps: mb(rawRuns[0].bytes, Math.min(...rawRuns.map((r) => r.seconds))) },
       ratio: Number((best.imageBytes / 1e6 / best.seconds / saveMBs).toFixed(2)),
       imagesOnlyRatio: Number((best.imageBytes / 1e6 / bestImages / saveMBs).toFixed(2)),
       coldRatio: Number((cold.imageBytes / 1e6 / cold.seconds / saveMBs).toFixed(2)),

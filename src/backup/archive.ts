@@ -186,3 +186,40 @@ export function parseManifest(data: Buffer): Manifest {
   }
   return m as Manifest;
 }
+
+/**
+ * The tar header of a file entry, as tar-stream encodes it (a size beyond the 8 GiB of ustar's
+ * octal field in GNU base-256, which tar-stream and GNU and BSD tar read). For an entry whose size
+ * is known only once its data is written: reserve 512 bytes, write the data, then this.
+ */
+export async function fileHeader(header: { name: string; size: number; mode: number; mtime: Date }): Promise<Buffer> {
+  const pack = tar.pack();
+  const first = once(pack, 'data') as Promise<[Buffer]>;
+  const sink = pack.entry({ ...header, type: 'file' });
+  const [block] = await first;
+  // The entry is never written: once its header is out, the pack is thrown away.
+  (sink as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+  pack.on('error', () => undefined);
+  sink.destroy();
+  pack.destroy();
+  if (block.length !== 512) throw new Error(`${header.name}: expected a 512-byte tar header, got ${block.length} bytes`);
+  return block;
+}
+
+/**
+ * Small entries as the bytes of a tar stream that goes on (no end-of-archive blocks), and their
+ * manifest entries: the start of an archive whose next entry is written by other means.
+ */
+export async function leadingEntries(add: (writer: ArchiveWriter) => Promise<void>, onBytes?: (n: number) => void): Promise<{ bytes: Buffer; entries: ManifestEntry[] }> {
+  const writer = new ArchiveWriter(onBytes);
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const chunk of writer.pack) chunks.push(chunk as Buffer);
+  })();
+  await add(writer);
+  writer.pack.finalize();
+  await collected;
+  const all = Buffer.concat(chunks);
+  // finalize() ends the stream with two zero blocks; the archive goes on after these entries.
+  return { bytes: all.subarray(0, all.length - 1024), entries: writer.entries };
+}

@@ -1,21 +1,21 @@
-import { createReadStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, type WriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../bytes.js';
 import { compareText } from '../compare.js';
-import { ArchiveWriter } from '../backup/archive.js';
+import { ArchiveWriter, fileHeader, leadingEntries } from '../backup/archive.js';
 import { syncDir } from '../backup/fs.js';
 import type { ImageArchive } from '../docker/image-archive.js';
 import { MstingError, isMstingError } from '../errors.js';
-import { chunksOf } from '../files/chunks.js';
 import { openFlushingFile } from '../files/flushing-file.js';
+import { followFile } from '../files/follow.js';
 import { blobPath, repoFolderName, repoPaths } from '../models/cache-layout.js';
 import type { ModelState } from '../models/state.js';
 import {
   CONFIG_PATH,
   HEADER_PATH,
-  IMAGE_PART_BYTES,
   MANIFEST_PATH,
   MODELS_DIR,
   bundleHeader,
@@ -141,52 +141,9 @@ function diskFull(output: string, err: unknown): MstingError {
   });
 }
 
-/**
- * Cut a stream into parts of `size` bytes (the last one shorter). A part is the list of the
- * stream's own chunks (cut at the boundary, never copied): no big buffer is allocated per part,
- * so memory stays at about one part whatever the total.
- */
-export async function* partsOf(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<{ chunks: Buffer[]; bytes: number }> {
-  let held: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of source) {
-    let rest = chunk;
-    while (bytes + rest.length >= size) {
-      const take = size - bytes;
-      held.push(rest.subarray(0, take));
-      yield { chunks: held, bytes: size };
-      held = [];
-      bytes = 0;
-      rest = rest.subarray(take);
-    }
-    if (rest.length > 0) {
-      held.push(rest);
-      bytes += rest.length;
-    }
-  }
-  if (bytes > 0) yield { chunks: held, bytes };
-}
-
-/**
- * The next item is read while the caller handles this one: the engine keeps sending the next part
- * while the current one is hashed and written, instead of waiting for it (about twice the
- * throughput), and at most two parts are held.
- */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  let next = it.next();
-  try {
-    for (;;) {
-      const current = await next;
-      if (current.done) return;
-      next = it.next();
-      // A read that fails while the caller is busy is thrown at the next await, not left unhandled.
-      next.catch(() => undefined);
-      yield current.value;
-    }
-  } finally {
-    await it.return?.();
-  }
+/** Write `data` through the stream and wait until it is in the file. */
+function writeThrough(stream: WriteStream, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve())));
 }
 
 export async function createBundle(plan: BundlePlan, output: string, deps: CreateBundleDeps): Promise<CreateBundleResult> {
@@ -194,44 +151,74 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
   const partial = `${output}.partial`;
   const packageTmp = `${output}.partial.tgz`;
   const now = deps.now ?? (() => new Date());
-  const header = bundleHeader(plan.version, plan.profile, now());
+  const created = now();
+  const header = bundleHeader(plan.version, plan.profile, created);
   await rm(partial, { force: true });
-  // Written to disk as it grows (a background fdatasync every FLUSH_BYTES), so the closing fsync
-  // does not wait for the whole bundle after the engine has finished.
-  const file = await openFlushingFile(partial, { mode: 0o644 });
+  // Opened for appending: `docker save` writes its stream to the same descriptor (it inherits it),
+  // between msting's writes. Written to disk as it grows (a background fdatasync every FLUSH_BYTES), so
+  // the closing fsync does not wait for the whole bundle after the engine has finished.
+  const file = await openFlushingFile(partial, { mode: 0o644, append: true });
+  // Reads the save stream back as it lands (to hash it), then writes its tar header in place.
+  const readBack = await open(partial, 'r+');
   const packAbort = new AbortController();
+  const saveAbort = new AbortController();
   const stopPack = (): void => packAbort.abort();
   signal.addEventListener('abort', stopPack, { once: true });
-  const writer = new ArchiveWriter((n) => {
-    deps.onBytes?.(n);
-    file.flushIfDue();
-  });
-  const written = pipeline(writer.pack, file.stream, { signal });
-  written.catch(() => undefined);
-  // A write error (ENOSPC) fails the file stream; the entry being added waits on the pack, so stop it too.
-  file.stream.on('error', (err) => writer.pack.destroy(err));
+  let saving: Promise<void> | undefined;
+  let writer: ArchiveWriter | undefined;
+  let written: Promise<void> | undefined;
+  // A write error (ENOSPC) fails the file stream (the write that met it rejects too); the entry
+  // being added waits on the pack, so stop it too.
+  file.stream.on('error', (err) => writer?.pack.destroy(err));
   try {
-    await writer.addBuffer(HEADER_PATH, Buffer.from(`${JSON.stringify(header, null, 2)}\n`), { mode: 0o644 });
-
     // The package is built (gzip, on a worker thread) while the engine saves the images.
     const packed = deps.pack(deps.packageRoot, packageTmp, packAbort.signal);
     packed.catch(() => undefined);
 
     deps.onStage?.('config', CONFIG_PATH);
-    await writer.addBuffer(CONFIG_PATH, Buffer.from(plan.config), { mode: 0o644 });
+    const head = await leadingEntries(async (w) => {
+      await w.addBuffer(HEADER_PATH, Buffer.from(`${JSON.stringify(header, null, 2)}\n`), { mode: 0o644 });
+      await w.addBuffer(CONFIG_PATH, Buffer.from(plan.config), { mode: 0o644 });
+    }, deps.onBytes);
+    // The images entry's header is written once its size is known; until then its 512 bytes are
+    // zeros, which a tar reader takes for the end of the archive: a killed run's partial file ends
+    // after config.yml, without a manifest.
+    const imagesAt = head.bytes.length;
+    await writeThrough(file.stream, Buffer.concat([head.bytes, Buffer.alloc(512)]));
 
     deps.onStage?.('images', `${plan.images.length} images`);
-    const saved = await deps.images.save(
+    const hash = createHash('sha256');
+    saving = deps.images.saveTo(
       plan.images.map((i) => i.reference),
+      file.fd,
+      AbortSignal.any([signal, saveAbort.signal]),
+    );
+    saving.catch(() => undefined);
+    const size = await followFile(
+      readBack,
+      imagesAt + 512,
+      saving,
+      (chunk) => {
+        hash.update(chunk);
+        deps.onBytes?.(chunk.length);
+        file.grew(chunk.length);
+        file.flushIfDue();
+      },
       signal,
     );
-    let index = 0;
-    for await (const part of readAhead(partsOf(chunksOf(saved), IMAGE_PART_BYTES))) {
-      signal.throwIfAborted();
-      await writer.addStream(imagePartPath(index), part.bytes, part.chunks, { mode: 0o644 });
-      index += 1;
-    }
-    if (index === 0) throw new MstingError('EXTERNAL', 'docker save returned nothing', { hint: 'run `docker info` to see whether the engine is healthy' });
+    await saving;
+    if (size === 0) throw new MstingError('EXTERNAL', 'docker save returned nothing', { hint: 'run `docker info` to see whether the engine is healthy' });
+    const imagesEntry = { path: imagePartPath(0), size, sha256: hash.digest('hex') };
+    await readBack.write(await fileHeader({ name: imagesEntry.path, size, mode: 0o644, mtime: created }), 0, 512, imagesAt);
+    if (size % 512 !== 0) await writeThrough(file.stream, Buffer.alloc(512 - (size % 512)));
+
+    writer = new ArchiveWriter((n) => {
+      deps.onBytes?.(n);
+      file.flushIfDue();
+    });
+    const pack = writer.pack;
+    written = pipeline(pack, file.stream, { signal });
+    written.catch(() => undefined);
 
     deps.onStage?.('package', packagePath(plan.version));
     const packageSize = await packed;
@@ -250,32 +237,47 @@ export async function createBundle(plan: BundlePlan, output: string, deps: Creat
         const depth = f.path.split('/').length;
         const linkname = `${'../'.repeat(depth + 1)}blobs/${f.etag}`;
         await new Promise<void>((resolve, reject) =>
-          writer.pack.entry({ name: `${folder}/snapshots/${model.commit}/${f.path}`, type: 'symlink', linkname, mode: 0o777 }, (err) => (err ? reject(err) : resolve())),
+          pack.entry({ name: `${folder}/snapshots/${model.commit}/${f.path}`, type: 'symlink', linkname, mode: 0o777 }, (err) => (err ? reject(err) : resolve())),
         );
       }
       if (model.revision !== model.commit) await writer.addBuffer(`${folder}/refs/${model.revision}`, Buffer.from(model.commit), { mode: 0o644 });
     }
 
     deps.onStage?.('manifest', MANIFEST_PATH);
-    const manifest: BundleManifest = { ...header, images: plan.images, models: plan.models, package: packagePath(plan.version), entries: [...writer.entries] };
+    const manifest: BundleManifest = {
+      ...header,
+      images: plan.images,
+      models: plan.models,
+      package: packagePath(plan.version),
+      entries: [...head.entries, imagesEntry, ...writer.entries],
+    };
     await writer.addBuffer(MANIFEST_PATH, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { mode: 0o644 });
-    writer.pack.finalize();
+    pack.finalize();
     await written;
+    await readBack.close();
     await file.close();
     await rename(partial, output);
     await syncDir(dirname(output));
     return { path: output, bytes: (await stat(output)).size, manifest };
   } catch (err) {
     packAbort.abort();
-    writer.pack.destroy();
-    const writeError = await written.then(
+    saveAbort.abort();
+    writer?.pack.destroy();
+    // The docker command is stopped and waited for: it writes to the file about to be removed.
+    const saveError = await saving?.then(
       () => undefined,
       (e: unknown) => e,
     );
+    const writeError = await written?.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await readBack.close().catch(() => undefined);
     await file.abandon();
     await rm(partial, { force: true });
     await rm(packageTmp, { force: true });
-    const full = [err, writeError].find((e) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException | undefined)?.code ?? ''));
+    const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException | undefined)?.code ?? (e as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code ?? '';
+    const full = [err, saveError, writeError].find((e) => ['ENOSPC', 'EDQUOT'].includes(codeOf(e)));
     if (full) throw diskFull(output, full);
     if (signal.aborted && !(isMstingError(err) && err.code !== 'INTERRUPTED')) {
       throw new MstingError('INTERRUPTED', 'interrupted; the partial bundle was removed', { hint: 'run the same command again' });

@@ -9,9 +9,11 @@ import type { ModelState } from '../models/state.js';
  *   bundle.json                 header: format, msting version, profile (read first, so a wrong
  *                               bundle is refused before gigabytes are read)
  *   config.yml                  the config the bundle was made from, secrets removed
- *   images/part-000000 ...      one `docker save` stream of every image of the profile, cut
- *                               into parts of IMAGE_PART_BYTES (a tar header needs the size of
- *                               its entry first; parts keep memory flat without a spool file)
+ *   images/part-000000          one `docker save` stream of every image of the profile, written
+ *                               into the file by the docker command itself; its tar header
+ *                               (which states the size) is written in place once the stream
+ *                               ends. Readers also take the stream in several parts, joined in
+ *                               order (images/part-000001 ...), as earlier bundles have it.
  *   msting-<version>.tgz        msting's npm package, its runtime dependencies inside (built
  *                               while the engine saves the images)
  *   models/models--ORG--NAME/   the enabled models in the Hugging Face cache layout (blobs,
@@ -27,13 +29,6 @@ export const MANIFEST_PATH = 'manifest.json';
 export const CONFIG_PATH = 'config.yml';
 export const IMAGES_DIR = 'images';
 export const MODELS_DIR = 'models';
-/**
- * 2 MiB: a part's chunks are held only while it fills, short enough that most die young in the
- * garbage collector (8 MiB parts kept them into the old generation: GC time on a 658 MB stream
- * 0.9 s against 0.15 s); a 10 GB stack is some 5000 entries. Readers take parts of any size.
- */
-export const IMAGE_PART_BYTES = 2 * 1024 * 1024;
-
 export function imagePartPath(index: number): string {
   return `${IMAGES_DIR}/part-${String(index).padStart(6, '0')}`;
 }

@@ -50,7 +50,7 @@ export async function run(options: BundleCreateOptions, ctx: Context): Promise<n
     throw usageError(`${output} already exists`, 'name another file with --output, or pass --yes to replace it');
   }
 
-  const images = createImageArchive(resolveEndpoint(ctx.env));
+  const images = createImageArchive(resolveEndpoint(ctx.env), ctx.env);
   const services = quickPlan(config, profile, ctx.env).services.map((s) => ({ name: s.name, image: s.image }));
   const inspected = new Map(await Promise.all([...new Set(services.map((s) => s.image))].map(async (ref) => [ref, await images.inspect(ref)] as const)));
   const mdir = modelsDir(ctx.env, process.platform, homedir());

@@ -30,6 +30,12 @@ export interface DockerCliOptions {
   input?: string | undefined;
   /** Each non-empty line of output as it comes (stdout and stderr together). */
   onLine?: ((line: string) => void) | undefined;
+  /**
+   * stdout goes straight to this open file descriptor, which the command inherits: its output
+   * never passes through msting (`stdout` comes back empty). execa's `{ file }` would pipe it
+   * through Node.
+   */
+  stdoutFd?: number | undefined;
 }
 
 /** Run `docker ARGS...`. Exported for `docker compose` (./compose-cli.ts); other callers use the named helpers below. */
@@ -41,6 +47,8 @@ export async function runDocker(args: string[], options: DockerCliOptions): Prom
     all: true,
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    // A descriptor number is handed to the child as is (execa's types list only 1 to 9).
+    ...(options.stdoutFd !== undefined ? { stdout: options.stdoutFd as 1 } : {}),
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
   });

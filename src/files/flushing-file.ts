@@ -17,8 +17,12 @@ const fsyncAsync = promisify(fsync);
  */
 export interface FlushingFile {
   readonly stream: WriteStream;
+  /** The descriptor the stream writes to (for a child process to write to, say). */
+  readonly fd: number;
   /** Call as data is written (after each part, say): starts a background flush when due. */
   flushIfDue(): void;
+  /** Another process appended `n` bytes to the file: counted for flushIfDue (fdatasync flushes the file, whoever wrote it). */
+  grew(n: number): void;
   /** After the stream has finished: waits for a background flush, fsyncs, closes. */
   close(): Promise<void>;
   /** On failure: closes without syncing (the caller removes the file). */
@@ -27,11 +31,16 @@ export interface FlushingFile {
 
 export const FLUSH_BYTES = 32 * 1024 * 1024;
 
-export async function openFlushingFile(path: string, options: { mode: number; flushBytes?: number; highWaterMark?: number }): Promise<FlushingFile> {
-  const fd = await openAsync(path, 'w', options.mode);
+/**
+ * `append`: every write goes to the end of the file (O_APPEND), so another process that appends
+ * to it between the stream's writes is not overwritten.
+ */
+export async function openFlushingFile(path: string, options: { mode: number; flushBytes?: number; highWaterMark?: number; append?: boolean }): Promise<FlushingFile> {
+  const fd = await openAsync(path, options.append ? 'a' : 'w', options.mode);
   const flushBytes = options.flushBytes ?? FLUSH_BYTES;
   const stream = createWriteStream('', { fd, autoClose: false, highWaterMark: options.highWaterMark ?? 1024 * 1024 });
   let flushed = 0;
+  let others = 0;
   let inFlight: Promise<unknown> | null = null;
   let flushError: unknown = null;
   let ending = false;
@@ -49,9 +58,10 @@ export async function openFlushingFile(path: string, options: { mode: number; fl
   };
   return {
     stream,
+    fd,
     flushIfDue() {
-      if (inFlight || ending || stream.bytesWritten - flushed < flushBytes) return;
-      const upTo = stream.bytesWritten;
+      if (inFlight || ending || stream.bytesWritten + others - flushed < flushBytes) return;
+      const upTo = stream.bytesWritten + others;
       inFlight = datasyncAsync(fd).then(
         () => {
           flushed = upTo;
@@ -62,6 +72,9 @@ export async function openFlushingFile(path: string, options: { mode: number; fl
           inFlight = null;
         },
       );
+    },
+    grew(n) {
+      others += n;
     },
     async close() {
       ending = true;

@@ -23,7 +23,7 @@ export async function openBundleWithProgress(file: string, profile: string, ctx:
       signal: ctx.signal,
       onVerifyBytes: progress.add,
       load: {
-        images: createImageArchive(resolveEndpoint(ctx.env)),
+        images: createImageArchive(resolveEndpoint(ctx.env), ctx.env),
         modelsDir: skipModels ? null : modelsDir(ctx.env, process.platform, homedir()),
         signal: ctx.signal,
         onStage: (stage, detail) => (out.json ? out.event({ event: 'bundle-load', stage, detail }) : out.info(`    loading ${detail} from the bundle`)),

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
+import { write } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkRoom, createBundle, partsOf, planBundle, type BundlePlan } from '../../../src/bundle/create.js';
-import { IMAGE_PART_BYTES, configWithoutSecrets } from '../../../src/bundle/format.js';
+import * as tar from 'tar-stream';
+import { fileHeader } from '../../../src/backup/archive.js';
+import { checkRoom, createBundle, planBundle, type BundlePlan } from '../../../src/bundle/create.js';
+import { configWithoutSecrets } from '../../../src/bundle/format.js';
 import { readBundleHeader, verifyBundle } from '../../../src/bundle/read.js';
 import { openBundleSource } from '../../../src/bundle/source.js';
 import type { ImageArchive } from '../../../src/docker/image-archive.js';
@@ -20,7 +23,8 @@ import { layOutModel } from '../../support/model-cache.js';
  * profile or msting version (each refused before anything is loaded); a failure half-way leaves no file.
  */
 
-const SAVED_BYTES = 2 * IMAGE_PART_BYTES + 12_345;
+// Not a multiple of 512: the images entry is padded.
+const SAVED_BYTES = 4 * 1024 * 1024 + 12_345;
 
 function savedStream(bytes = SAVED_BYTES): Readable {
   let left = bytes;
@@ -51,18 +55,15 @@ function fakeEngine(failSave?: Error): FakeEngine {
   return {
     loads,
     inspect: async (ref) => (ref.includes('absent') ? null : { id: `sha256:${sha(Buffer.from(ref))}`, size: 1000 }),
-    save: async () => {
-      if (!failSave) return savedStream();
-      const s = savedStream();
+    // As `docker save` does: writes the stream to the bundle's descriptor in pieces, while msting reads it back.
+    saveTo: async (_refs, fd) => {
       let sent = 0;
-      return s.pipe(
-        new (await import('node:stream')).Transform({
-          transform(chunk: Buffer, _e, done) {
-            sent += chunk.length;
-            done(sent > IMAGE_PART_BYTES ? failSave : null, chunk);
-          },
-        }),
-      );
+      for await (const chunk of savedStream()) {
+        await new Promise<void>((resolve, reject) => write(fd, chunk as Buffer, (err) => (err ? reject(err) : resolve())));
+        sent += (chunk as Buffer).length;
+        if (failSave && sent > SAVED_BYTES / 2) throw failSave;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     },
     load: async (source) => {
       const parts: Buffer[] = [];
@@ -160,7 +161,8 @@ describe('bundle create, verify and load', () => {
     expect(report.config).toBe('project:\n  name: demo\n');
     const paths = report.manifest!.entries.map((e) => e.path);
     expect(paths[0]).toBe('bundle.json');
-    expect(paths.filter((p) => p.startsWith('images/'))).toEqual(['images/part-000000', 'images/part-000001', 'images/part-000002']);
+    expect(paths.filter((p) => p.startsWith('images/'))).toEqual(['images/part-000000']);
+    expect(report.manifest!.entries.find((e) => e.path === 'images/part-000000')?.size).toBe(SAVED_BYTES);
     expect(paths).toContain('msting-1.2.3.tgz');
     expect(report.manifest!.images).toEqual([
       { reference: 'example/app:1', id: 'sha256:aa', size: 3000, services: ['app', 'worker'] },
@@ -196,22 +198,22 @@ describe('bundle create, verify and load', () => {
     expect(engine.loads).toEqual([]);
   });
 
-  it('one altered byte in an image part is named, and nothing is loaded', async () => {
+  it('one altered byte in the images is named, and nothing is loaded', async () => {
     const file = await makeBundle();
     const report = await verifyBundle(file);
-    // The second part's data starts after the tar headers of what comes before it: find it by scanning.
+    // The images' data starts after their tar header: find it by scanning.
     const handle = await open(file, 'r+');
     const whole = await readFile(file);
-    const at = whole.indexOf(Buffer.from('images/part-000001')) + 512 + 1000;
+    const at = whole.indexOf(Buffer.from('images/part-000000')) + 512 + 1_000_000;
     await handle.write(Buffer.from([whole[at]! ^ 0xff]), 0, 1, at);
     await handle.close();
     expect(report.ok).toBe(true);
     const after = await verifyBundle(file);
     expect(after.ok).toBe(false);
-    expect(after.problems).toEqual(['images/part-000001 does not match its SHA-256 in the manifest']);
+    expect(after.problems).toEqual(['images/part-000000 does not match its SHA-256 in the manifest']);
     const engine = fakeEngine();
     const err = await errorOf(openBundleSource(file, { version: '1.2.3', profile: 'default' }, openDeps(engine, join(work, 'm'))));
-    expect(err.message).toMatch(/did not verify: images\/part-000001 does not match/);
+    expect(err.message).toMatch(/did not verify: images\/part-000000 does not match/);
     expect(engine.loads).toEqual([]);
   });
 
@@ -260,11 +262,15 @@ describe('bundle planning', () => {
     expect(() => checkRoom(p, '/mnt/usb/sting.tar', { free: 10 * 1024 ** 3, checked: '/mnt/usb' })).not.toThrow();
   });
 
-  it('cuts a stream into parts of the given size without losing or copying a byte', async () => {
-    const chunks = [Buffer.from('abcde'), Buffer.from('fghij'), Buffer.from('k')];
-    const parts: string[] = [];
-    for await (const p of partsOf(Readable.from(chunks), 4)) parts.push(Buffer.concat(p.chunks).toString());
-    expect(parts).toEqual(['abcd', 'efgh', 'ijk']);
+  it('an images entry beyond the 8 GiB of a ustar size field gets a header tar readers size right', async () => {
+    const size = 9 * 1024 ** 3 + 7;
+    const block = await fileHeader({ name: 'images/part-000000', size, mode: 0o644, mtime: new Date(0) });
+    const extract = tar.extract();
+    const seen = new Promise<tar.Header>((resolve) => extract.once('entry', (header) => resolve(header)));
+    extract.write(block);
+    const header = await seen;
+    extract.destroy();
+    expect(header).toMatchObject({ name: 'images/part-000000', size, type: 'file', mode: 0o644 });
   });
 
   it('config.yml loses its secrets and keeps everything else', () => {
