@@ -1,9 +1,12 @@
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeModelState } from '../../../src/models/state.js';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { layOutModel } from '../../support/model-cache.js';
 import { stackImages, writeStackHome, type StackImages } from '../../support/stack-home.js';
 
 /**
@@ -164,6 +167,60 @@ describe('offline bundle: create, verify, install with no network', () => {
       expect(await readdir(small)).toEqual([]);
     } finally {
       execFileSync('umount', [small]);
+    }
+  });
+
+  it('--with-models carries the enabled model in the Hugging Face cache layout; a model not downloaded is refused by name, nothing written', async () => {
+    const repo = 'msting-test/tiny-chat';
+    const m = await writeStackHome({
+      prefix: 'msting-bundle-models-it-',
+      project: `${project}-m`,
+      basePort: base + 50,
+      images: ours,
+      imageLines: [`registry: ${DEAD}`],
+      configLines: ['llm:', '  models:', '    - name: tiny', `      repo: ${repo}`, '      parameters_b: 0.01', '  default_model: tiny'],
+    });
+    const run = (args: string[]): Promise<CliRun> => runInstalledCli(m.home, m.work, args, undefined, { XDG_CACHE_HOME: join(work, 'cache'), HF_ENDPOINT: `http://${DEAD}` });
+    const output = join(m.work, 'with-models.tar');
+    try {
+      const refused = await run(['bundle', 'create', '--with-models', '--output', output]);
+      expect(refused.code, refused.stderr).toBe(4);
+      expect(refused.stderr).toMatch(/--with-models: not every enabled model is downloaded in .*: tiny \(missing\)/);
+      expect(refused.stderr).toMatch(/msting models download/);
+      expect(await readdir(m.work)).not.toContain('with-models.tar.partial');
+      expect(existsSync(output)).toBe(false);
+
+      // The model as `msting models download` leaves it: blobs named by digest, snapshot links, ref, msting's record.
+      const models = join(m.work, 'models');
+      const files = { 'config.json': '{"model_type":"tiny"}', 'weights/model.bin': 'w'.repeat(100_000) };
+      const commit = await layOutModel(models, repo, 'main', files);
+      const etag = (text: string): string => createHash('sha256').update(text).digest('hex');
+      await writeModelState(models, {
+        version: 1,
+        name: 'tiny',
+        repo,
+        revision: 'main',
+        commit,
+        include: [],
+        exclude: [],
+        endpoint: 'https://huggingface.co',
+        resolvedAt: '2026-01-01T00:00:00.000Z',
+        files: Object.entries(files).map(([path, text]) => ({ path, size: Buffer.byteLength(text), etag: etag(text), algorithm: 'sha256' as const, verifiedAt: null, mtimeMs: null })),
+      });
+      const r = await run(['--json', 'bundle', 'create', '--with-models', '--output', output]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { models: string[] }).models).toEqual(['tiny']);
+      const v = await run(['bundle', 'verify', output]);
+      expect(v.code, v.stderr).toBe(0);
+      expect(v.stderr).toMatch(/3 images, 1 models?/);
+      const folder = 'models/models--msting-test--tiny-chat';
+      const listing = execFileSync('tar', ['-tvf', output], { encoding: 'utf8' });
+      for (const text of Object.values(files)) expect(listing).toContain(`${folder}/blobs/${etag(text)}`);
+      expect(listing).toContain(`${folder}/snapshots/${commit}/weights/model.bin -> ../../../blobs/${etag(files['weights/model.bin'])}`);
+      expect(listing).toContain(`${folder}/snapshots/${commit}/config.json -> ../../blobs/${etag(files['config.json'])}`);
+      expect(execFileSync('tar', ['-xOf', output, `${folder}/blobs/${etag(files['weights/model.bin'])}`], { encoding: 'utf8' })).toBe(files['weights/model.bin']);
+    } finally {
+      await rm(m.work, { recursive: true, force: true });
     }
   });
 });
