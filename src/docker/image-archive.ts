@@ -58,7 +58,7 @@ async function errorBody(res: IncomingMessage): Promise<EngineStatusError> {
 }
 
 /** What a failed `docker save` said, as one message (the disk filling up keeps its errno code). */
-function saveFailed(r: DockerCliResult): MstingError {
+export function saveFailed(r: Pick<DockerCliResult, 'stderr' | 'exitCode'>): MstingError {
   const said = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit code ${r.exitCode ?? 'unknown'}`;
   if (/no space left on device/i.test(said)) return new MstingError('IO', `docker save: ${said}`, { cause: Object.assign(new Error(said), { code: 'ENOSPC' }) });
   if (/quota exceeded/i.test(said)) return new MstingError('IO', `docker save: ${said}`, { cause: Object.assign(new Error(said), { code: 'EDQUOT' }) });
