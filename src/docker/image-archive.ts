@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
@@ -92,6 +93,12 @@ export function createImageArchive(endpoint: EngineEndpoint, env: NodeJS.Process
       if (r.canceled || signal.aborted) throw interrupted();
       if (r.code === 'ENOENT') {
         throw new MstingError('PREFLIGHT', 'the docker command is not installed', { hint: 'install the Docker CLI (docs: https://docs.docker.com/engine/install/); msting runs it for `docker save`' });
+      }
+      // The engine gone (stopped before or during the save): the same message as every other engine call.
+      if (r.failed && /Cannot connect to the Docker daemon|connection refused|no such file or directory.*docker\.sock/i.test(r.stderr)) {
+        // The docker command says the same either way; whether the socket is there tells which.
+        const code = endpoint.kind === 'unix' && !existsSync(endpoint.socketPath) ? 'ENOENT' : 'ECONNREFUSED';
+        throw translateEngineError(endpoint, 'save images', Object.assign(new Error(r.stderr.trim()), { code }));
       }
       if (r.failed) throw saveFailed(r);
     },
