@@ -1,9 +1,19 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], globalSetup: ['test/support/unit-tmpdir.ts'], testTimeout: 20_000 } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          globalSetup: ['test/support/unit-tmpdir.ts'],
+          testTimeout: 20_000,
+          // Vitest's default leaves one CPU to its main process: on two CPUs, one worker.
+          maxWorkers: Math.max(2, availableParallelism() - 1),
+        },
+      },
       {
         test: {
           name: 'integration',
@@ -11,7 +21,11 @@ export default defineConfig({
           globalSetup: ['test/support/docker-global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
+          // Two files at a time, each with its own compose projects and its own range of host
+          // ports (test/support/docker.ts): most of a file's time is spent waiting on the engine.
+          maxWorkers: 2,
+          // After the unit tests, which use every CPU.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -2,7 +2,8 @@
  * Global setup of the integration project: is there a Docker engine, and are the local test
  * images built (test/images/build.sh builds them once, then reuses them)? Without an engine the
  * Docker tests are skipped with one line saying why; under CI (env CI set) that fails the run
- * instead, because CI prepares the engine with scripts/ensure-docker.sh.
+ * instead, because CI prepares the engine with scripts/ensure-docker.sh. The images are built
+ * here, once, before any test file runs: files run side by side and must not build them at once.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,8 +29,13 @@ export default function setup(project: TestProject): void {
   let images: TestImages | null = null;
   if (reason === null) {
     const build = spawnSync(join(ROOT, 'test', 'images', 'build.sh'), [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
-    if (build.status === 0) images = JSON.parse(readFileSync(join(ROOT, '.cache', 'test-images.json'), 'utf8')) as TestImages;
-    else reason = 'the local test images could not be built (test/images/build.sh failed; see above)';
+    const vault = build.status === 0 ? spawnSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 }) : null;
+    if (build.status !== 0) reason = 'the local test images could not be built (test/images/build.sh failed; see above)';
+    else if (vault?.status !== 0) reason = 'the Vault emulator image could not be built (test/vault-emulator/build-image.sh failed; see above)';
+    else {
+      const built = JSON.parse(readFileSync(join(ROOT, '.cache', 'test-images.json'), 'utf8')) as Omit<TestImages, 'vault'>;
+      images = { ...built, vault: vault.stdout.trim().split('\n').at(-1)! };
+    }
   }
   if (reason !== null) {
     if (isCi(process.env)) throw new Error(`Docker is required under CI: ${reason}. Prepare the machine with scripts/ensure-docker.sh and test/images/build.sh.`);

@@ -24,6 +24,8 @@ export interface TestImages {
   debian: string;
   /** Python 3 with the Debian packages STING-CE's chatbot and messaging service import (test/images/sting-python). */
   stingPython: string;
+  /** The Vault emulator (test/vault-emulator/build-image.sh). */
+  vault: string;
 }
 
 declare module 'vitest' {
@@ -61,20 +63,60 @@ export function uniqueProject(prefix: string): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`.toLowerCase();
 }
 
-/** Host ports nobody listens on right now (the kernel picks them). */
+/**
+ * Integration files run two at a time (vitest.config.ts). Each worker has its own range of host
+ * ports, so two files running side by side never pick the same one; the ranges lie below the
+ * kernel's ephemeral ports (32768 and up), which outgoing connections take.
+ */
+const PORTS_FROM = 20_000;
+const PORTS_PER_WORKER = 3_000;
+const PORT_RANGES = 4;
+
+/** This worker's host ports: [first, end). VITEST_POOL_ID numbers the workers from 1. */
+export function workerPortRange(poolId = process.env.VITEST_POOL_ID): { first: number; end: number } {
+  const id = Number(poolId);
+  const slot = Number.isInteger(id) && id >= 1 ? (id - 1) % PORT_RANGES : 0;
+  const first = PORTS_FROM + slot * PORTS_PER_WORKER;
+  return { first, end: first + PORTS_PER_WORKER };
+}
+
+/** Ports this process has handed out already. */
+const handedOut = new Set<number>();
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '0.0.0.0', port }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first of `count` consecutive host ports of this worker's range that nobody listens on right
+ * now, from a random place in the range (a stack's ports are numbered from one base).
+ */
+export async function freePortBlock(count: number): Promise<number> {
+  const { first, end } = workerPortRange();
+  const blocks = Math.floor((end - first) / count);
+  const start = Math.floor(Math.random() * blocks);
+  for (let i = 0; i < blocks; i++) {
+    const base = first + ((start + i) % blocks) * count;
+    const ports = Array.from({ length: count }, (_, k) => base + k);
+    if (ports.some((port) => handedOut.has(port))) continue;
+    // Taken before the first await, so that calls running side by side never share a port.
+    for (const port of ports) handedOut.add(port);
+    let free = true;
+    for (const port of ports) if (!(free = await isFree(port))) break;
+    if (free) return base;
+    for (const port of ports) handedOut.delete(port);
+  }
+  throw new Error(`no ${count} free consecutive host ports in ${first}-${end - 1}`);
+}
+
+/** `count` host ports of this worker's range that nobody listens on right now. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createServer();
-      return new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server));
-      });
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
+  const base = await freePortBlock(count);
+  return Array.from({ length: count }, (_, i) => base + i);
 }
 
 const run = promisify(execFile);

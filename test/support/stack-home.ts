@@ -2,17 +2,18 @@
  * An install directory for tests that install msting's own stack on the real engine with local
  * images: real PostgreSQL and Redis (the Debian test image), the Vault emulator, and busybox
  * stand-ins answering every other service's health check; ports from a base the test chose; health
- * checks every second through the user's compose override file, which msting keeps and applies.
+ * checks every three seconds through the user's compose override file, which msting keeps and
+ * applies. (Every check is an exec in the container, about a tenth of a CPU-second on the engine's
+ * side: at one a second, ten services kept one CPU busy, and two test files run side by side.)
  *
  *   const images = stackImages();
  *   const { work, home } = await writeStackHome({ prefix: 'msting-x-it-', project, basePort, images });
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './docker.js';
+import { ROOT, testImages } from './docker.js';
 
 export interface StackImages {
   busybox: string;
@@ -20,13 +21,11 @@ export interface StackImages {
   vault: string;
 }
 
-/** Build (or find) the local test images and the Vault emulator image. Needs `npm run build` first. */
+/** The local test images and the Vault emulator image (built by the global setup). Needs `npm run build` first. */
 export function stackImages(): StackImages {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('build msting first: npm run build');
-  execFileSync(join(ROOT, 'test', 'images', 'build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
-  const built = JSON.parse(readFileSync(join(ROOT, '.cache', 'test-images.json'), 'utf8')) as { busybox: string; debian: string };
-  const vault = execFileSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-  return { ...built, vault };
+  const { busybox, debian, vault } = testImages();
+  return { busybox, debian, vault };
 }
 
 /**
@@ -46,7 +45,7 @@ const PORT_KEYS = [
   ...['llm-gateway', 'chatbot', 'loki', null, 'grafana'],
 ];
 /**
- * Services whose health checks run every second, per profile the test starts (the override file
+ * Services whose health checks run that often, per profile the test starts (the override file
  * may name only services the rendered compose file has).
  */
 const FAST_CHECKS = {
@@ -76,7 +75,7 @@ export interface StackHomeOptions {
   sourceDir?: string;
   /** The profile the test renders (default: default); `full` needs an `llm:` section in configLines whose models do not fit, or downloaded models. */
   profile?: keyof typeof FAST_CHECKS;
-  /** Health-check interval and timeout of those services, in seconds (default 1 and 5). */
+  /** Health-check interval and timeout of those services, in seconds (default 3 and 5). */
   healthCheck?: { intervalS: number; timeoutS: number };
   /**
    * Health-check start period per service, in seconds (default 60: failures during PostgreSQL's
@@ -114,7 +113,7 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
     ].join('\n'),
   );
   const startPeriod = options.startPeriod ?? (() => 60);
-  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 1, timeoutS: 5 };
+  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 3, timeoutS: 5 };
   const override = FAST_CHECKS[options.profile ?? 'default'].map(
     (s) => `  ${s}:\n    healthcheck:\n      interval: ${intervalS}s\n      start_period: ${startPeriod(s)}s\n      timeout: ${timeoutS}s\n      retries: 3\n`,
   );

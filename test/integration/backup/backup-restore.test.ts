@@ -5,7 +5,7 @@ import { copyFile, mkdir, readFile, readdir, rm, stat, truncate, writeFile } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
-import { testImages } from '../../support/docker.js';
+import { freePortBlock, testImages } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { DATABASES } from '../../../src/stack/secrets.js';
 
@@ -19,7 +19,7 @@ import { DATABASES } from '../../../src/stack/secrets.js';
  */
 
 const project = `msting-bk-${process.pid}`;
-const base = 20000 + Math.floor(Math.random() * 80) * 100 + 70;
+const base = await freePortBlock(20);
 const PASSPHRASE = 'correct horse battery staple';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeModelState } from '../../../src/models/state.js';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { freePortBlock } from '../../support/docker.js';
 import { layOutModel } from '../../support/model-cache.js';
 import { stackImages, writeStackHome, type StackImages } from '../../support/stack-home.js';
 
@@ -20,7 +21,8 @@ import { stackImages, writeStackHome, type StackImages } from '../../support/sta
  */
 
 const project = `msting-bundle-it-${process.pid}`;
-const base = 20000 + Math.floor(Math.random() * 80) * 100;
+/** Ports of the stack installed here, and (from base + 50) of the second install. */
+const base = await freePortBlock(100);
 // Nothing listens on port 9 (discard) here: a pull or a Hub request would fail, not hang.
 const DEAD = '127.0.0.1:9';
 const prefix = `${DEAD}/msting-bundle-it-${process.pid}`;

@@ -4,6 +4,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { freePortBlock } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { SECRET_SPECS } from '../../../src/stack/secrets.js';
 
@@ -16,7 +17,7 @@ import { SECRET_SPECS } from '../../../src/stack/secrets.js';
  */
 
 const project = `msting-it-${process.pid}`;
-const base = 20000 + Math.floor(Math.random() * 80) * 100;
+const base = await freePortBlock(20);
 const messagingImage = `msting-it/messaging:${process.pid}`;
 
 let work: string;

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PORT_KEYS } from '../../../src/stack/names.js';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
-import { ROOT } from '../../support/docker.js';
+import { freePortBlock, ROOT } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 
 /**
@@ -23,7 +23,7 @@ import { stackImages, writeStackHome } from '../../support/stack-home.js';
  */
 
 const project = `msting-tree-it-${process.pid}`;
-const base = 21200;
+const base = await freePortBlock(PORT_KEYS.length);
 const registry = `msting-tree-it-${process.pid}`;
 const realTree = process.env.STING_CE_SRC ? join(process.env.STING_CE_SRC, 'STING') : null;
 
@@ -115,12 +115,13 @@ beforeAll(async () => {
   // source_dir goes into the images: section written above.
   const config = await readFile(join(home, 'conf', 'config.yml'), 'utf8');
   await writeFile(join(home, 'conf', 'config.yml'), config.replace('images:\n', `images:\n  source_dir: ${tree}\n`));
-  // Health checks every second for the whole full profile, patient with a busy test machine
+  // Health checks every three seconds for the whole full profile (each is an exec, costly on a
+  // small machine), patient with a busy test machine
   // (the first start of PostgreSQL runs the schema; stand-ins answer slowly under load).
   const services = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge', 'llm-gateway', 'chatbot', 'loki', 'promtail', 'grafana', 'log-forwarder', 'tiny'];
   await writeFile(
     join(home, 'compose', 'docker-compose.override.yml'),
-    `services:\n${services.map((s) => `  ${s}:\n    healthcheck:\n      interval: 1s\n      start_period: ${s === 'db' ? 300 : 120}s\n      timeout: 30s\n      retries: 10\n`).join('')}`,
+    `services:\n${services.map((s) => `  ${s}:\n    healthcheck:\n      interval: 3s\n      start_period: ${s === 'db' ? 300 : 120}s\n      timeout: 30s\n      retries: 10\n`).join('')}`,
   );
 }, 600_000);
 

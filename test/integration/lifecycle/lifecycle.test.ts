@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { describeDocker, docker, freePorts, msting, projectResources, removeProject, ROOT, testImages, uniqueProject } from '../../support/docker.js';
+import { describeDocker, docker, freePorts, msting, projectResources, removeProject, testImages, uniqueProject } from '../../support/docker.js';
 
 /**
  * The lifecycle on a real engine, through the built binary: the default profile with real
@@ -28,7 +27,7 @@ interface Setup {
 function writeOverride(home: string, extra: Record<string, Record<string, unknown>> = {}): void {
   const services: Record<string, Record<string, unknown>> = {};
   for (const s of SERVICES.filter((s) => s !== 'kratos-migrate')) {
-    services[s] = { healthcheck: { interval: '1s', timeout: '5s', start_period: '30s', retries: 3 } };
+    services[s] = { healthcheck: { interval: '2s', timeout: '5s', start_period: '30s', retries: 3 } };
   }
   for (const [name, value] of Object.entries(extra)) services[name] = { ...services[name], ...value };
   writeFileSync(join(home, 'compose', 'docker-compose.override.yml'), stringify({ services }));
@@ -40,7 +39,7 @@ async function makeInstall(prefix: string): Promise<Setup> {
   const project = uniqueProject(prefix);
   const free = await freePorts(PORT_KEYS.length);
   const ports = Object.fromEntries(PORT_KEYS.map((k, i) => [k, free[i]!]));
-  const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? vaultImage() : images.busybox]));
+  const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? images.vault : images.busybox]));
   mkdirSync(join(home, 'conf'), { recursive: true });
   mkdirSync(join(home, 'compose'), { recursive: true });
   writeFileSync(join(home, 'conf', 'config.yml'), stringify({ project: { name: project }, images: { overrides }, ports, stop_timeout: 5 }));
@@ -57,13 +56,6 @@ async function makeInstall(prefix: string): Promise<Setup> {
   const stop = await msting(['--home', home, 'stop']);
   if (stop.code !== 0) throw new Error(`stop: exit ${stop.code}\n${stop.stderr}`);
   return setup;
-}
-
-let builtVaultImage: string | undefined;
-/** The Vault emulator's image (test/vault-emulator), built once. */
-function vaultImage(): string {
-  builtVaultImage ??= execFileSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-  return builtVaultImage;
 }
 
 interface StatusJson {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PORT_KEYS } from '../../../src/stack/names.js';
 import { layOutModel } from '../../support/model-cache.js';
-import { describeDocker, msting, projectResources, removeProject, testImages, uniqueProject } from '../../support/docker.js';
+import { describeDocker, freePortBlock, msting, projectResources, removeProject, testImages, uniqueProject } from '../../support/docker.js';
 
 /**
  * `msting start --profile full` (the built CLI, a real engine) on an install whose model is not
@@ -13,7 +13,7 @@ import { describeDocker, msting, projectResources, removeProject, testImages, un
  * it. Host ports 21320-21339.
  */
 
-const BASE_PORT = 21320;
+const BASE_PORT = await freePortBlock(PORT_KEYS.length);
 const REPO = 'msting-test/tiny-chat';
 
 describeDocker('start with a model that is not downloaded', () => {

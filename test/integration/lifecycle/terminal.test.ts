@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +41,7 @@ describeDocker('msting on a terminal', () => {
     project = uniqueProject('msting-tty');
     const free = await freePorts(PORT_KEYS.length);
     const ports = Object.fromEntries(PORT_KEYS.map((k, i) => [k, free[i]!]));
-    const vault = execFileSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
-    const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? vault : images.busybox]));
+    const overrides = Object.fromEntries(SERVICES.map((s) => [s, s === 'db' || s === 'redis' ? images.debian : s === 'vault' ? images.vault : images.busybox]));
     for (const dir of ['conf', 'compose', 'certs']) mkdirSync(join(home, dir), { recursive: true });
     writeFileSync(join(home, 'conf', 'config.yml'), stringify({ project: { name: project }, images: { overrides }, ports, stop_timeout: 5 }));
     const services = Object.fromEntries(SERVICES.filter((s) => s !== 'kratos-migrate').map((s) => [s, { healthcheck: { interval: '2s', timeout: '20s', start_period: '60s', retries: 10 } }]));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
-import { dockerSkipReason, freePorts, removeProject } from '../../support/docker.js';
+import { dockerSkipReason, freePortBlock, freePorts, removeProject } from '../../support/docker.js';
 import { registryDigest, registrySkipReason, startRegistry, type TestRegistry } from '../../support/registry.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 
@@ -79,7 +79,7 @@ beforeAll(async () => {
   // names removed, so that install must pull them.
   for (const s of FROM_REGISTRY) push(busybox, image(s));
   docker(['rmi', ...FROM_REGISTRY.map((s) => image(s))]);
-  basePort = 20000 + ((await freePorts(1))[0]! % 400) * 100;
+  basePort = await freePortBlock(100);
   ({ work, home } = await writeStackHome({
     prefix: 'msting-registry-it-',
     project,

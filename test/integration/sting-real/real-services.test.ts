@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
-import { ROOT, describeDocker, testImages } from '../../support/docker.js';
+import { ROOT, describeDocker, freePortBlock, testImages } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 
 /**
@@ -18,7 +18,7 @@ import { stackImages, writeStackHome } from '../../support/stack-home.js';
  * test/integration/sting-real/README.md.
  */
 
-const BASE_PORT = 21700;
+const BASE_PORT = await freePortBlock(20);
 const project = `msting-sting-real-${process.pid}`;
 
 function isCi(): boolean {

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ describeDocker('orchestrator swarm on two engines', () => {
   beforeAll(async () => {
     bed = parseBed(await testbed('up'));
     const images = testImages();
-    const vault = execFileSync(join(ROOT, 'test', 'vault-emulator', 'build-image.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+    const vault = images.vault;
     // The stand-in goes through the registry (its services may land on either node); PostgreSQL,
     // Redis and Vault keep their data on the manager, where msting pins them, and run from its images.
     const standIn = `${bed.registry}/msting-swarm-it/busybox:${images.busybox.split(':').at(-1)}`;
@@ -112,7 +112,7 @@ describeDocker('orchestrator swarm on two engines', () => {
       stop_timeout: 5,
     };
     writeFileSync(join(home, 'conf', 'config.yml'), stringify(config));
-    const fast = { healthcheck: { interval: '1s', timeout: '5s', start_period: '60s', retries: 3 } };
+    const fast = { healthcheck: { interval: '2s', timeout: '5s', start_period: '60s', retries: 3 } };
     const checked = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge', 'phi3'];
     writeFileSync(join(home, 'compose', 'swarm-stack.override.yml'), stringify({ services: Object.fromEntries(checked.map((s) => [s, fast])) }));
     env = { STING_MODELS_DIR: models };

@@ -4,6 +4,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInstalledCli, type CliRun } from '../../support/cli.js';
+import { freePortBlock } from '../../support/docker.js';
 import { stackImages, writeStackHome } from '../../support/stack-home.js';
 import { quoteEnvValue } from '../../../src/render/env-format.js';
 
@@ -15,7 +16,7 @@ import { quoteEnvValue } from '../../../src/render/env-format.js';
  */
 
 const project = `msting-vl-${process.pid}`;
-const base = 20000 + Math.floor(Math.random() * 80) * 100 + 50;
+const base = await freePortBlock(20);
 
 let work: string;
 let home: string;
