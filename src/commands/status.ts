@@ -28,8 +28,9 @@ export const defaultDeps: StatusCommandDeps = {
 
 /**
  * `msting status`: every service of the profile, running or not, with state, health, ports,
- * image, uptime and restarts; the URLs to open. One engine call lists the containers; only
- * services in trouble are inspected for their restart count (every one under --verbose).
+ * image, uptime and restarts, and why a failing health check failed; the URLs to open. One engine
+ * call lists the containers; only services in trouble are inspected for their restart count and
+ * last check (every one under --verbose).
  * Exit 0 when every service is healthy, 1 otherwise.
  */
 export async function run(options: StatusCommandOptions, ctx: Context, deps: StatusCommandDeps = defaultDeps): Promise<number> {
@@ -90,6 +91,7 @@ export function printStatus(report: StatusReport, out: Output): void {
     out.print(painted.map((c, i) => (i === 1 || i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
   }
   if (report.services.some((s) => !s.in_profile)) out.print('* not in this profile');
+  for (const s of report.services.filter((x) => x.last_check !== null)) out.print(`${s.service}: last health check failed: ${s.last_check}`);
   const paused = report.services.filter((s) => s.state === 'paused').map((s) => s.service);
   if (paused.length > 0) {
     // A backup freezes a service while it copies its volume; one killed in the middle leaves it so.

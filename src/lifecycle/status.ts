@@ -1,5 +1,6 @@
 import type { MstingConfig } from '../config/schema.js';
 import type { ContainerDetails, ContainerInfo } from '../docker/engine.js';
+import { createRedactor } from '../doctor/redact.js';
 import { gatewayUpstreams, serviceStates, type GatewayUpstreams } from '../gateway/upstreams.js';
 import type { GatewayPlan } from '../gateway/plan.js';
 import type { StackPlan } from '../stack/plan.js';
@@ -45,6 +46,11 @@ export interface ServiceStatus {
   exit_code: number | null;
   /** Restarts by the engine's restart policy; null when not looked up (see docs/lifecycle.md). */
   restarts: number | null;
+  /**
+   * While the container runs and its latest health check failed: that check's output, first line,
+   * credentials redacted (looked up with the restart count); null otherwise.
+   */
+  last_check: string | null;
 }
 
 export interface StatusUrls {
@@ -157,6 +163,7 @@ export function buildStatus(input: {
         created_at: null,
         exit_code: null,
         restarts: null,
+        last_check: null,
       };
     }
     const parsed = parseStatusText(c.statusText);
@@ -177,6 +184,7 @@ export function buildStatus(input: {
       created_at: c.created > 0 ? new Date(c.created * 1000).toISOString() : null,
       exit_code: c.state === 'running' ? null : exitCode,
       restarts: details ? details.restartCount : null,
+      last_check: c.state === 'running' && details?.lastHealthOutput ? checkLine(details.lastHealthOutput) : null,
     };
   });
   return {
@@ -190,6 +198,16 @@ export function buildStatus(input: {
     gateway: input.gateway ? gatewayUpstreams(input.gateway, serviceStates(containers)) : null,
     urls: statusUrls(input.config, new Set(planned.keys())),
   };
+}
+
+/** Longest last_check kept: a check's output can be a whole page. */
+const CHECK_LINE_MAX = 240;
+
+/** The first non-empty line of a health check's output, credentials redacted, cut to CHECK_LINE_MAX. */
+function checkLine(output: string): string {
+  const first = output.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  const line = createRedactor().text(first);
+  return line.length > CHECK_LINE_MAX ? `${line.slice(0, CHECK_LINE_MAX - 1)}…` : line;
 }
 
 /**

@@ -7,7 +7,7 @@ import { buildStatus } from '../../../src/lifecycle/status.js';
 import { planStack } from '../../../src/stack/plan.js';
 import { Output } from '../../../src/ui/output.js';
 import { makeRecommendation, TYPICAL_MODELS } from '../gateway/helpers.js';
-import { container, makePlan, makeConfig } from './helpers.js';
+import { container, details as detailsOf, makePlan, makeConfig } from './helpers.js';
 
 function capture(): { out: Output; text: () => string } {
   let text = '';
@@ -72,5 +72,29 @@ describe('status: paused services', () => {
     const { out, text } = capture();
     printStatus(report, out);
     expect(text()).toMatch(/^paused: knowledge \(frozen, not serving\): .*next `msting backup`, or run `docker unpause`$/m);
+  });
+});
+
+describe('status: why a health check fails', () => {
+  it('gives the failing check’s first line, credentials redacted, and nothing for a passing one', () => {
+    const containers = [container('kratos', { health: 'unhealthy', statusText: 'Up 2 minutes (unhealthy)' }), container('db'), container('redis', { health: 'unhealthy', statusText: 'Up 2 minutes (unhealthy)' })];
+    const details = new Map([
+      [containers[0]!.id, detailsOf({ health: 'unhealthy', lastHealthOutput: "\nwget: bad address 'kratos-admin:4434'\nwget: second line" })],
+      [containers[1]!.id, detailsOf({ health: 'healthy', lastHealthOutput: null })],
+      [containers[2]!.id, detailsOf({ health: 'unhealthy', lastHealthOutput: `Could not connect to redis://default:s3cret-value@127.0.0.1:6379 ${'x'.repeat(400)}` })],
+    ]);
+    const report = buildStatus({ plan: makePlan(), config: makeConfig(), containers, details });
+    const by = Object.fromEntries(report.services.map((s) => [s.service, s]));
+    expect(by.kratos!.last_check).toBe("wget: bad address 'kratos-admin:4434'");
+    expect(by.db!.last_check).toBeNull();
+    expect(by.redis!.last_check).not.toContain('s3cret-value');
+    expect(by.redis!.last_check!.length).toBeLessThanOrEqual(240);
+    expect(by.redis!.last_check!.endsWith('…')).toBe(true);
+    expect(by.vault!.last_check).toBeNull();
+
+    const { out, text } = capture();
+    printStatus(report, out);
+    expect(text()).toContain("kratos: last health check failed: wget: bad address 'kratos-admin:4434'");
+    expect(text()).not.toContain('db: last health check');
   });
 });
