@@ -3,6 +3,7 @@ import type { ContainerDetails, ContainerInfo, DockerEngine } from '../docker/en
 import { MstingError } from '../errors.js';
 import type { DependencyCondition, StackPlan } from '../stack/plan.js';
 import { checkServiceNames, layersOf, stackGraph, withDependencies } from './graph.js';
+import { checkLine } from './status.js';
 
 /**
  * `start`: plan which services to bring up (pure), then bring them up in dependency order and
@@ -152,7 +153,7 @@ export function judge(target: ServiceTarget, c: Pick<ContainerDetails, 'state' |
   if (!c.hasHealthcheck) return { done: true, state: 'running' };
   if (c.health === 'healthy') return { done: true, state: 'healthy' };
   if (c.health === 'unhealthy') {
-    return { done: false, failed: true, detail: `health check failing${c.lastHealthOutput ? `: ${c.lastHealthOutput.split('\n')[0]}` : ''}` };
+    return { done: false, failed: true, detail: `health check failing${c.lastHealthOutput ? `: ${checkLine(c.lastHealthOutput)}` : ''}` };
   }
   return { done: false, failed: false };
 }

@@ -47,8 +47,8 @@ export interface ServiceStatus {
   /** Restarts by the engine's restart policy; null when not looked up (see docs/lifecycle.md). */
   restarts: number | null;
   /**
-   * While the container runs and its latest health check failed: that check's output, first line,
-   * credentials redacted (looked up with the restart count); null otherwise.
+   * While the container runs and its latest health check failed: that check's output, last line
+   * (a check's final error), credentials redacted (looked up with the restart count); null otherwise.
    */
   last_check: string | null;
 }
@@ -203,10 +203,13 @@ export function buildStatus(input: {
 /** Longest last_check kept: a check's output can be a whole page. */
 const CHECK_LINE_MAX = 240;
 
-/** The first non-empty line of a health check's output, credentials redacted, cut to CHECK_LINE_MAX. */
-function checkLine(output: string): string {
-  const first = output.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
-  const line = createRedactor().text(first);
+/**
+ * The last non-empty line of a health check's output (where a check that tries one thing after
+ * another says why the last try failed), credentials redacted, cut to CHECK_LINE_MAX.
+ */
+export function checkLine(output: string): string {
+  const last = output.split('\n').map((l) => l.trim()).filter((l) => l !== '').at(-1) ?? '';
+  const line = createRedactor().text(last);
   return line.length > CHECK_LINE_MAX ? `${line.slice(0, CHECK_LINE_MAX - 1)}…` : line;
 }
 

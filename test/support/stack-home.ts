@@ -75,7 +75,7 @@ export interface StackHomeOptions {
   sourceDir?: string;
   /** The profile the test renders (default: default); `full` needs an `llm:` section in configLines whose models do not fit, or downloaded models. */
   profile?: keyof typeof FAST_CHECKS;
-  /** Health-check interval and timeout of those services, in seconds (default 3 and 5). */
+  /** Health-check interval and timeout of those services, in seconds (default 3 and 10: on a busy machine one check can take seconds). */
   healthCheck?: { intervalS: number; timeoutS: number };
   /**
    * Health-check start period per service, in seconds (default 60: failures during PostgreSQL's
@@ -113,7 +113,7 @@ export async function writeStackHome(options: StackHomeOptions): Promise<{ work:
     ].join('\n'),
   );
   const startPeriod = options.startPeriod ?? (() => 60);
-  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 3, timeoutS: 5 };
+  const { intervalS, timeoutS } = options.healthCheck ?? { intervalS: 3, timeoutS: 10 };
   const override = FAST_CHECKS[options.profile ?? 'default'].map(
     (s) => `  ${s}:\n    healthcheck:\n      interval: ${intervalS}s\n      start_period: ${startPeriod(s)}s\n      timeout: ${timeoutS}s\n      retries: 3\n`,
   );

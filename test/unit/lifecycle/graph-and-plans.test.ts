@@ -68,7 +68,7 @@ describe('judge', () => {
   });
 
   it('failures say why', () => {
-    expect(judge('healthy', details({ health: 'unhealthy', lastHealthOutput: 'connection refused\nmore' }))).toEqual({
+    expect(judge('healthy', details({ health: 'unhealthy', lastHealthOutput: 'trying 127.0.0.1\nconnection refused\n' }))).toEqual({
       done: false,
       failed: true,
       detail: 'health check failing: connection refused',

@@ -76,10 +76,10 @@ describe('status: paused services', () => {
 });
 
 describe('status: why a health check fails', () => {
-  it('gives the failing check’s first line, credentials redacted, and nothing for a passing one', () => {
+  it('gives the failing check’s last line, credentials redacted, and nothing for a passing one', () => {
     const containers = [container('kratos', { health: 'unhealthy', statusText: 'Up 2 minutes (unhealthy)' }), container('db'), container('redis', { health: 'unhealthy', statusText: 'Up 2 minutes (unhealthy)' })];
     const details = new Map([
-      [containers[0]!.id, detailsOf({ health: 'unhealthy', lastHealthOutput: "\nwget: bad address 'kratos-admin:4434'\nwget: second line" })],
+      [containers[0]!.id, detailsOf({ health: 'unhealthy', lastHealthOutput: "wget: can't connect to remote host (127.0.0.1): Connection refused\nwget: bad address 'kratos-admin:4434'\n\n" })],
       [containers[1]!.id, detailsOf({ health: 'healthy', lastHealthOutput: null })],
       [containers[2]!.id, detailsOf({ health: 'unhealthy', lastHealthOutput: `Could not connect to redis://default:s3cret-value@127.0.0.1:6379 ${'x'.repeat(400)}` })],
     ]);
