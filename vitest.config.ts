@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -18,6 +18,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/swarm/**'],
           globalSetup: ['test/support/docker-global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
@@ -26,6 +27,20 @@ export default defineConfig({
           maxWorkers: 2,
           // After the unit tests, which use every CPU.
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'swarm',
+          include: ['test/integration/swarm/**/*.test.ts'],
+          globalSetup: ['test/support/docker-global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          // Alone, after every other file: the swarm test bed makes the engine a swarm manager and
+          // then leaves the swarm, and leaving (Docker 20.10) drops the DNS names of every running
+          // container on the engine's bridge networks: another file's stack would lose them.
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
