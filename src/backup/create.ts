@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MstingError } from '../errors.js';
 import type { InstallLayout } from '../layout.js';
 import { ArchiveWriter, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type ManifestVolume } from './archive.js';
@@ -37,6 +38,8 @@ export interface CreateBackupOptions {
   mstingVersion: string;
   signal: AbortSignal;
   now?: () => Date;
+  /** How long to wait for a database that is restarting (default `DATABASE_RESTART_WAIT_MS`). */
+  databaseWaitMs?: number;
 }
 
 export type BackupStage =
@@ -68,15 +71,9 @@ export interface BackupResult {
  */
 export async function createBackup(engine: BackupEngine, options: CreateBackupOptions, callbacks: BackupCallbacks = {}): Promise<BackupResult> {
   const { signal } = options;
-  const containers = await engine.listContainers(options.project);
-  const volumes = await engine.listVolumes(options.project);
-  const plan = planBackup(options.project, containers, volumes);
-  if ('problem' in plan) {
-    throw new MstingError('EXTERNAL', `cannot back up: ${plan.problem}`, { hint: 'start the stack (msting start) and run the backup again; no archive was written' });
-  }
+  const { plan, pg, containers } = await readyPlan(engine, options, callbacks);
   const db = plan.db;
   const superuser = superuserOf(db);
-  const pg = await postgresInfo(engine, db, signal);
   const databases = await listDatabases(engine, db, signal);
   const missingDatabases = plan.expectedDatabases.filter((d) => !databases.includes(d));
   for (const name of missingDatabases) callbacks.onWarning?.(`database ${name} does not exist; it is not in this backup`);
@@ -249,6 +246,58 @@ async function dumpDatabases(
     await Promise.all(done.map((d) => d.spool.dispose()));
     throw err;
   }
+}
+
+/** How long a backup waits for a database that is restarting (a Swarm task being replaced). */
+export const DATABASE_RESTART_WAIT_MS = 90_000;
+
+/**
+ * The plan, from a database that answers. A database that is restarting (PostgreSQL shutting
+ * down or starting up, or its container gone between the listing and the query: under Swarm a
+ * task whose health check failed is replaced) is waited for, up to `DATABASE_RESTART_WAIT_MS`;
+ * a database that is simply not running fails at once.
+ */
+async function readyPlan(
+  engine: BackupEngine,
+  options: CreateBackupOptions,
+  callbacks: BackupCallbacks,
+): Promise<{ plan: BackupPlan; pg: { major: number; version: string }; containers: ProjectContainer[] }> {
+  const deadline = Date.now() + (options.databaseWaitMs ?? DATABASE_RESTART_WAIT_MS);
+  let restarting: string | undefined;
+  for (;;) {
+    const containers = await engine.listContainers(options.project);
+    const plan = planBackup(options.project, containers, await engine.listVolumes(options.project));
+    let reason: string;
+    if ('problem' in plan) {
+      if (restarting === undefined) {
+        throw new MstingError('EXTERNAL', `cannot back up: ${plan.problem}`, { hint: 'start the stack (msting start) and run the backup again; no archive was written' });
+      }
+      reason = plan.problem;
+    } else {
+      try {
+        return { plan, pg: await postgresInfo(engine, plan.db, options.signal), containers };
+      } catch (err) {
+        const transient = restartingReason(err);
+        if (transient === undefined || Date.now() >= deadline) throw err;
+        reason = transient;
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new MstingError('EXTERNAL', `cannot back up: the database did not come back within ${Math.round((options.databaseWaitMs ?? DATABASE_RESTART_WAIT_MS) / 1000)} s (${reason})`, {
+        hint: 'check the database with `msting status` and `msting logs db`, then run the backup again; no archive was written',
+      });
+    }
+    if (restarting === undefined) callbacks.onWarning?.(`the database is restarting (${reason}); waiting for it`);
+    restarting = reason;
+    await sleep(1000, undefined, { signal: options.signal });
+  }
+}
+
+/** Why a failed query means the database is restarting, or undefined when it means something else. */
+function restartingReason(err: unknown): string | undefined {
+  const text = err instanceof MstingError ? [err.message, ...(err.details ?? [])].join('\n') : err instanceof Error ? err.message : '';
+  const m = /the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)|is not running|no such container|is restarting|connection to server on socket .* failed: No such file or directory/i.exec(text);
+  return m ? m[0] : undefined;
 }
 
 /** Run a dump command in the database container into a spool, and check what came out. */

@@ -112,7 +112,9 @@ describeDocker('orchestrator swarm on two engines', () => {
       stop_timeout: 5,
     };
     writeFileSync(join(home, 'conf', 'config.yml'), stringify(config));
-    const fast = { healthcheck: { interval: '2s', timeout: '5s', start_period: '60s', retries: 3 } };
+    // Checked often so the test sees health soon, with the 10 s timeout of the Compose test
+    // stacks: Swarm replaces a task whose check fails, and a busy machine slows checks down.
+    const fast = { healthcheck: { interval: '2s', timeout: '10s', start_period: '60s', retries: 3 } };
     const checked = ['vault', 'db', 'redis', 'kratos', 'mailpit', 'app', 'frontend', 'messaging', 'chroma', 'knowledge', 'phi3'];
     writeFileSync(join(home, 'compose', 'swarm-stack.override.yml'), stringify({ services: Object.fromEntries(checked.map((s) => [s, fast])) }));
     env = { STING_MODELS_DIR: models };

@@ -112,3 +112,94 @@ describe('createBackup when a stage fails', () => {
     expect(unpaused).toEqual(['knowledge-id']);
   });
 });
+
+/** Options for a backup of project `p` into `work`/out. */
+function backupOptions(work: string, databaseWaitMs?: number) {
+  return {
+    project: 'p',
+    stack: { imagesVersion: '1', imagesRegistry: 'r', profile: 'default' },
+    layout: installLayout(join(work, 'home')),
+    outputDir: join(work, 'out'),
+    encryption: { kind: 'none' as const },
+    includeVaultKeys: false,
+    mstingVersion: '0.0.0',
+    signal: new AbortController().signal,
+    ...(databaseWaitMs === undefined ? {} : { databaseWaitMs }),
+  };
+}
+
+/**
+ * A database whose containers answer in turn, as a Swarm task being replaced does: each listing
+ * shows the next one (the last stays), and each answers psql with its own line.
+ */
+function restartingDatabase(listings: ProjectContainer[][], answers: Record<string, { exitCode: number; stderr: string }>): { engine: BackupEngine; ran: string[] } {
+  const ran: string[] = [];
+  let listed = 0;
+  const engine: Partial<BackupEngine> = {
+    listContainers: async () => listings[Math.min(listed++, listings.length - 1)]!,
+    listVolumes: async () => [volume('db_data')],
+    async exec(id: string, spec: ExecSpec) {
+      ran.push(`${spec.cmd[0]} in ${id}`);
+      if (spec.cmd[0] === 'psql') {
+        const answer = answers[id] ?? { exitCode: 0, stderr: '' };
+        if (answer.exitCode !== 0) return { ...answer, stdout: '' };
+        const sql = spec.cmd.at(-1)!;
+        return { exitCode: 0, stderr: '', stdout: sql.includes('server_version') ? '160002 16.2\n' : 'kratos\nsting_app\nsting_messaging\n' };
+      }
+      // The globals dump fails: enough to show where the backup went on.
+      return { exitCode: 1, stderr: 'pg_dumpall: stopped by the test\n', stdout: '' };
+    },
+    imageInfo: async (image) => ({ id: image, digests: [] }),
+  };
+  return { engine: engine as BackupEngine, ran };
+}
+
+const shuttingDown = {
+  exitCode: 2,
+  stderr: 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  the database system is shutting down\n',
+};
+
+describe('createBackup and a database that is restarting', () => {
+  it('waits for a database that is shutting down to be replaced, says so once, and dumps from the new one', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'msting-create-'));
+    const old = { ...db, id: 'db-old' };
+    const replacement = { ...db, id: 'db-new' };
+    const gone = { ...old, state: 'exited' };
+    const { engine, ran } = restartingDatabase([[old], [gone], [gone, replacement]], { 'db-old': shuttingDown });
+    const warnings: string[] = [];
+    const failure = await createBackup(engine, backupOptions(work), { onWarning: (m) => warnings.push(m) }).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ message: 'pg_dumpall --globals-only failed (exit 1)' });
+    expect(warnings).toEqual(['the database is restarting (the database system is shutting down); waiting for it']);
+    expect(ran.filter((r) => r.startsWith('pg_dumpall'))).toEqual(['pg_dumpall in db-new']);
+    expect(await readdir(join(work, 'out'))).toEqual([]);
+  });
+
+  it('gives up after its wait when the database does not come back, with a hint and no archive', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'msting-create-'));
+    const { engine, ran } = restartingDatabase([[db]], { [db.id]: shuttingDown });
+    const failure = await createBackup(engine, backupOptions(work, 1500)).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(MstingError);
+    expect((failure as MstingError).message).toMatch(/^PostgreSQL did not answer \(psql exit 2\)$/);
+    expect((failure as MstingError).details.join('\n')).toMatch(/shutting down/);
+    expect((failure as MstingError).exitCode).toBe(5);
+    expect(ran.length).toBeGreaterThan(1);
+    expect(ran.every((r) => r === `psql in ${db.id}`)).toBe(true);
+  });
+
+  it('fails at once when the database is stopped, not restarting', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'msting-create-'));
+    const { engine, ran } = restartingDatabase([[{ ...db, state: 'exited' }]], {});
+    const failure = await createBackup(engine, backupOptions(work)).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ code: 'EXTERNAL', message: 'cannot back up: the database container p-db-1 is exited, so the databases cannot be dumped' });
+    expect(ran).toEqual([]);
+  });
+
+  it('fails at once on a query error that is not a restart', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'msting-create-'));
+    const denied = { exitCode: 2, stderr: 'psql: error: FATAL:  role "postgres" does not exist\n' };
+    const { engine, ran } = restartingDatabase([[db]], { [db.id]: denied });
+    const failure = await createBackup(engine, backupOptions(work)).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ message: 'PostgreSQL did not answer (psql exit 2)' });
+    expect(ran).toEqual([`psql in ${db.id}`]);
+  });
+});
