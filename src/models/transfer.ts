@@ -416,12 +416,13 @@ export async function transferBlob(t: BlobTransfer): Promise<TransferResult> {
       };
       while (running.length < Math.min(most, FIRST_CONNECTIONS)) open();
       // Every interval, more connections if the open ones are slow and the last ones added paid
-      // off (planConnections). The interval in which added connections start (handshakes, slow
-      // start) is not judged: it would make them look as if they brought nothing.
+      // off (planConnections). The interval in which connections start (handshakes, slow start),
+      // the first ones' as well as added ones', is not judged: the first ones would look slower
+      // than they are, and any later gain bigger; added ones as if they brought nothing.
       let measuredAt = Date.now();
       let measuredBytes = fetched;
       let last: RampStep | undefined;
-      let settling = false;
+      let settling = true;
       const ramp =
         running.length < most
           ? setInterval(() => {

@@ -44,6 +44,9 @@ export interface ByteFault {
   times: number;
 }
 
+/** The most a rate cap's schedule lets a starved server catch up by at once. */
+const BURST_MS = 200;
+
 export interface Faults {
   dropAt: ByteFault[];
   stallAt: ByteFault[];
@@ -383,7 +386,7 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
 
   async function sendBytes(res: ServerResponse, file: StoredFile, from: number, to: number): Promise<void> {
     const handle = file.source ? await open(file.source, 'r') : undefined;
-    const begun = Date.now();
+    let begun = Date.now();
     let sent = 0;
     if (bodiesInFlight++ === 0) Object.assign(link, { begun, sent: 0 });
     stats.peakConcurrentBodies = Math.max(stats.peakConcurrentBodies, bodiesInFlight);
@@ -433,9 +436,19 @@ export async function startHub(options: HubOptions): Promise<HubServer> {
         if (faults.totalRateCap > 0) link.sent += buf.length;
         // The caps hold the next piece back; after the last one there is nothing to hold.
         if (pos >= stopAt) break;
-        let due = faults.rateCap > 0 ? begun + (sent / faults.rateCap) * 1000 : 0;
-        if (faults.totalRateCap > 0) due = Math.max(due, link.begun + (link.sent / faults.totalRateCap) * 1000);
-        const wait = due - Date.now();
+        // A schedule fallen behind (this process starved of CPU) banks at most BURST_MS of credit:
+        // a capped link or connection does not catch up above its rate.
+        const now = Date.now();
+        let due = 0;
+        if (faults.rateCap > 0) {
+          begun = Math.max(begun, now - BURST_MS - (sent / faults.rateCap) * 1000);
+          due = begun + (sent / faults.rateCap) * 1000;
+        }
+        if (faults.totalRateCap > 0) {
+          link.begun = Math.max(link.begun, now - BURST_MS - (link.sent / faults.totalRateCap) * 1000);
+          due = Math.max(due, link.begun + (link.sent / faults.totalRateCap) * 1000);
+        }
+        const wait = due - now;
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
       if (drop && pos >= drop.byte) {
