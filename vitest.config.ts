@@ -36,11 +36,12 @@ export default defineConfig({
           globalSetup: ['test/support/docker-global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          // Alone, after every other file: the swarm test bed makes the engine a swarm manager and
-          // then leaves the swarm, and leaving (Docker 20.10) drops the DNS names of every running
-          // container on the engine's bridge networks: another file's stack would lose them.
+          // Beside the unit tests, which run no containers, and before the other integration
+          // files: the swarm test bed makes the engine a swarm manager and then leaves the swarm,
+          // and leaving (Docker 20.10) drops the DNS names of every running container on the
+          // engine's bridge networks: another file's stack would lose them.
           maxWorkers: 1,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 0 },
         },
       },
     ],
