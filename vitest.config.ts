@@ -36,12 +36,12 @@ export default defineConfig({
           globalSetup: ['test/support/docker-global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          // Beside the unit tests, which run no containers, and before the other integration
-          // files: the swarm test bed makes the engine a swarm manager and then leaves the swarm,
-          // and leaving (Docker 20.10) drops the DNS names of every running container on the
-          // engine's bridge networks: another file's stack would lose them.
+          // Alone, after every other file: the swarm test bed makes the engine a swarm manager and
+          // then leaves the swarm, and leaving (Docker 20.10) drops the DNS names of every running
+          // container on the engine's bridge networks: another file's stack would lose them. (A
+          // group runs its files with one maxWorkers, so this cannot share the unit tests' group.)
           maxWorkers: 1,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
