@@ -278,7 +278,7 @@ async function readyPlan(
         return { plan, pg: await postgresInfo(engine, plan.db, options.signal), containers };
       } catch (err) {
         const transient = restartingReason(err);
-        if (transient === undefined || Date.now() >= deadline) throw err;
+        if (transient === undefined) throw err;
         reason = transient;
       }
     }

@@ -179,9 +179,10 @@ describe('createBackup and a database that is restarting', () => {
     const { engine, ran } = restartingDatabase([[db]], { [db.id]: shuttingDown });
     const failure = await createBackup(engine, backupOptions(work, 1500)).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(MstingError);
-    expect((failure as MstingError).message).toMatch(/^PostgreSQL did not answer \(psql exit 2\)$/);
-    expect((failure as MstingError).details.join('\n')).toMatch(/shutting down/);
+    expect((failure as MstingError).message).toBe('cannot back up: the database did not come back within 2 s (the database system is shutting down)');
+    expect((failure as MstingError).hint).toMatch(/msting logs db/);
     expect((failure as MstingError).exitCode).toBe(5);
+    expect(await readdir(join(work, 'out')).catch(() => [])).toEqual([]);
     expect(ran.length).toBeGreaterThan(1);
     expect(ran.every((r) => r === `psql in ${db.id}`)).toBe(true);
   });
