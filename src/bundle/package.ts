@@ -9,7 +9,7 @@ import { MstingError } from '../errors.js';
 /**
  * msting's own npm package, as `npm pack` lays it out (`package/...` in a gzipped tar), with its
  * runtime dependencies inside (`bundleDependencies`), so `npm install -g ./msting-<version>.tgz`
- * works on a host with no registry. dist/ bundles only zod, yaml, commander and undici; the other
+ * works on a host with no registry. dist/ bundles only zod, yaml, commander, undici and execa; the other
  * dependencies (dockerode, node-vault, @huggingface/hub, ...) load from node_modules at run time.
  * Built from the running msting's own package root, so an installed msting packs itself too.
  */
