@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,6 +53,22 @@ describe('status and errors', () => {
     expect(sealed).toMatchObject({ state: 'sealed', progress: 1, threshold: 3, shares: 5 });
     await submitShares(h.client, shares.slice(1, 3));
     expect((await vaultStatus(h.client)).state).toBe('unsealed');
+  });
+
+  it('a server at the address that is not Vault, or answers 503, is reported as such, not as uninitialized', async () => {
+    let answer: { status: number; body: string } = { status: 503, body: '{"errors":[]}' };
+    const server = createHttpServer((_req, res) => res.writeHead(answer.status, { 'Content-Type': 'text/html' }).end(answer.body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new VaultClient({ address: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+      await expect(client.sealStatus()).rejects.toSatisfy((e) => isVaultError(e, 'unavailable'));
+      answer = { status: 200, body: '<html>a web server</html>' };
+      const status = await vaultStatus(client);
+      expect(status.state).toBe('unreachable');
+      expect(status.error).toMatch(/answered, but not as Vault does/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('translates sealed, permission denied, missing token and missing path into kinds with a next step', async () => {
