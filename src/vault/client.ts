@@ -151,6 +151,9 @@ export const VAULT_HINTS: Record<VaultErrorKind, string> = {
   server: 'check Vault\'s log with `msting logs vault`',
 };
 
+/** Vault's status answers are a few hundred bytes; anything past this is not Vault. */
+const STATUS_BODY_LIMIT = 64 * 1024;
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ERR_NETWORK']);
 
 interface ApiResponseLike {
@@ -437,7 +440,16 @@ export class VaultClient {
         const get = url.startsWith('https:') ? httpsGet : httpGet;
         const req = get(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { Accept: 'application/json' } }, (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= STATUS_BODY_LIMIT) chunks.push(c);
+            else {
+              // Not an answer Vault gives: stop reading and judge it by what it is not.
+              res.destroy();
+              resolve({ status: res.statusCode ?? 0, text: '' });
+            }
+          });
           res.on('error', reject);
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         });

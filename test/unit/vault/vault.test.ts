@@ -66,6 +66,8 @@ describe('status and errors', () => {
       const status = await vaultStatus(client);
       expect(status.state).toBe('unreachable');
       expect(status.error).toMatch(/answered, but not as Vault does/);
+      answer = { status: 200, body: `{"initialized":true,"sealed":false,"pad":"${'x'.repeat(200_000)}"}` };
+      await expect(client.sealStatus()).rejects.toThrow(/answered, but not as Vault does/);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
